@@ -1,0 +1,334 @@
+//! Packet-by-packet decoding with symphonia.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use symphonia::core::audio::SampleBuffer;
+use symphonia::core::codecs::{CODEC_TYPE_NULL, Decoder, DecoderOptions};
+use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::{FormatOptions, FormatReader, SeekMode, SeekTo};
+use symphonia::core::io::MediaSourceStream;
+use symphonia::core::meta::MetadataOptions;
+use symphonia::core::probe::Hint;
+
+use crate::AudioError;
+
+/// Corrupt packets tolerated (each replaced by silence) before decoding is abandoned.
+const MAX_CONSECUTIVE_BAD_PACKETS: usize = 32;
+
+/// What the container and codec say about the audio track.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AudioInfo {
+    pub sample_rate: u32,
+    pub channels: usize,
+    /// Length in sample frames (one sample per channel), when known or counted.
+    pub frames: u64,
+    /// Codec name as symphonia reports it, e.g. "flac".
+    pub codec: String,
+}
+
+impl AudioInfo {
+    /// Duration in seconds.
+    pub fn duration_secs(&self) -> f64 {
+        self.frames as f64 / f64::from(self.sample_rate)
+    }
+}
+
+/// A block of decoded, interleaved `f32` samples.
+#[derive(Debug)]
+pub struct Block<'a> {
+    /// Index (in sample frames from the start of the track) of the first frame in `samples`.
+    pub first_frame: u64,
+    /// Channels per frame.
+    pub channels: usize,
+    /// Interleaved samples, `channels` per frame.
+    pub samples: &'a [f32],
+}
+
+/// Streams decoded audio from a file, one packet at a time. Memory use is one packet.
+pub struct AudioDecoder {
+    path: PathBuf,
+    format: Box<dyn FormatReader>,
+    decoder: Box<dyn Decoder>,
+    track_id: u32,
+    info: AudioInfo,
+    buf: Option<SampleBuffer<f32>>,
+    /// Scratch used to emit silence for a skipped packet.
+    silence: Vec<f32>,
+    /// Frame index of the next frame `next_block` returns.
+    pos: u64,
+    bad_packets_in_a_row: usize,
+    /// Number of corrupt packets replaced by silence so far.
+    pub skipped_packets: usize,
+}
+
+impl std::fmt::Debug for AudioDecoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AudioDecoder")
+            .field("path", &self.path)
+            .field("info", &self.info)
+            .field("pos", &self.pos)
+            .finish_non_exhaustive()
+    }
+}
+
+fn open_format(path: &Path) -> Result<(Box<dyn FormatReader>, u32), AudioError> {
+    let file = File::open(path).map_err(|source| AudioError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    if file.metadata().map(|m| m.len() == 0).unwrap_or(false) {
+        return Err(AudioError::Empty {
+            path: path.to_owned(),
+        });
+    }
+    let mss = MediaSourceStream::new(Box::new(file), Default::default());
+    let mut hint = Hint::new();
+    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+        hint.with_extension(ext);
+    }
+    let fmt_opts = FormatOptions {
+        enable_gapless: true,
+        ..Default::default()
+    };
+    let probed = symphonia::default::get_probe()
+        .format(&hint, mss, &fmt_opts, &MetadataOptions::default())
+        .map_err(|e| AudioError::Unsupported {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+    let format = probed.format;
+    let track = format
+        .tracks()
+        .iter()
+        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL && t.codec_params.sample_rate.is_some())
+        .ok_or_else(|| AudioError::Unsupported {
+            path: path.to_owned(),
+            reason: "no decodable audio track".into(),
+        })?;
+    let id = track.id;
+    Ok((format, id))
+}
+
+impl AudioDecoder {
+    /// Opens `path`, probes its format and prepares a decoder for its first audio track.
+    ///
+    /// When the container does not state its length, the packets are counted once (demuxing only,
+    /// no decoding) so that the duration is known before rendering starts.
+    pub fn open(path: &Path) -> Result<Self, AudioError> {
+        let (format, track_id) = open_format(path)?;
+        let track = format
+            .tracks()
+            .iter()
+            .find(|t| t.id == track_id)
+            .ok_or_else(|| AudioError::Unsupported {
+                path: path.to_owned(),
+                reason: "audio track vanished".into(),
+            })?;
+        let params = track.codec_params.clone();
+        let decoder = symphonia::default::get_codecs()
+            .make(&params, &DecoderOptions::default())
+            .map_err(|e| AudioError::Unsupported {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            })?;
+        let sample_rate = params.sample_rate.unwrap_or(0);
+        if sample_rate == 0 {
+            return Err(AudioError::Unsupported {
+                path: path.to_owned(),
+                reason: "sample rate is 0".into(),
+            });
+        }
+        let codec = symphonia::default::get_codecs()
+            .get_codec(params.codec)
+            .map(|d| d.short_name.to_string())
+            .unwrap_or_else(|| "unknown".into());
+        let channels = params.channels.map(|c| c.count()).unwrap_or(0);
+        let frames = match params.n_frames {
+            Some(n) => n,
+            None => count_frames(path, track_id)?,
+        };
+        if frames == 0 {
+            return Err(AudioError::Empty {
+                path: path.to_owned(),
+            });
+        }
+        Ok(Self {
+            path: path.to_owned(),
+            format,
+            decoder,
+            track_id,
+            info: AudioInfo {
+                sample_rate,
+                channels,
+                frames,
+                codec,
+            },
+            buf: None,
+            silence: Vec::new(),
+            pos: 0,
+            bad_packets_in_a_row: 0,
+            skipped_packets: 0,
+        })
+    }
+
+    /// Facts about the stream. `channels` may be 0 until the first packet is decoded for codecs
+    /// that only state it in the bitstream; [`AudioDecoder::channels`] is updated as decoding goes.
+    pub fn info(&self) -> &AudioInfo {
+        &self.info
+    }
+
+    /// The file being decoded.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Positions the stream so that the next block starts at or before `frame`; blocks report
+    /// their exact `first_frame`, so callers can drop what precedes the frame they want.
+    /// Falls back to decoding from the start when the format cannot seek.
+    pub fn seek(&mut self, frame: u64) -> Result<(), AudioError> {
+        if frame == 0 {
+            return Ok(());
+        }
+        let seeked = self.format.seek(
+            SeekMode::Accurate,
+            SeekTo::TimeStamp {
+                ts: frame,
+                track_id: self.track_id,
+            },
+        );
+        match seeked {
+            Ok(to) => {
+                self.decoder.reset();
+                // Symphonia may land on a packet before the one requested; keep the timeline
+                // exact by counting from where it actually is.
+                self.pos = to.actual_ts;
+                Ok(())
+            }
+            Err(e) => {
+                log::debug!(
+                    "{}: seek failed ({e}); decoding from the start",
+                    self.path.display()
+                );
+                Ok(())
+            }
+        }
+    }
+
+    /// Decodes the next packet. Returns `None` at the end of the stream.
+    ///
+    /// A corrupt packet is replaced by silence of the packet's duration (the timeline is kept) and
+    /// counted in `skipped_packets`; many corrupt packets in a row are an error.
+    pub fn next_block(&mut self) -> Result<Option<Block<'_>>, AudioError> {
+        let Some((first, len, from_silence)) = self.decode_next()? else {
+            return Ok(None);
+        };
+        let samples = if from_silence {
+            &self.silence[..len]
+        } else {
+            match &self.buf {
+                Some(b) => &b.samples()[..len],
+                None => &[],
+            }
+        };
+        Ok(Some(Block {
+            first_frame: first,
+            channels: self.info.channels.max(1),
+            samples,
+        }))
+    }
+
+    /// Decodes one packet into `buf` (or `silence` for a corrupt one) and returns the first frame
+    /// index, the number of interleaved samples and which buffer holds them.
+    fn decode_next(&mut self) -> Result<Option<(u64, usize, bool)>, AudioError> {
+        loop {
+            let packet = match self.format.next_packet() {
+                Ok(p) => p,
+                Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    return Ok(None);
+                }
+                Err(SymError::ResetRequired) => return Ok(None),
+                Err(e) => return Err(self.corrupt(e.to_string())),
+            };
+            if packet.track_id() != self.track_id {
+                continue;
+            }
+            match self.decoder.decode(&packet) {
+                Ok(decoded) => {
+                    self.bad_packets_in_a_row = 0;
+                    let spec = *decoded.spec();
+                    let frames = decoded.frames();
+                    if frames == 0 {
+                        continue;
+                    }
+                    let ch = spec.channels.count();
+                    self.info.channels = ch;
+                    let buf = match &mut self.buf {
+                        Some(b) if b.capacity() >= decoded.capacity() * ch => b,
+                        slot => slot.insert(SampleBuffer::new(decoded.capacity() as u64, spec)),
+                    };
+                    buf.copy_interleaved_ref(decoded);
+                    let first = self.pos;
+                    self.pos += frames as u64;
+                    return Ok(Some((first, frames * ch, false)));
+                }
+                Err(e @ (SymError::DecodeError(_) | SymError::IoError(_))) => {
+                    if self.bad_packets_in_a_row >= MAX_CONSECUTIVE_BAD_PACKETS {
+                        return Err(self.corrupt(format!(
+                            "{MAX_CONSECUTIVE_BAD_PACKETS} corrupt packets in a row, last: {e}"
+                        )));
+                    }
+                    self.bad_packets_in_a_row += 1;
+                    self.skipped_packets += 1;
+                    let frames = packet.dur as usize;
+                    log::warn!(
+                        "{}: skipped a corrupt packet at {:.3} s ({e}); {} frames replaced by silence",
+                        self.path.display(),
+                        self.pos as f64 / f64::from(self.info.sample_rate),
+                        frames
+                    );
+                    if frames == 0 {
+                        continue;
+                    }
+                    let len = frames * self.info.channels.max(1);
+                    self.silence.clear();
+                    self.silence.resize(len, 0.0);
+                    let first = self.pos;
+                    self.pos += frames as u64;
+                    return Ok(Some((first, len, true)));
+                }
+                Err(e) => return Err(self.corrupt(e.to_string())),
+            }
+        }
+    }
+
+    fn corrupt(&self, reason: String) -> AudioError {
+        AudioError::Corrupt {
+            path: self.path.clone(),
+            seconds: self.pos as f64 / f64::from(self.info.sample_rate.max(1)),
+            reason,
+        }
+    }
+}
+
+/// Counts the frames of a track by demuxing (not decoding) every packet.
+fn count_frames(path: &Path, track_id: u32) -> Result<u64, AudioError> {
+    let (mut format, _) = open_format(path)?;
+    let mut total = 0u64;
+    loop {
+        match format.next_packet() {
+            Ok(p) if p.track_id() == track_id => total += p.dur,
+            Ok(_) => {}
+            Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(SymError::ResetRequired) => break,
+            Err(e) => {
+                return Err(AudioError::Corrupt {
+                    path: path.to_owned(),
+                    seconds: 0.0,
+                    reason: format!("while measuring the duration: {e}"),
+                });
+            }
+        }
+    }
+    Ok(total)
+}

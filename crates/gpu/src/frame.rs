@@ -1,0 +1,17 @@
+//! Host mirror of `shaders/shared/frame.wgsl`.
+
+use bytemuck::{Pod, Zeroable};
+
+/// Per-frame uniforms. Must match `FrameUniforms` in shaders/shared/frame.wgsl
+/// (checked against naga's layout by a test).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
+pub struct FrameUniforms {
+    pub resolution: [f32; 2],
+    pub time: f32,
+    pub duration: f32,
+    pub frame_index: u32,
+    pub spectrum_offset: u32,
+    pub band_count: u32,
+    pub rms: f32,
+}

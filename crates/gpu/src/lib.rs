@@ -1,0 +1,26 @@
+//! GPU side of the renderer: device selection, the WGSL shader library, layer passes,
+//! RGB -> NV12 conversion and the asynchronous readback ring.
+//!
+//! Everything here runs on one [`GpuContext`] (one wgpu device). A [`FrameRenderer`] owns the
+//! per-size resources: the render target, the layer pipelines, the NV12 planes and the readback
+//! ring. Frames are submitted one by one and come back, in order, as tightly packed NV12 bytes.
+//! This crate knows nothing about ffmpeg or audio decoding.
+
+mod context;
+mod error;
+mod frame;
+mod layers;
+mod nv12;
+mod readback;
+mod renderer;
+pub mod shaders;
+
+pub use context::{AdapterChoice, AdapterSummary, GpuContext, is_software_adapter, list_adapters};
+pub use error::GpuError;
+pub use frame::FrameUniforms;
+pub use layers::{BackgroundParams, BarsParams, LayerSpec, Rgba, srgb_to_linear};
+pub use nv12::{Nv12Layout, rgb_to_nv12_reference};
+pub use renderer::{FrameRenderer, RendererConfig};
+
+/// Re-exported so embedders can build a [`GpuContext`] from their own device.
+pub use wgpu;

@@ -1,0 +1,394 @@
+//! The frame renderer: layer stack -> sRGB render target -> NV12 planes -> readback ring.
+
+use std::collections::HashMap;
+
+use crate::nv12::Nv12Converter;
+use crate::readback::ReadbackRing;
+use crate::{FrameUniforms, GpuContext, GpuError, LayerSpec, Nv12Layout, shaders};
+
+/// Size-dependent settings of a [`FrameRenderer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RendererConfig {
+    pub width: u32,
+    pub height: u32,
+    /// Readback slots (at least 2): how many frames may be in flight on the GPU.
+    pub ring_slots: usize,
+    /// Frames of band levels one spectrum upload holds.
+    pub chunk_frames: u32,
+    /// Band levels per frame.
+    pub bands: u32,
+}
+
+/// Largest frame side accepted (wgpu's guaranteed 2D texture limit is 8192).
+pub const MAX_SIDE: u32 = 8192;
+
+#[derive(Debug)]
+struct LayerGpu {
+    pipeline: usize,
+    bind_group: wgpu::BindGroup,
+}
+
+/// Draws frames for one output size and hands them back as NV12, in order.
+#[derive(Debug)]
+pub struct FrameRenderer {
+    ctx: GpuContext,
+    config: RendererConfig,
+    target: wgpu::Texture,
+    target_view: wgpu::TextureView,
+    frame_buffer: wgpu::Buffer,
+    spectrum_buffer: wgpu::Buffer,
+    frame_bind_group: wgpu::BindGroup,
+    pipelines: Vec<wgpu::RenderPipeline>,
+    layers: Vec<LayerGpu>,
+    nv12: Nv12Converter,
+    ring: ReadbackRing,
+}
+
+impl FrameRenderer {
+    pub fn new(
+        ctx: &GpuContext,
+        config: RendererConfig,
+        layers: &[LayerSpec],
+    ) -> Result<Self, GpuError> {
+        let layout = Nv12Layout::new(config.width, config.height)?;
+        let max = ctx.device.limits().max_texture_dimension_2d.min(MAX_SIDE);
+        if config.width > max || config.height > max {
+            return Err(GpuError::Config(format!(
+                "frame size {}x{} exceeds this adapter's limit of {max} pixels per side",
+                config.width, config.height
+            )));
+        }
+        if config.bands == 0 || config.chunk_frames == 0 {
+            return Err(GpuError::Config(
+                "bands and chunk_frames must be at least 1".into(),
+            ));
+        }
+        let device = &ctx.device;
+        let target = device.create_texture(&wgpu::TextureDescriptor {
+            label: Some("frame.target"),
+            size: wgpu::Extent3d {
+                width: config.width,
+                height: config.height,
+                depth_or_array_layers: 1,
+            },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: wgpu::TextureFormat::Rgba8UnormSrgb,
+            usage: wgpu::TextureUsages::RENDER_ATTACHMENT
+                | wgpu::TextureUsages::TEXTURE_BINDING
+                | wgpu::TextureUsages::COPY_SRC,
+            view_formats: &[wgpu::TextureFormat::Rgba8Unorm],
+        });
+        let target_view = target.create_view(&Default::default());
+        let encoded_view = target.create_view(&wgpu::TextureViewDescriptor {
+            label: Some("frame.target.encoded_view"),
+            format: Some(wgpu::TextureFormat::Rgba8Unorm),
+            ..Default::default()
+        });
+        let frame_buffer = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("frame.uniforms"),
+            size: std::mem::size_of::<FrameUniforms>() as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let spectrum_bytes = u64::from(config.chunk_frames) * u64::from(config.bands) * 4;
+        if spectrum_bytes > u64::from(device.limits().max_storage_buffer_binding_size) {
+            return Err(GpuError::Config(format!(
+                "spectrum chunk of {spectrum_bytes} bytes exceeds the adapter's storage limit"
+            )));
+        }
+        let spectrum_buffer = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("frame.spectrum"),
+            size: spectrum_bytes,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let frame_bgl = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("frame.bind_group_layout"),
+            entries: &[
+                wgpu::BindGroupLayoutEntry {
+                    binding: 0,
+                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    ty: wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Uniform,
+                        has_dynamic_offset: false,
+                        min_binding_size: None,
+                    },
+                    count: None,
+                },
+                wgpu::BindGroupLayoutEntry {
+                    binding: 1,
+                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    ty: wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Storage { read_only: true },
+                        has_dynamic_offset: false,
+                        min_binding_size: None,
+                    },
+                    count: None,
+                },
+            ],
+        });
+        let frame_bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("frame.bind_group"),
+            layout: &frame_bgl,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: frame_buffer.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: spectrum_buffer.as_entire_binding(),
+                },
+            ],
+        });
+        let layer_bgl = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("layer.bind_group_layout"),
+            entries: &[wgpu::BindGroupLayoutEntry {
+                binding: 0,
+                visibility: wgpu::ShaderStages::FRAGMENT,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            }],
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("layer.pipeline_layout"),
+            bind_group_layouts: &[Some(&frame_bgl), Some(&layer_bgl)],
+            immediate_size: 0,
+        });
+        let mut pipelines = Vec::new();
+        let mut by_shader: HashMap<&'static str, usize> = HashMap::new();
+        let mut gpu_layers = Vec::with_capacity(layers.len());
+        for layer in layers {
+            let shader = layer.shader();
+            let pipeline = match by_shader.get(shader) {
+                Some(&i) => i,
+                None => {
+                    let module = shaders::create_module(device, shader)?;
+                    pipelines.push(layer_pipeline(device, &pipeline_layout, &module, layer));
+                    by_shader.insert(shader, pipelines.len() - 1);
+                    pipelines.len() - 1
+                }
+            };
+            let params = layer.params_bytes();
+            let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(layer.label()),
+                size: params.len() as u64,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            ctx.queue.write_buffer(&buffer, 0, params);
+            let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some(layer.label()),
+                layout: &layer_bgl,
+                entries: &[wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: buffer.as_entire_binding(),
+                }],
+            });
+            gpu_layers.push(LayerGpu {
+                pipeline,
+                bind_group,
+            });
+        }
+        let nv12 = Nv12Converter::new(device, &encoded_view, layout)?;
+        let ring = ReadbackRing::new(device, config.ring_slots, layout.size);
+        ctx.check()?;
+        Ok(Self {
+            ctx: ctx.clone(),
+            config,
+            target,
+            target_view,
+            frame_buffer,
+            spectrum_buffer,
+            frame_bind_group,
+            pipelines,
+            layers: gpu_layers,
+            nv12,
+            ring,
+        })
+    }
+
+    /// Where the planes lie in the padded frames handed to sinks.
+    pub fn layout(&self) -> Nv12Layout {
+        self.nv12.layout
+    }
+
+    pub fn config(&self) -> RendererConfig {
+        self.config
+    }
+
+    /// Uploads band levels for a chunk of up to `chunk_frames` frames (`bands` values each).
+    /// Frames rendered afterwards address them with `FrameUniforms::spectrum_offset`; frames
+    /// already submitted keep seeing the previous contents (uploads are ordered on the queue).
+    pub fn upload_spectrum(&self, levels: &[f32]) -> Result<(), GpuError> {
+        let capacity = self.config.chunk_frames as usize * self.config.bands as usize;
+        if levels.len() > capacity {
+            return Err(GpuError::Config(format!(
+                "spectrum chunk of {} values exceeds the buffer's {capacity}",
+                levels.len()
+            )));
+        }
+        if !levels.is_empty() {
+            self.ctx
+                .queue
+                .write_buffer(&self.spectrum_buffer, 0, bytemuck::cast_slice(levels));
+        }
+        Ok(())
+    }
+
+    fn encode_layers(&self, encoder: &mut wgpu::CommandEncoder) {
+        let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+            label: Some("frame.layers.pass"),
+            color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                view: &self.target_view,
+                depth_slice: None,
+                resolve_target: None,
+                ops: wgpu::Operations {
+                    load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
+                    store: wgpu::StoreOp::Store,
+                },
+            })],
+            depth_stencil_attachment: None,
+            timestamp_writes: None,
+            occlusion_query_set: None,
+            multiview_mask: None,
+        });
+        pass.set_bind_group(0, &self.frame_bind_group, &[]);
+        for layer in &self.layers {
+            pass.set_pipeline(&self.pipelines[layer.pipeline]);
+            pass.set_bind_group(1, &layer.bind_group, &[]);
+            pass.draw(0..3, 0..1);
+        }
+    }
+
+    /// Draws and converts one frame and queues its readback. When all ring slots are busy, the
+    /// oldest frame is completed first and handed to `sink` as padded NV12 (see [`Self::layout`]).
+    pub fn submit<E: From<GpuError>>(
+        &mut self,
+        uniforms: &FrameUniforms,
+        sink: &mut dyn FnMut(u64, &[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let slot = self.ring.acquire(&self.ctx.device, sink)?;
+        self.ctx
+            .queue
+            .write_buffer(&self.frame_buffer, 0, bytemuck::bytes_of(uniforms));
+        let mut encoder = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("frame.encoder"),
+            });
+        self.encode_layers(&mut encoder);
+        self.nv12.encode(&mut encoder, self.ring.buffer(slot));
+        let submission = self.ctx.queue.submit([encoder.finish()]);
+        self.ring
+            .submitted(slot, u64::from(uniforms.frame_index), submission);
+        self.ctx.check()?;
+        Ok(())
+    }
+
+    /// Completes every frame still in flight, in order.
+    pub fn finish<E: From<GpuError>>(
+        &mut self,
+        sink: &mut dyn FnMut(u64, &[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        while self.ring.complete_oldest(&self.ctx.device, sink)? {}
+        self.ctx.check()?;
+        Ok(())
+    }
+
+    /// Frames submitted and not yet handed to a sink.
+    pub fn in_flight(&self) -> usize {
+        self.ring.in_flight()
+    }
+
+    /// Draws one frame and returns the render target as tightly packed sRGB-encoded RGBA8
+    /// (for stills and tests). Does not touch the readback ring.
+    pub fn render_rgba(&mut self, uniforms: &FrameUniforms) -> Result<Vec<u8>, GpuError> {
+        let (w, h) = (self.config.width, self.config.height);
+        let pitch = (w * 4).next_multiple_of(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT);
+        let buffer = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("frame.rgba_readback"),
+            size: u64::from(pitch) * u64::from(h),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        self.ctx
+            .queue
+            .write_buffer(&self.frame_buffer, 0, bytemuck::bytes_of(uniforms));
+        let mut encoder = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("frame.rgba.encoder"),
+            });
+        self.encode_layers(&mut encoder);
+        encoder.copy_texture_to_buffer(
+            self.target.as_image_copy(),
+            wgpu::TexelCopyBufferInfo {
+                buffer: &buffer,
+                layout: wgpu::TexelCopyBufferLayout {
+                    offset: 0,
+                    bytes_per_row: Some(pitch),
+                    rows_per_image: Some(h),
+                },
+            },
+            wgpu::Extent3d {
+                width: w,
+                height: h,
+                depth_or_array_layers: 1,
+            },
+        );
+        let submission = self.ctx.queue.submit([encoder.finish()]);
+        let mut ring = ReadbackRing::from_buffer(buffer);
+        let mut out = Vec::with_capacity((w * h * 4) as usize);
+        ring.submitted(0, u64::from(uniforms.frame_index), submission);
+        ring.complete_oldest(&self.ctx.device, &mut |_, bytes: &[u8]| {
+            for row in bytes.chunks(pitch as usize).take(h as usize) {
+                out.extend_from_slice(&row[..(w * 4) as usize]);
+            }
+            Ok::<(), GpuError>(())
+        })?;
+        self.ctx.check()?;
+        Ok(out)
+    }
+}
+
+fn layer_pipeline(
+    device: &wgpu::Device,
+    layout: &wgpu::PipelineLayout,
+    module: &wgpu::ShaderModule,
+    layer: &LayerSpec,
+) -> wgpu::RenderPipeline {
+    device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+        label: Some(&format!("{}.pipeline", layer.label())),
+        layout: Some(layout),
+        vertex: wgpu::VertexState {
+            module,
+            entry_point: Some("vs_fullscreen"),
+            compilation_options: Default::default(),
+            buffers: &[],
+        },
+        primitive: wgpu::PrimitiveState::default(),
+        depth_stencil: None,
+        multisample: wgpu::MultisampleState::default(),
+        fragment: Some(wgpu::FragmentState {
+            module,
+            entry_point: Some("fs_main"),
+            compilation_options: Default::default(),
+            targets: &[Some(wgpu::ColorTargetState {
+                format: wgpu::TextureFormat::Rgba8UnormSrgb,
+                blend: Some(wgpu::BlendState::PREMULTIPLIED_ALPHA_BLENDING),
+                write_mask: wgpu::ColorWrites::ALL,
+            })],
+        }),
+        multiview_mask: None,
+        cache: None,
+    })
+}

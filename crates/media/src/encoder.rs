@@ -1,0 +1,407 @@
+//! The streaming encoder sink: raw NV12 on an ffmpeg child's stdin -> MP4.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use crate::MediaError;
+use crate::process::{ffmpeg_program, spawn_error, wait_with_peak_rss};
+
+/// Lines of ffmpeg's stderr kept for error messages.
+const STDERR_TAIL_LINES: usize = 40;
+
+/// Video codecs the ffmpeg sink can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum VideoCodec {
+    /// H.264 with libx264.
+    X264,
+}
+
+/// The section of an audio file to mux as the video's sound track.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AudioInput {
+    pub path: PathBuf,
+    /// Seconds into the file where the video starts.
+    pub start: f64,
+    /// Seconds of audio to use.
+    pub duration: f64,
+}
+
+/// Everything ffmpeg needs to know.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncoderSettings {
+    pub width: u32,
+    pub height: u32,
+    pub fps: f64,
+    pub codec: VideoCodec,
+    /// x264 constant rate factor (0..=51, lower is better).
+    pub crf: u8,
+    /// x264 preset: ultrafast .. placebo.
+    pub preset: String,
+    pub audio: Option<AudioInput>,
+    /// AAC bit rate in kbit/s.
+    pub audio_kbps: u32,
+    /// Final MP4 path. Written as a temporary file beside it, renamed on success.
+    pub output: PathBuf,
+}
+
+/// x264's presets, fastest first.
+pub const X264_PRESETS: &[&str] = &[
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+    "placebo",
+];
+
+impl EncoderSettings {
+    fn validate(&self) -> Result<(), MediaError> {
+        if self.width == 0 || self.height == 0 || self.width % 2 != 0 || self.height % 2 != 0 {
+            return Err(MediaError::Config(format!(
+                "frame size {}x{} must be even and non-zero for 4:2:0 video",
+                self.width, self.height
+            )));
+        }
+        if !(self.fps.is_finite() && self.fps > 0.0) {
+            return Err(MediaError::Config(format!(
+                "fps {} must be positive",
+                self.fps
+            )));
+        }
+        if self.crf > 51 {
+            return Err(MediaError::Config(format!(
+                "quality (CRF) {} is out of range 0..=51",
+                self.crf
+            )));
+        }
+        if !X264_PRESETS.contains(&self.preset.as_str()) {
+            return Err(MediaError::Config(format!(
+                "preset \"{}\" is not one of {}",
+                self.preset,
+                X264_PRESETS.join(", ")
+            )));
+        }
+        Ok(())
+    }
+
+    /// The ffmpeg command line (without the program name) writing to `temp`.
+    pub fn args(&self, temp: &Path) -> Vec<String> {
+        let mut a: Vec<String> = Vec::new();
+        let mut push = |items: &[&str]| a.extend(items.iter().map(|s| s.to_string()));
+        push(&["-hide_banner", "-nostdin", "-loglevel", "warning", "-y"]);
+        let size = format!("{}x{}", self.width, self.height);
+        let fps = format_fps(self.fps);
+        push(&[
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "nv12",
+            "-video_size",
+            &size,
+            "-framerate",
+            &fps,
+            "-i",
+            "pipe:0",
+        ]);
+        if let Some(audio) = &self.audio {
+            let start = format!("{:.6}", audio.start);
+            let duration = format!("{:.6}", audio.duration);
+            push(&["-ss", &start, "-t", &duration, "-i"]);
+            a.push(audio.path.to_string_lossy().into_owned());
+        }
+        let mut push = |items: &[&str]| a.extend(items.iter().map(|s| s.to_string()));
+        push(&["-map", "0:v:0"]);
+        if self.audio.is_some() {
+            push(&["-map", "1:a:0"]);
+        }
+        match self.codec {
+            // NV12 goes to libx264 as is (it encodes NV12 natively): no CPU-side conversion.
+            VideoCodec::X264 => push(&[
+                "-c:v",
+                "libx264",
+                "-preset",
+                &self.preset,
+                "-crf",
+                &self.crf.to_string(),
+            ]),
+        }
+        push(&[
+            "-color_range",
+            "tv",
+            "-colorspace",
+            "bt709",
+            "-color_primaries",
+            "bt709",
+            "-color_trc",
+            "bt709",
+        ]);
+        if self.audio.is_some() {
+            push(&["-c:a", "aac", "-b:a", &format!("{}k", self.audio_kbps)]);
+        }
+        push(&["-movflags", "+faststart", "-f", "mp4"]);
+        a.push(temp.to_string_lossy().into_owned());
+        a
+    }
+}
+
+/// `30` for whole numbers, else enough decimals for ffmpeg to get the rate right.
+fn format_fps(fps: f64) -> String {
+    if fps.fract() == 0.0 {
+        format!("{}", fps as u64)
+    } else {
+        format!("{fps:.6}")
+    }
+}
+
+/// What the finished encode reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncodeStats {
+    pub frames: u64,
+    /// Peak resident memory of the ffmpeg process, bytes.
+    pub ffmpeg_peak_rss: u64,
+}
+
+/// A running ffmpeg encode. Dropping it without [`FfmpegEncoder::finish`] kills ffmpeg and
+/// removes the temporary file: no orphan process, no partial output.
+#[derive(Debug)]
+pub struct FfmpegEncoder {
+    child: Option<Child>,
+    stdin: Option<ChildStdin>,
+    stderr_thread: Option<JoinHandle<()>>,
+    tail: Arc<Mutex<VecDeque<String>>>,
+    temp: PathBuf,
+    output: PathBuf,
+    frame_bytes: usize,
+    frames: u64,
+}
+
+/// The temporary path beside `output` (same folder, so the final rename is atomic).
+pub fn temp_path_for(output: &Path) -> PathBuf {
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "output".into());
+    output.with_file_name(format!(".{name}.{}.partial", std::process::id()))
+}
+
+impl FfmpegEncoder {
+    /// Checks the output folder, then starts ffmpeg.
+    pub fn spawn(settings: &EncoderSettings) -> Result<Self, MediaError> {
+        settings.validate()?;
+        let output = &settings.output;
+        let dir = match output.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        if !dir.is_dir() {
+            return Err(MediaError::OutputDirMissing { dir });
+        }
+        let temp = temp_path_for(output);
+        // Create the file ourselves first: a permission problem becomes a clear error here
+        // rather than a line in ffmpeg's log.
+        File::create(&temp).map_err(|source| MediaError::OutputNotWritable {
+            path: temp.clone(),
+            source,
+        })?;
+        let program = ffmpeg_program();
+        let spawned = Command::new(&program)
+            .args(settings.args(&temp))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn();
+        let mut child = match spawned {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = std::fs::remove_file(&temp);
+                return Err(spawn_error(&program, e));
+            }
+        };
+        log::debug!(
+            "started {program} (pid {}) writing {}",
+            child.id(),
+            temp.display()
+        );
+        let tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL_LINES)));
+        let stderr_thread = child.stderr.take().map(|stderr| {
+            let tail = tail.clone();
+            std::thread::Builder::new()
+                .name("ffmpeg-stderr".into())
+                .spawn(move || read_lines(stderr, &tail))
+        });
+        let stderr_thread = match stderr_thread.transpose() {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let _ = std::fs::remove_file(&temp);
+                return Err(MediaError::Spawn { program, source: e });
+            }
+        };
+        Ok(Self {
+            stdin: child.stdin.take(),
+            child: Some(child),
+            stderr_thread,
+            tail,
+            temp,
+            output: output.clone(),
+            frame_bytes: settings.width as usize * settings.height as usize * 3 / 2,
+            frames: 0,
+        })
+    }
+
+    /// Frames written so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// Writes one tightly packed NV12 frame. If ffmpeg has died, returns its exit status and
+    /// last stderr lines (within the time it takes the pipe to report the broken end).
+    pub fn write_frame(&mut self, nv12: &[u8]) -> Result<(), MediaError> {
+        if nv12.len() != self.frame_bytes {
+            return Err(MediaError::Config(format!(
+                "frame {} has {} bytes, expected {}",
+                self.frames,
+                nv12.len(),
+                self.frame_bytes
+            )));
+        }
+        let Some(stdin) = self.stdin.as_mut() else {
+            return Err(self.died());
+        };
+        match stdin.write_all(nv12) {
+            Ok(()) => {
+                self.frames += 1;
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(self.died()),
+            Err(source) => Err(MediaError::Write {
+                frame: self.frames,
+                source,
+            }),
+        }
+    }
+
+    /// Reaps a dead (or dying) ffmpeg and describes what happened.
+    fn died(&mut self) -> MediaError {
+        self.stdin = None;
+        let status = match self.child.take() {
+            Some(mut child) => {
+                let _ = child.kill();
+                match wait_with_peak_rss(&mut child) {
+                    Ok((s, _)) => s.to_string(),
+                    Err(e) => format!("unknown status: {e}"),
+                }
+            }
+            None => "already stopped".into(),
+        };
+        self.join_stderr();
+        MediaError::EncoderDied {
+            status,
+            frames: self.frames,
+            stderr: self.stderr_tail(),
+        }
+    }
+
+    fn join_stderr(&mut self) {
+        if let Some(t) = self.stderr_thread.take() {
+            let _ = t.join();
+        }
+    }
+
+    /// ffmpeg's last stderr lines.
+    pub fn stderr_tail(&self) -> String {
+        self.tail
+            .lock()
+            .map(|t| t.iter().cloned().collect::<Vec<_>>().join("\n"))
+            .unwrap_or_default()
+    }
+
+    /// Closes ffmpeg's input, waits for it, and moves the MP4 into place.
+    pub fn finish(mut self) -> Result<EncodeStats, MediaError> {
+        self.stdin = None;
+        let Some(mut child) = self.child.take() else {
+            return Err(self.died());
+        };
+        let waited = wait_with_peak_rss(&mut child);
+        self.join_stderr();
+        let (status, peak) = waited.map_err(|e| MediaError::EncoderFailed {
+            status: format!("wait failed: {e}"),
+            stderr: self.stderr_tail(),
+        })?;
+        if !status.success() {
+            return Err(MediaError::EncoderFailed {
+                status: status.to_string(),
+                stderr: self.stderr_tail(),
+            });
+        }
+        std::fs::rename(&self.temp, &self.output).map_err(|source| MediaError::Rename {
+            path: self.output.clone(),
+            source,
+        })?;
+        Ok(EncodeStats {
+            frames: self.frames,
+            ffmpeg_peak_rss: peak,
+        })
+    }
+}
+
+impl Drop for FfmpegEncoder {
+    fn drop(&mut self) {
+        self.stdin = None;
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.join_stderr();
+        // After a successful finish the temp file was renamed away; otherwise remove it.
+        let _ = std::fs::remove_file(&self.temp);
+    }
+}
+
+/// Reads ffmpeg's stderr as it comes, splitting on '\n' and '\r' (progress lines), logging each
+/// line at debug level and keeping the last few for error messages.
+fn read_lines(mut stderr: impl Read, tail: &Mutex<VecDeque<String>>) {
+    let keep = |line: &mut Vec<u8>| {
+        let text = String::from_utf8_lossy(line).trim().to_owned();
+        line.clear();
+        if text.is_empty() {
+            return;
+        }
+        log::debug!("ffmpeg: {text}");
+        if let Ok(mut t) = tail.lock() {
+            if t.len() == STDERR_TAIL_LINES {
+                t.pop_front();
+            }
+            t.push_back(text);
+        }
+    };
+    let mut buf = [0u8; 4096];
+    let mut line = Vec::new();
+    loop {
+        let n = match stderr.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        for &b in &buf[..n] {
+            if b == b'\n' || b == b'\r' {
+                keep(&mut line);
+            } else {
+                line.push(b);
+            }
+        }
+    }
+    keep(&mut line);
+}

@@ -1,0 +1,46 @@
+use std::path::PathBuf;
+
+/// Everything that can go wrong with an ffmpeg child.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MediaError {
+    #[error(
+        "ffmpeg was not found (tried `{program}`): install it (`apt-get install ffmpeg`, \
+         `brew install ffmpeg`) or set FFMPEG to its path"
+    )]
+    FfmpegMissing { program: String },
+    #[error("ffmpeg `{program}` cannot be run: {source}")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "this ffmpeg has no {encoder} encoder: install an ffmpeg built with it \
+         (Debian/Ubuntu's `ffmpeg` package has libx264), or use encoder = \"null\""
+    )]
+    MissingEncoder { encoder: String },
+    #[error("output folder {dir} does not exist: create it or choose another output path")]
+    OutputDirMissing { dir: PathBuf },
+    #[error("cannot write to {path}: {source}. Check the folder's permissions and free space")]
+    OutputNotWritable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("ffmpeg stopped unexpectedly ({status}) after {frames} frames:\n{stderr}")]
+    EncoderDied {
+        status: String,
+        frames: u64,
+        stderr: String,
+    },
+    #[error("writing frame {frame} to ffmpeg failed: {source}")]
+    Write { frame: u64, source: std::io::Error },
+    #[error("ffmpeg failed ({status}):\n{stderr}")]
+    EncoderFailed { status: String, stderr: String },
+    #[error("moving the finished video to {path} failed: {source}")]
+    Rename {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid encoder setting: {0}")]
+    Config(String),
+}

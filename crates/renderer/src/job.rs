@@ -1,0 +1,474 @@
+//! The job file (`job.toml`, version 1): what to render, validated on load.
+//!
+//! Every value is checked while the TOML is deserialised, so a bad value is reported with the
+//! line and column where it stands. Relative paths resolve against the job file's folder.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Job file format version this build reads.
+pub const JOB_VERSION: u32 = 1;
+
+/// Problems with a job file or with values given in code or on the command line.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JobError {
+    #[error("cannot read job file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("job file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("{what}: {message}")]
+    Invalid { what: String, message: String },
+}
+
+fn invalid(what: &str, message: impl Into<String>) -> JobError {
+    JobError::Invalid {
+        what: what.to_owned(),
+        message: message.into(),
+    }
+}
+
+macro_rules! bounded {
+    ($(#[$meta:meta])* $name:ident($ty:ty), $min:expr, $max:expr, $what:literal, $extra:expr) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Deserialize)]
+        #[serde(try_from = "f64")]
+        pub struct $name(pub $ty);
+
+        impl TryFrom<f64> for $name {
+            type Error = String;
+            fn try_from(v: f64) -> Result<Self, String> {
+                let extra: fn($ty) -> Option<&'static str> = $extra;
+                if !v.is_finite() || v < ($min as f64) || v > ($max as f64) {
+                    return Err(format!(
+                        "{} must be between {} and {}, got {v}", $what, $min, $max
+                    ));
+                }
+                let value = v as $ty;
+                if (value as f64) != v {
+                    return Err(format!("{} must be a whole number, got {v}", $what));
+                }
+                if let Some(why) = extra(value) {
+                    return Err(format!("{} {v} {why}", $what));
+                }
+                Ok(Self(value))
+            }
+        }
+    };
+}
+
+bounded!(
+    /// Output width or height in pixels: even (4:2:0 chroma), 16..=7680.
+    Dimension(u32), 16, 7680, "width/height", |v| (v % 2 != 0).then_some(
+        "must be even: H.264 4:2:0 video stores colour per 2x2 block"
+    )
+);
+bounded!(
+    /// x264 constant rate factor.
+    Crf(u8), 0, 51, "quality (CRF)", |_| None
+);
+
+/// Frames per second, 1..=120 (fractional rates such as 29.97 are allowed).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Deserialize)]
+#[serde(try_from = "f64")]
+pub struct Fps(pub f64);
+
+impl TryFrom<f64> for Fps {
+    type Error = String;
+    fn try_from(v: f64) -> Result<Self, String> {
+        if v.is_finite() && (1.0..=120.0).contains(&v) {
+            Ok(Self(v))
+        } else {
+            Err(format!("fps must be between 1 and 120, got {v}"))
+        }
+    }
+}
+
+/// A number in 0..=1.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Deserialize)]
+#[serde(try_from = "f64")]
+pub struct Unit(pub f32);
+
+impl TryFrom<f64> for Unit {
+    type Error = String;
+    fn try_from(v: f64) -> Result<Self, String> {
+        if v.is_finite() && (0.0..=1.0).contains(&v) {
+            Ok(Self(v as f32))
+        } else {
+            Err(format!("must be between 0 and 1, got {v}"))
+        }
+    }
+}
+
+/// A colour: "#rgb", "#rrggbb" or "#rrggbbaa" (sRGB, straight alpha).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Color(pub [u8; 4]);
+
+impl TryFrom<String> for Color {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl std::str::FromStr for Color {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "colour \"{}\" is not valid: write \"#rrggbb\", \"#rrggbbaa\" or \"#rgb\"",
+                s.chars().take(40).collect::<String>()
+            )
+        };
+        let hex = s.strip_prefix('#').ok_or_else(bad)?;
+        if !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+        let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|_| bad());
+        let nibble = |i: usize| u8::from_str_radix(&hex[i..i + 1], 16).map(|v| v * 17);
+        match hex.len() {
+            3 => Ok(Self([
+                nibble(0).map_err(|_| bad())?,
+                nibble(1).map_err(|_| bad())?,
+                nibble(2).map_err(|_| bad())?,
+                255,
+            ])),
+            6 => Ok(Self([byte(0)?, byte(2)?, byte(4)?, 255])),
+            8 => Ok(Self([byte(0)?, byte(2)?, byte(4)?, byte(6)?])),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl Color {
+    pub fn to_gpu(self) -> gpu::Rgba {
+        gpu::Rgba(self.0.map(|c| f32::from(c) / 255.0))
+    }
+}
+
+/// Which encoder turns frames into video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EncoderChoice {
+    /// The best available: today x264 through ffmpeg.
+    #[default]
+    Auto,
+    /// H.264 with libx264 in an ffmpeg child process.
+    X264,
+    /// Render and read frames back, encode nothing (throughput measurement).
+    Null,
+}
+
+impl std::str::FromStr for EncoderChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "x264" => Ok(Self::X264),
+            "null" => Ok(Self::Null),
+            _ => Err(format!(
+                "unknown encoder \"{s}\": use \"auto\", \"x264\" or \"null\""
+            )),
+        }
+    }
+}
+
+impl fmt::Display for EncoderChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Auto => "auto",
+            Self::X264 => "x264",
+            Self::Null => "null",
+        })
+    }
+}
+
+/// x264 preset names.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Preset(pub String);
+
+impl TryFrom<String> for Preset {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        if media::X264_PRESETS.contains(&s.as_str()) {
+            Ok(Self(s))
+        } else {
+            Err(format!(
+                "preset \"{}\" is not one of {}",
+                s.chars().take(40).collect::<String>(),
+                media::X264_PRESETS.join(", ")
+            ))
+        }
+    }
+}
+
+/// `[video]`: output format and device.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VideoSettings {
+    pub width: Dimension,
+    pub height: Dimension,
+    pub fps: Fps,
+    pub encoder: EncoderChoice,
+    /// x264 CRF: 0 (lossless) ..= 51; 18-23 is visually good.
+    pub quality: Crf,
+    pub preset: Preset,
+    /// "auto" | "gpu" | "cpu" | a substring of the adapter's name.
+    pub adapter: String,
+}
+
+impl Default for VideoSettings {
+    fn default() -> Self {
+        Self {
+            width: Dimension(1920),
+            height: Dimension(1080),
+            fps: Fps(30.0),
+            encoder: EncoderChoice::Auto,
+            quality: Crf(20),
+            preset: Preset("veryfast".into()),
+            adapter: "auto".into(),
+        }
+    }
+}
+
+/// Placement of a layer: `[x, y, width, height]` as fractions of the frame (top-left origin).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(try_from = "Vec<f64>")]
+pub struct Rect(pub [f32; 4]);
+
+impl TryFrom<Vec<f64>> for Rect {
+    type Error = String;
+    fn try_from(v: Vec<f64>) -> Result<Self, String> {
+        let ok = v.len() == 4
+            && v.iter().all(|x| x.is_finite())
+            && v[2] > 0.0
+            && v[3] > 0.0
+            && v.iter().all(|x| (-1.0..=2.0).contains(x));
+        if !ok {
+            return Err(format!(
+                "rect must be [x, y, width, height] as fractions of the frame \
+                 (e.g. [0.05, 0.2, 0.9, 0.6]) with positive width and height, got {v:?}"
+            ));
+        }
+        Ok(Self([v[0] as f32, v[1] as f32, v[2] as f32, v[3] as f32]))
+    }
+}
+
+impl Default for Rect {
+    fn default() -> Self {
+        Self([0.0, 0.0, 1.0, 1.0])
+    }
+}
+
+/// `kind = "background"`: a solid colour, or a gradient when `color2` is given.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackgroundLayer {
+    pub color: Color,
+    /// Second gradient colour; omit for a solid background.
+    pub color2: Option<Color>,
+    /// Gradient direction in degrees: 0 = left to right, 90 = top to bottom.
+    pub angle: f64,
+    pub opacity: Unit,
+}
+
+impl Default for BackgroundLayer {
+    fn default() -> Self {
+        Self {
+            color: Color([0x10, 0x12, 0x1c, 255]),
+            color2: None,
+            angle: 90.0,
+            opacity: Unit(1.0),
+        }
+    }
+}
+
+/// Number of bars, 1..=1024.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "i64")]
+pub struct BarCount(pub u32);
+
+impl TryFrom<i64> for BarCount {
+    type Error = String;
+    fn try_from(v: i64) -> Result<Self, String> {
+        if (1..=1024).contains(&v) {
+            Ok(Self(v as u32))
+        } else {
+            Err(format!("count must be between 1 and 1024, got {v}"))
+        }
+    }
+}
+
+/// `kind = "bars"`: one bar per frequency band.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BarsLayer {
+    pub count: BarCount,
+    /// Colour at the base of each bar.
+    pub color: Color,
+    /// Colour at full height (defaults to `color`).
+    pub color2: Option<Color>,
+    /// Fraction of each bar's cell left empty.
+    pub gap: Unit,
+    /// Corner radius as a fraction of the bar width (0 = square, 0.5 = fully round).
+    pub radius: Unit,
+    /// Mirror the bars about the rectangle's horizontal centre line.
+    pub mirror: bool,
+    pub rect: Rect,
+    pub opacity: Unit,
+}
+
+impl Default for BarsLayer {
+    fn default() -> Self {
+        Self {
+            count: BarCount(64),
+            color: Color([0x33, 0xcc, 0xff, 255]),
+            color2: None,
+            gap: Unit(0.25),
+            radius: Unit(0.3),
+            mirror: false,
+            rect: Rect([0.05, 0.2, 0.9, 0.6]),
+            opacity: Unit(1.0),
+        }
+    }
+}
+
+/// One `[[layer]]` entry; drawn in file order, later layers over earlier ones.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Layer {
+    Background(BackgroundLayer),
+    Bars(BarsLayer),
+}
+
+/// A render job: the parsed and validated `job.toml`, or one built in code.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Job {
+    /// Job format version; only 1 exists.
+    #[serde(default = "default_version")]
+    pub version: u32,
+    /// Audio file (WAV, FLAC, MP3, Ogg Vorbis, AAC/M4A).
+    pub audio: PathBuf,
+    /// Output MP4 (ignored with encoder = "null").
+    #[serde(default = "default_output")]
+    pub output: PathBuf,
+    /// Seconds into the audio where the video starts.
+    #[serde(default)]
+    pub start: f64,
+    /// Seconds to render; omit for the rest of the audio.
+    #[serde(default)]
+    pub duration: Option<f64>,
+    #[serde(default)]
+    pub video: VideoSettings,
+    #[serde(default, rename = "layer")]
+    pub layers: Vec<Layer>,
+}
+
+fn default_version() -> u32 {
+    JOB_VERSION
+}
+
+fn default_output() -> PathBuf {
+    PathBuf::from("output.mp4")
+}
+
+impl Job {
+    /// A job with default settings (1920x1080@30, x264, a background and 64 bars).
+    pub fn new(audio: impl Into<PathBuf>, output: impl Into<PathBuf>) -> Self {
+        Self {
+            version: JOB_VERSION,
+            audio: audio.into(),
+            output: output.into(),
+            start: 0.0,
+            duration: None,
+            video: VideoSettings::default(),
+            layers: vec![
+                Layer::Background(BackgroundLayer::default()),
+                Layer::Bars(BarsLayer::default()),
+            ],
+        }
+    }
+
+    /// Reads and validates a job file; relative paths resolve against its folder.
+    pub fn from_file(path: &Path) -> Result<Self, JobError> {
+        let text = std::fs::read_to_string(path).map_err(|source| JobError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new(""));
+        Self::from_toml_str(&text, &path.display().to_string(), base)
+    }
+
+    /// Parses and validates TOML text. `name` labels errors; `base` resolves relative paths.
+    pub fn from_toml_str(text: &str, name: &str, base: &Path) -> Result<Self, JobError> {
+        let mut job: Job = toml::from_str(text).map_err(|e| JobError::Parse {
+            path: name.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        job.audio = resolve(base, &job.audio);
+        job.output = resolve(base, &job.output);
+        job.validate().map_err(|e| match e {
+            JobError::Invalid { what, message } => JobError::Parse {
+                path: name.to_owned(),
+                message: format!("{what}: {message}"),
+            },
+            other => other,
+        })?;
+        Ok(job)
+    }
+
+    /// Checks what deserialisation cannot: version, time range, paths.
+    pub fn validate(&self) -> Result<(), JobError> {
+        if self.version != JOB_VERSION {
+            return Err(invalid(
+                "version",
+                format!(
+                    "job format version {} is not supported by this build (it reads version \
+                     {JOB_VERSION})",
+                    self.version
+                ),
+            ));
+        }
+        if !(self.start.is_finite() && self.start >= 0.0) {
+            return Err(invalid(
+                "start",
+                format!("must be a number of seconds >= 0, got {}", self.start),
+            ));
+        }
+        if let Some(d) = self.duration
+            && !(d.is_finite() && d > 0.0)
+        {
+            return Err(invalid(
+                "duration",
+                format!("must be a number of seconds > 0, got {d}"),
+            ));
+        }
+        if self.audio.as_os_str().is_empty() {
+            return Err(invalid("audio", "give the path of an audio file"));
+        }
+        if self.output.as_os_str().is_empty() || self.output.file_name().is_none() {
+            return Err(invalid(
+                "output",
+                format!("\"{}\" is not a file path", self.output.display()),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn resolve(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() || p.as_os_str().is_empty() {
+        p.to_owned()
+    } else {
+        base.join(p)
+    }
+}

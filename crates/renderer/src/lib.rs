@@ -1,0 +1,64 @@
+//! GPU-native audio-to-video rendering.
+//!
+//! A [`Job`] (parsed from `job.toml` or built in code) says what to render; [`render`] streams
+//! the audio through analysis, draws every frame on the GPU, converts it to NV12 there and hands
+//! it to the encoder, with memory that stays flat whatever the duration.
+//!
+//! ```no_run
+//! use renderer::{Job, RenderOptions, render};
+//!
+//! let mut job = Job::new("talk.mp3", "talk.mp4");
+//! job.video.width = renderer::job::Dimension(1280);
+//! job.video.height = renderer::job::Dimension(720);
+//! let summary = render(&job, RenderOptions::default())?;
+//! println!("{summary}");
+//! # Ok::<(), renderer::RenderError>(())
+//! ```
+//!
+//! Progress and cancellation:
+//!
+//! ```
+//! use std::sync::{Arc, atomic::AtomicBool};
+//! use renderer::{Job, RenderError, RenderOptions, render};
+//!
+//! let job = Job::new("no-such-file.wav", "out.mp4");
+//! let cancel = Arc::new(AtomicBool::new(false));
+//! let mut on_progress = |p: &renderer::Progress| eprintln!("{}/{}", p.frames_done, p.frames_total);
+//! let result = render(&job, RenderOptions {
+//!     progress: Some(&mut on_progress),
+//!     cancel: Some(cancel.clone()),
+//!     ..Default::default()
+//! });
+//! // A missing input is reported before any GPU or ffmpeg work starts.
+//! assert!(matches!(result, Err(RenderError::Audio(_))));
+//! ```
+
+pub mod job;
+mod layers;
+mod memory;
+mod render;
+
+pub use job::{Job, JobError};
+pub use render::{Progress, RenderOptions, RenderSummary, render};
+
+/// Everything a render can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RenderError {
+    #[error(transparent)]
+    Job(#[from] JobError),
+    #[error(transparent)]
+    Audio(#[from] audio::AudioError),
+    #[error(transparent)]
+    Gpu(#[from] gpu::GpuError),
+    #[error(transparent)]
+    Media(#[from] media::MediaError),
+    #[error("the render was cancelled; no output was written")]
+    Cancelled,
+    #[error("the writer stopped before all frames were written")]
+    WriterStopped,
+    #[error("internal error: {0}")]
+    Thread(String),
+}
+
+pub use memory::peak_rss;

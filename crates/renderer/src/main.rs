@@ -1,0 +1,183 @@
+//! `renderer JOB.toml`: render a job file to an MP4.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Parser;
+use renderer::job::{Dimension, EncoderChoice, Fps};
+use renderer::{Job, Progress, RenderError, RenderOptions};
+
+/// Exit codes (documented in the README).
+mod exit {
+    pub const RENDER_FAILED: u8 = 1;
+    pub const BAD_JOB: u8 = 2;
+    pub const INTERRUPTED: u8 = 130;
+}
+
+/// Render audio to a video with GPU-drawn visuals.
+///
+/// Reads JOB (a TOML job file, see README.md "Job reference"), decodes the audio as a stream,
+/// draws every frame on the GPU and encodes an MP4 (H.264 + AAC). Options override the job file.
+///
+/// Exit status: 0 done, 1 render failed, 2 invalid job or arguments, 130 interrupted.
+#[derive(Debug, Parser)]
+#[command(name = "renderer", version)]
+struct Cli {
+    /// The job file (TOML).
+    job: PathBuf,
+    /// Output MP4 path (overrides `output`).
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// Seconds into the audio where the video starts (overrides `start`).
+    #[arg(long)]
+    start: Option<f64>,
+    /// Seconds to render (overrides `duration`; default: to the end of the audio).
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Encoder: auto, x264, or null (render and read back only, for measuring throughput).
+    #[arg(long)]
+    encoder: Option<String>,
+    /// Output width in pixels (even).
+    #[arg(long)]
+    width: Option<f64>,
+    /// Output height in pixels (even).
+    #[arg(long)]
+    height: Option<f64>,
+    /// Frames per second.
+    #[arg(long)]
+    fps: Option<f64>,
+    /// Adapter: auto, gpu, cpu, or part of an adapter's name.
+    #[arg(long)]
+    adapter: Option<String>,
+    /// Print nothing but errors (no progress, no summary).
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_level = if cli.quiet {
+        "error"
+    } else {
+        "warn,renderer=info,gpu=info,audio=info,media=info"
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default_level))
+        .format_timestamp(None)
+        .format_target(false)
+        .init();
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let code = match e.downcast_ref::<RenderError>() {
+                Some(RenderError::Cancelled) => exit::INTERRUPTED,
+                Some(RenderError::Job(_)) => exit::BAD_JOB,
+                _ if e.downcast_ref::<renderer::JobError>().is_some() => exit::BAD_JOB,
+                _ => exit::RENDER_FAILED,
+            };
+            eprintln!("error: {e:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn apply_overrides(job: &mut Job, cli: &Cli) -> Result<(), renderer::JobError> {
+    let bad = |flag: &str, message: String| renderer::JobError::Invalid {
+        what: flag.to_owned(),
+        message,
+    };
+    if let Some(o) = &cli.output {
+        job.output = o.clone();
+    }
+    if let Some(s) = cli.start {
+        job.start = s;
+    }
+    if let Some(d) = cli.duration {
+        job.duration = Some(d);
+    }
+    if let Some(e) = &cli.encoder {
+        job.video.encoder = e
+            .parse::<EncoderChoice>()
+            .map_err(|m| bad("--encoder", m))?;
+    }
+    if let Some(w) = cli.width {
+        job.video.width = Dimension::try_from(w).map_err(|m| bad("--width", m))?;
+    }
+    if let Some(h) = cli.height {
+        job.video.height = Dimension::try_from(h).map_err(|m| bad("--height", m))?;
+    }
+    if let Some(f) = cli.fps {
+        job.video.fps = Fps::try_from(f).map_err(|m| bad("--fps", m))?;
+    }
+    if let Some(a) = &cli.adapter {
+        job.video.adapter = a.clone();
+    }
+    job.validate()
+}
+
+fn run(cli: &Cli) -> anyhow::Result<()> {
+    let mut job = Job::from_file(&cli.job)?;
+    apply_overrides(&mut job, cli)?;
+
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let cancel = cancel.clone();
+        ctrlc::set_handler(move || cancel.store(true, Ordering::Relaxed))
+            .context("cannot install the Ctrl-C handler")?;
+    }
+
+    let bar = (!cli.quiet && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} frames {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let mut last_log = Instant::now();
+    let quiet = cli.quiet;
+    let mut on_progress = |p: &Progress| {
+        let eta = p
+            .eta()
+            .map(|d| format!("{:.0} s", d.as_secs_f64()))
+            .unwrap_or_else(|| "?".into());
+        if let Some(bar) = &bar {
+            bar.set_length(p.frames_total);
+            bar.set_position(p.frames_done);
+            bar.set_message(format!("{:.1} fps, ETA {eta}", p.fps()));
+        } else if !quiet
+            && (last_log.elapsed() >= Duration::from_secs(5) || p.frames_done == p.frames_total)
+        {
+            last_log = Instant::now();
+            log::info!(
+                "frame {}/{} ({:.0}%), {:.1} fps, ETA {eta}",
+                p.frames_done,
+                p.frames_total,
+                100.0 * p.frames_done as f64 / p.frames_total.max(1) as f64,
+                p.fps()
+            );
+        }
+    };
+    let result = renderer::render(
+        &job,
+        RenderOptions {
+            progress: Some(&mut on_progress),
+            cancel: Some(cancel),
+            gpu: None,
+        },
+    );
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let summary = result?;
+    if !cli.quiet {
+        println!("{summary}");
+    }
+    Ok(())
+}

@@ -1,0 +1,402 @@
+//! The streaming render: decode + analysis thread -> GPU (this thread) -> writer thread.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use audio::{AudioDecoder, FrameAnalyzer, FrameFeatures, SpectrumConfig};
+use gpu::{
+    AdapterChoice, AdapterSummary, FrameRenderer, FrameUniforms, GpuContext, RendererConfig,
+};
+use media::{AudioInput, EncoderSettings, FfmpegEncoder, VideoCodec};
+
+use crate::job::{EncoderChoice, Job, Layer};
+use crate::{RenderError, layers, memory};
+
+/// Frames of band levels sent from the analysis thread to the GPU per chunk.
+const CHUNK_FRAMES: u32 = 64;
+/// Readback slots: frames the GPU may work on while the CPU writes older ones.
+const RING_SLOTS: usize = 3;
+
+/// Progress of a running render, passed to the progress callback after every frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    pub frames_done: u64,
+    pub frames_total: u64,
+    pub elapsed: Duration,
+}
+
+impl Progress {
+    /// Frames per second so far.
+    pub fn fps(&self) -> f64 {
+        self.frames_done as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// Estimated time left at the current rate.
+    pub fn eta(&self) -> Option<Duration> {
+        let fps = self.fps();
+        (self.frames_done > 0 && fps > 0.0).then(|| {
+            Duration::from_secs_f64(self.frames_total.saturating_sub(self.frames_done) as f64 / fps)
+        })
+    }
+}
+
+/// How to run a render (everything but the job itself).
+#[derive(Default)]
+pub struct RenderOptions<'a> {
+    /// Called after every finished frame.
+    pub progress: Option<&'a mut dyn FnMut(&Progress)>,
+    /// Set to true (from any thread) to stop the render; it then returns
+    /// [`RenderError::Cancelled`] and leaves no output file.
+    pub cancel: Option<Arc<AtomicBool>>,
+    /// Render on this device instead of selecting one from `job.video.adapter`.
+    pub gpu: Option<GpuContext>,
+}
+
+impl std::fmt::Debug for RenderOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RenderOptions")
+            .field("progress", &self.progress.is_some())
+            .field("cancel", &self.cancel)
+            .field("gpu", &self.gpu)
+            .finish()
+    }
+}
+
+/// What a finished render reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderSummary {
+    pub frames: u64,
+    /// Seconds of video produced.
+    pub video_seconds: f64,
+    /// Wall time of the render.
+    pub elapsed: Duration,
+    /// "x264" or "null".
+    pub encoder: String,
+    pub adapter: AdapterSummary,
+    /// Peak resident memory of this process, bytes (None where the OS does not say).
+    pub peak_rss: Option<u64>,
+    /// Peak resident memory of the ffmpeg child, bytes.
+    pub ffmpeg_peak_rss: Option<u64>,
+    /// The MP4 written (None for encoder = "null").
+    pub output: Option<std::path::PathBuf>,
+    /// Corrupt audio packets replaced by silence.
+    pub skipped_audio_packets: usize,
+}
+
+impl RenderSummary {
+    pub fn fps(&self) -> f64 {
+        self.frames as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+impl std::fmt::Display for RenderSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mb = |b: Option<u64>| match b {
+            Some(b) => format!("{:.0} MB", b as f64 / 1e6),
+            None => "n/a".into(),
+        };
+        write!(
+            f,
+            "rendered {} frames ({:.2} s of video) in {:.2} s, {:.1} fps, encoder {}, GPU {}{}, \
+             peak memory {} (renderer) + {} (ffmpeg)",
+            self.frames,
+            self.video_seconds,
+            self.elapsed.as_secs_f64(),
+            self.fps(),
+            self.encoder,
+            self.adapter.name,
+            if self.adapter.software {
+                " [software adapter: rendered on the CPU]"
+            } else {
+                ""
+            },
+            mb(self.peak_rss),
+            mb(self.ffmpeg_peak_rss),
+        )?;
+        if let Some(out) = &self.output {
+            write!(f, ", output {}", out.display())?;
+        }
+        Ok(())
+    }
+}
+
+/// Band levels and scalar features for a run of consecutive frames.
+struct Chunk {
+    features: Vec<FrameFeatures>,
+    levels: Vec<f32>,
+}
+
+/// What the analysis thread returns when it ends.
+struct AnalysisEnd {
+    skipped_packets: usize,
+}
+
+/// Renders `job` to its output (or nowhere, with encoder = "null").
+pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, RenderError> {
+    let started = Instant::now();
+    job.validate()?;
+    let RenderOptions {
+        mut progress,
+        cancel,
+        gpu,
+    } = options;
+    let cancel = cancel.unwrap_or_default();
+    let video = &job.video;
+    let (width, height, fps) = (video.width.0, video.height.0, video.fps.0);
+
+    // Audio first: a missing or corrupt file is reported before any GPU or ffmpeg work.
+    let decoder = AudioDecoder::open(&job.audio)?;
+    let info = decoder.info().clone();
+    let bands = job
+        .layers
+        .iter()
+        .filter_map(|l| match l {
+            Layer::Bars(b) => Some(b.count.0),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(64);
+    let analyzer = FrameAnalyzer::new(
+        decoder,
+        fps,
+        job.start,
+        job.duration,
+        SpectrumConfig {
+            bands: bands as usize,
+            ..SpectrumConfig::default()
+        },
+    )?;
+    let frames_total = analyzer.frames();
+    let video_seconds = frames_total as f64 / fps;
+    log::info!(
+        "{}: {} Hz, {} channel(s), {:.2} s ({}); rendering {} frames at {}x{} @ {} fps",
+        job.audio.display(),
+        info.sample_rate,
+        info.channels,
+        info.duration_secs(),
+        info.codec,
+        frames_total,
+        width,
+        height,
+        fps
+    );
+
+    let encoder_name = match video.encoder {
+        EncoderChoice::Null => "null",
+        EncoderChoice::Auto | EncoderChoice::X264 => {
+            let ff = media::probe_ffmpeg()?;
+            if !ff.has_libx264 {
+                return Err(media::MediaError::MissingEncoder {
+                    encoder: "libx264".into(),
+                }
+                .into());
+            }
+            if video.encoder == EncoderChoice::Auto {
+                log::info!(
+                    "encoder auto: using x264 through {} (NVENC is not built in)",
+                    ff.version
+                );
+            }
+            "x264"
+        }
+    };
+
+    let ctx = match gpu {
+        Some(ctx) => ctx,
+        None => GpuContext::new(&video.adapter.parse::<AdapterChoice>().unwrap_or_default())?,
+    };
+    log::info!("GPU adapter: {}", ctx.adapter);
+    let gpu_layers = layers::to_gpu(&job.layers, width, height);
+    let mut renderer = FrameRenderer::new(
+        &ctx,
+        RendererConfig {
+            width,
+            height,
+            ring_slots: RING_SLOTS,
+            chunk_frames: CHUNK_FRAMES,
+            bands,
+        },
+        &gpu_layers,
+    )?;
+    let layout = renderer.layout();
+
+    // Writer: owns the ffmpeg child (or counts frames for "null").
+    let mut encoder = match encoder_name {
+        "x264" => Some(FfmpegEncoder::spawn(&EncoderSettings {
+            width,
+            height,
+            fps,
+            codec: VideoCodec::X264,
+            crf: video.quality.0,
+            preset: video.preset.0.clone(),
+            audio: Some(AudioInput {
+                path: job.audio.clone(),
+                start: job.start,
+                duration: video_seconds,
+            }),
+            audio_kbps: 192,
+            output: job.output.clone(),
+        })?),
+        _ => None,
+    };
+    let (frame_tx, frame_rx) = sync_channel::<ToWriter>(RING_SLOTS);
+    let (recycle_tx, recycle_rx) = sync_channel::<Vec<u8>>(RING_SLOTS + 2);
+    let writer = std::thread::Builder::new()
+        .name("writer".into())
+        .spawn(move || -> Result<Option<media::EncodeStats>, RenderError> {
+            for message in frame_rx {
+                match message {
+                    ToWriter::Frame(frame) => {
+                        if let Some(enc) = encoder.as_mut() {
+                            enc.write_frame(&frame)?;
+                        }
+                        let _ = recycle_tx.try_send(frame);
+                    }
+                    ToWriter::Finish => {
+                        return match encoder.take() {
+                            Some(enc) => Ok(Some(enc.finish()?)),
+                            None => Ok(None),
+                        };
+                    }
+                }
+            }
+            // The render stopped without `Finish`: dropping the encoder kills ffmpeg and
+            // removes its temporary file.
+            Err(RenderError::Cancelled)
+        })
+        .map_err(|e| RenderError::Thread(format!("cannot start the writer thread: {e}")))?;
+
+    let (chunk_tx, chunk_rx) = sync_channel::<Chunk>(2);
+    let analysis = spawn_analysis(analyzer, chunk_tx)?;
+
+    // The render loop. Any error drops the channels, which stops both threads; the writer then
+    // drops the encoder, which kills ffmpeg and removes its temporary file.
+    let mut done = 0u64;
+    let loop_result = (|| -> Result<(), RenderError> {
+        let mut sink = |_frame: u64, padded: &[u8]| -> Result<(), RenderError> {
+            let mut buf = recycle_rx.try_recv().unwrap_or_default();
+            layout.pack(padded, &mut buf);
+            if frame_tx.send(ToWriter::Frame(buf)).is_err() {
+                return Err(RenderError::WriterStopped);
+            }
+            done += 1;
+            if let Some(cb) = progress.as_mut() {
+                cb(&Progress {
+                    frames_done: done,
+                    frames_total,
+                    elapsed: started.elapsed(),
+                });
+            }
+            Ok(())
+        };
+        for chunk in &chunk_rx {
+            renderer.upload_spectrum(&chunk.levels)?;
+            for (i, f) in chunk.features.iter().enumerate() {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(RenderError::Cancelled);
+                }
+                let uniforms = FrameUniforms {
+                    resolution: [width as f32, height as f32],
+                    time: f.time as f32,
+                    duration: video_seconds as f32,
+                    frame_index: f.frame as u32,
+                    spectrum_offset: i as u32 * bands,
+                    band_count: bands,
+                    rms: f.rms,
+                };
+                renderer.submit(&uniforms, &mut sink)?;
+            }
+        }
+        renderer.finish(&mut sink)?;
+        Ok(())
+    })();
+    drop(chunk_rx);
+    let analysis_result = analysis
+        .join()
+        .map_err(|_| RenderError::Thread("the analysis thread panicked".into()))?;
+
+    let analysis_end = match (loop_result, analysis_result) {
+        (Ok(()), Ok(end)) if done == frames_total => Ok(end),
+        (Ok(()), Ok(_)) => Err(RenderError::Thread(format!(
+            "rendered {done} frames, expected {frames_total}"
+        ))),
+        (Ok(()), Err(e)) => Err(e),
+        (Err(e), _) => Err(e),
+    };
+    let analysis_end = match analysis_end {
+        Ok(end) => end,
+        Err(e) => {
+            // Closing the channel without `Finish` makes the writer abort. Its own error (ffmpeg
+            // died, disk full) explains more than "the writer stopped".
+            drop(frame_tx);
+            return Err(match (e, writer.join()) {
+                (RenderError::WriterStopped, Ok(Err(w))) => w,
+                (e, _) => e,
+            });
+        }
+    };
+    let _ = frame_tx.send(ToWriter::Finish);
+    drop(frame_tx);
+    let stats = writer
+        .join()
+        .map_err(|_| RenderError::Thread("the writer thread panicked".into()))??;
+    Ok(RenderSummary {
+        frames: done,
+        video_seconds,
+        elapsed: started.elapsed(),
+        encoder: encoder_name.to_owned(),
+        adapter: ctx.adapter.clone(),
+        peak_rss: memory::peak_rss(),
+        ffmpeg_peak_rss: stats.map(|s| s.ffmpeg_peak_rss),
+        output: stats.map(|_| job.output.clone()),
+        skipped_audio_packets: analysis_end.skipped_packets,
+    })
+}
+
+enum ToWriter {
+    Frame(Vec<u8>),
+    /// All frames were sent: finish the encode and move the output into place.
+    Finish,
+}
+
+/// Decodes and analyses on a thread of its own, sending chunks of frames.
+fn spawn_analysis(
+    mut analyzer: FrameAnalyzer,
+    tx: SyncSender<Chunk>,
+) -> Result<JoinHandle<Result<AnalysisEnd, RenderError>>, RenderError> {
+    std::thread::Builder::new()
+        .name("analysis".into())
+        .spawn(move || {
+            let bands = analyzer.band_count();
+            let mut levels = vec![0.0f32; bands];
+            loop {
+                let mut chunk = Chunk {
+                    features: Vec::with_capacity(CHUNK_FRAMES as usize),
+                    levels: Vec::with_capacity(CHUNK_FRAMES as usize * bands),
+                };
+                while chunk.features.len() < CHUNK_FRAMES as usize {
+                    match analyzer.next_frame(&mut levels)? {
+                        Some(f) => {
+                            chunk.features.push(f);
+                            chunk.levels.extend_from_slice(&levels);
+                        }
+                        None => break,
+                    }
+                }
+                let last = chunk.features.len() < CHUNK_FRAMES as usize;
+                if !chunk.features.is_empty() && tx.send(chunk).is_err() {
+                    break; // the render stopped
+                }
+                if last {
+                    break;
+                }
+            }
+            Ok(AnalysisEnd {
+                skipped_packets: analyzer.decoder().skipped_packets,
+            })
+        })
+        .map_err(|e| RenderError::Thread(format!("cannot start the analysis thread: {e}")))
+}
