@@ -341,40 +341,144 @@ impl Default for BarsLayer {
 }
 
 /// One `[[layer]]` entry; drawn in file order, later layers over earlier ones.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Layer {
     Background(BackgroundLayer),
     Bars(BarsLayer),
 }
 
+/// The `kind` key of a `[[layer]]` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum LayerKind {
+    Background,
+    Bars,
+}
+
+/// Used only to report a `[[layer]]` without `kind`.
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)]
+struct KindOnly {
+    kind: LayerKind,
+}
+
 /// A render job: the parsed and validated `job.toml`, or one built in code.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Job {
     /// Job format version; only 1 exists.
-    #[serde(default = "default_version")]
-    pub version: u32,
+    pub version: Version,
     /// Audio file (WAV, FLAC, MP3, Ogg Vorbis, AAC/M4A).
     pub audio: PathBuf,
     /// Output MP4 (ignored with encoder = "null").
-    #[serde(default = "default_output")]
     pub output: PathBuf,
     /// Seconds into the audio where the video starts.
-    #[serde(default)]
     pub start: f64,
     /// Seconds to render; omit for the rest of the audio.
-    #[serde(default)]
     pub duration: Option<f64>,
-    #[serde(default)]
     pub video: VideoSettings,
-    #[serde(default, rename = "layer")]
+    /// `[[layer]]` entries in file order.
     pub layers: Vec<Layer>,
 }
 
-fn default_version() -> u32 {
-    JOB_VERSION
+/// The job file without its `[[layer]]` entries (those are parsed one by one, by kind).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobHead {
+    #[serde(default)]
+    version: Version,
+    audio: PathBuf,
+    #[serde(default = "default_output")]
+    output: PathBuf,
+    #[serde(default)]
+    start: f64,
+    #[serde(default)]
+    duration: Option<f64>,
+    #[serde(default)]
+    video: VideoSettings,
+}
+
+/// Parses a job document. Layers are deserialised one at a time from their own spanned tables
+/// (rather than through serde's buffered internally-tagged enums) so that every error keeps
+/// the line and column of the offending key or value.
+fn parse_document(text: &str) -> Result<Job, toml::de::Error> {
+    use toml::de::{DeTable, DeValue, Deserializer, ValueDeserializer};
+
+    let root = DeTable::parse(text)?;
+    let span = root.span();
+    let mut table = root.into_inner();
+    let layer_entries = table.remove("layer");
+    let head = JobHead::deserialize(Deserializer::from(toml::Spanned::new(span, table)))?;
+    let mut layers = Vec::new();
+    if let Some(entries) = layer_entries {
+        let entries_span = entries.span();
+        let items = match entries.into_inner() {
+            DeValue::Array(items) => items,
+            other => {
+                // Not an array of tables: let serde describe the type mismatch at its span.
+                let de = ValueDeserializer::from(toml::Spanned::new(entries_span, other));
+                Vec::<toml::Table>::deserialize(de)?;
+                Default::default()
+            }
+        };
+        for item in items {
+            let item_span = item.span();
+            let mut fields = match item.into_inner() {
+                DeValue::Table(t) => t,
+                other => {
+                    let de = ValueDeserializer::from(toml::Spanned::new(item_span, other));
+                    toml::Table::deserialize(de)?;
+                    continue;
+                }
+            };
+            let Some(kind) = fields.remove("kind") else {
+                let de =
+                    ValueDeserializer::from(toml::Spanned::new(item_span, DeValue::Table(fields)));
+                KindOnly::deserialize(de)?;
+                continue;
+            };
+            let kind = LayerKind::deserialize(ValueDeserializer::from(kind))?;
+            let de = ValueDeserializer::from(toml::Spanned::new(item_span, DeValue::Table(fields)));
+            layers.push(match kind {
+                LayerKind::Background => Layer::Background(BackgroundLayer::deserialize(de)?),
+                LayerKind::Bars => Layer::Bars(BarsLayer::deserialize(de)?),
+            });
+        }
+    }
+    Ok(Job {
+        version: head.version,
+        audio: head.audio,
+        output: head.output,
+        start: head.start,
+        duration: head.duration,
+        video: head.video,
+        layers,
+    })
+}
+
+/// The job format version, checked while parsing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "i64")]
+pub struct Version(pub u32);
+
+impl Default for Version {
+    fn default() -> Self {
+        Self(JOB_VERSION)
+    }
+}
+
+impl TryFrom<i64> for Version {
+    type Error = String;
+    fn try_from(v: i64) -> Result<Self, String> {
+        if v == i64::from(JOB_VERSION) {
+            Ok(Self(JOB_VERSION))
+        } else {
+            Err(format!(
+                "job format version {v} is not supported by this build (it reads version \
+                 {JOB_VERSION})"
+            ))
+        }
+    }
 }
 
 fn default_output() -> PathBuf {
@@ -385,7 +489,7 @@ impl Job {
     /// A job with default settings (1920x1080@30, x264, a background and 64 bars).
     pub fn new(audio: impl Into<PathBuf>, output: impl Into<PathBuf>) -> Self {
         Self {
-            version: JOB_VERSION,
+            version: Version::default(),
             audio: audio.into(),
             output: output.into(),
             start: 0.0,
@@ -410,9 +514,12 @@ impl Job {
 
     /// Parses and validates TOML text. `name` labels errors; `base` resolves relative paths.
     pub fn from_toml_str(text: &str, name: &str, base: &Path) -> Result<Self, JobError> {
-        let mut job: Job = toml::from_str(text).map_err(|e| JobError::Parse {
-            path: name.to_owned(),
-            message: e.to_string().trim_end().to_owned(),
+        let mut job = parse_document(text).map_err(|mut e| {
+            e.set_input(Some(text));
+            JobError::Parse {
+                path: name.to_owned(),
+                message: e.to_string().trim_end().to_owned(),
+            }
         })?;
         job.audio = resolve(base, &job.audio);
         job.output = resolve(base, &job.output);
@@ -428,14 +535,10 @@ impl Job {
 
     /// Checks what deserialisation cannot: version, time range, paths.
     pub fn validate(&self) -> Result<(), JobError> {
-        if self.version != JOB_VERSION {
+        if self.version.0 != JOB_VERSION {
             return Err(invalid(
                 "version",
-                format!(
-                    "job format version {} is not supported by this build (it reads version \
-                     {JOB_VERSION})",
-                    self.version
-                ),
+                format!("only version {JOB_VERSION} exists, got {}", self.version.0),
             ));
         }
         if !(self.start.is_finite() && self.start >= 0.0) {

@@ -26,10 +26,14 @@ mod exit {
 ///
 /// Exit status: 0 done, 1 render failed, 2 invalid job or arguments, 130 interrupted.
 #[derive(Debug, Parser)]
-#[command(name = "renderer", version)]
+#[command(name = "renderer", version, allow_negative_numbers = true)]
 struct Cli {
     /// The job file (TOML).
-    job: PathBuf,
+    #[arg(required_unless_present = "list_adapters")]
+    job: Option<PathBuf>,
+    /// List the GPU adapters this machine offers (one per line) and exit.
+    #[arg(long)]
+    list_adapters: bool,
     /// Output MP4 path (overrides `output`).
     #[arg(long, short)]
     output: Option<PathBuf>,
@@ -120,7 +124,16 @@ fn apply_overrides(job: &mut Job, cli: &Cli) -> Result<(), renderer::JobError> {
 }
 
 fn run(cli: &Cli) -> anyhow::Result<()> {
-    let mut job = Job::from_file(&cli.job)?;
+    if cli.list_adapters {
+        for adapter in gpu::list_adapters() {
+            println!("{adapter}");
+        }
+        return Ok(());
+    }
+    let Some(job_path) = &cli.job else {
+        anyhow::bail!("no job file given (see --help)");
+    };
+    let mut job = Job::from_file(job_path)?;
     apply_overrides(&mut job, cli)?;
 
     let cancel = Arc::new(AtomicBool::new(false));

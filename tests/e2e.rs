@@ -1,0 +1,132 @@
+//! End to end: the real `renderer` binary renders a real audio file through the GPU and a real
+//! ffmpeg; the MP4 is inspected with ffprobe.
+
+mod support;
+
+use support::*;
+
+/// Checks an MP4 against what a render of `seconds` at `fps` must give.
+fn check_mp4(path: &std::path::Path, seconds: f64, fps: f64, width: u32, height: u32) {
+    let v = probe(path, "v");
+    assert_eq!(v["codec_name"], "h264");
+    assert_eq!(v["pix_fmt"], "yuv420p");
+    assert_eq!(v["width"], width.to_string());
+    assert_eq!(v["height"], height.to_string());
+    assert_eq!(v["r_frame_rate"], format!("{}/1", fps as u32));
+    assert_eq!(v["color_space"], "bt709");
+    assert_eq!(v["color_transfer"], "bt709");
+    assert_eq!(v["color_primaries"], "bt709");
+    assert_eq!(v["color_range"], "tv");
+    let frames: u64 = v["nb_read_frames"].parse().expect("frame count");
+    assert_eq!(frames, (seconds * fps).round() as u64, "frame count");
+    let duration: f64 = v["format.duration"].parse().expect("duration");
+    assert!(
+        (duration - seconds).abs() <= 1.0 / fps,
+        "container duration {duration} s is not within one frame of {seconds} s"
+    );
+    let a = probe(path, "a");
+    assert_eq!(a["codec_name"], "aac", "audio stream");
+}
+
+#[test]
+fn renders_a_wav_to_a_valid_mp4() {
+    if !have_ffmpeg("renders_a_wav_to_a_valid_mp4") || !have_gpu("renders_a_wav_to_a_valid_mp4") {
+        return;
+    }
+    let dir = Scratch::new("e2e-wav");
+    make_audio(&dir.path("in put é.wav"), 3.0, 44_100, 2);
+    let seconds = audio_duration(&dir.path("in put é.wav"));
+    let job = write_job(&dir.0, "job.toml", "in put é.wav", "out.mp4", "");
+    let out = run_renderer(&[job.to_str().expect("path")], &[]);
+    assert!(out.status.success(), "renderer failed: {}", stderr(&out));
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        summary.contains("rendered 90 frames") && summary.contains("encoder x264"),
+        "summary line: {summary}"
+    );
+    check_mp4(&dir.path("out.mp4"), seconds, 30.0, 160, 90);
+    // Nothing else is left in the folder: no temporary file.
+    assert_eq!(dir.files(), ["in put é.wav", "job.toml", "out.mp4"]);
+}
+
+#[test]
+fn start_and_duration_render_a_section() {
+    if !have_ffmpeg("start_and_duration_render_a_section")
+        || !have_gpu("start_and_duration_render_a_section")
+    {
+        return;
+    }
+    let dir = Scratch::new("e2e-section");
+    make_audio(&dir.path("in.flac"), 3.0, 48_000, 1);
+    let job = write_job(&dir.0, "job.toml", "in.flac", "unused.mp4", "");
+    let out = run_renderer(
+        &[
+            job.to_str().expect("path"),
+            "--start",
+            "1.0",
+            "--duration",
+            "1.5",
+            "--fps",
+            "24",
+            "--width",
+            "128",
+            "--height",
+            "72",
+            "--output",
+            dir.path("section.mp4").to_str().expect("path"),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "renderer failed: {}", stderr(&out));
+    check_mp4(&dir.path("section.mp4"), 1.5, 24.0, 128, 72);
+    assert!(!dir.path("unused.mp4").exists());
+}
+
+#[test]
+fn section_past_the_end_is_clamped_to_the_audio() {
+    if !have_ffmpeg("section_past_the_end_is_clamped_to_the_audio")
+        || !have_gpu("section_past_the_end_is_clamped_to_the_audio")
+    {
+        return;
+    }
+    let dir = Scratch::new("e2e-clamp");
+    make_audio(&dir.path("in.wav"), 2.0, 22_050, 1);
+    let job = write_job(&dir.0, "job.toml", "in.wav", "out.mp4", "");
+    let out = run_renderer(
+        &[
+            job.to_str().expect("path"),
+            "--start",
+            "1.5",
+            "--duration",
+            "10",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "renderer failed: {}", stderr(&out));
+    check_mp4(&dir.path("out.mp4"), 0.5, 30.0, 160, 90);
+}
+
+#[test]
+fn null_encoder_renders_without_output() {
+    if !have_gpu("null_encoder_renders_without_output") {
+        return;
+    }
+    let dir = Scratch::new("e2e-null");
+    // Written by hand so this test needs no ffmpeg at all.
+    std::fs::write(dir.path("tone.wav"), tone_wav(16_000, 2.0)).expect("write wav");
+    let job = write_job(
+        &dir.0,
+        "job.toml",
+        "tone.wav",
+        "never.mp4",
+        "encoder = \"null\"",
+    );
+    let out = run_renderer(&[job.to_str().expect("path")], &[]);
+    assert!(out.status.success(), "renderer failed: {}", stderr(&out));
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        summary.contains("rendered 60 frames") && summary.contains("encoder null"),
+        "summary: {summary}"
+    );
+    assert!(!dir.path("never.mp4").exists());
+}
