@@ -1,0 +1,246 @@
+//! GPU tests on whatever adapter exists (Mesa lavapipe in CI): pixels of a known frame, NV12
+//! against the CPU reference, and the readback ring's ordering.
+
+use std::sync::OnceLock;
+
+use gpu::{
+    AdapterChoice, BackgroundParams, BarsParams, FrameRenderer, FrameUniforms, GpuContext,
+    GpuError, LayerSpec, RendererConfig, rgb_to_nv12_reference,
+};
+
+/// One device for all tests in this file. Prefers a CPU adapter (deterministic rasteriser);
+/// without any adapter the tests skip visibly, except under CI=true where they fail.
+fn context() -> Option<&'static GpuContext> {
+    static CTX: OnceLock<Option<GpuContext>> = OnceLock::new();
+    CTX.get_or_init(|| {
+        let ctx =
+            GpuContext::new(&AdapterChoice::Cpu).or_else(|_| GpuContext::new(&AdapterChoice::Auto));
+        match ctx {
+            Ok(c) => Some(c),
+            Err(e) => {
+                let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+                assert!(!ci, "CI=true and no GPU adapter: {e}");
+                eprintln!("SKIPPED GPU test: {e}");
+                None
+            }
+        }
+    })
+    .as_ref()
+}
+
+fn linear(c: [u8; 3]) -> [f32; 4] {
+    let f = |v: u8| gpu::srgb_to_linear(f32::from(v) / 255.0);
+    [f(c[0]), f(c[1]), f(c[2]), 1.0]
+}
+
+const BG: [u8; 3] = [0x20, 0x40, 0x60];
+const BAR: [u8; 3] = [0xff, 0x00, 0x00];
+
+fn solid_background() -> LayerSpec {
+    LayerSpec::Background(BackgroundParams {
+        color_a: linear(BG),
+        color_b: linear(BG),
+        direction: [0.0, 1.0],
+        mode: 0,
+        opacity: 1.0,
+    })
+}
+
+fn bars(width: f32, height: f32, count: u32) -> LayerSpec {
+    colored_bars(width, height, count, BAR)
+}
+
+fn colored_bars(width: f32, height: f32, count: u32, color: [u8; 3]) -> LayerSpec {
+    LayerSpec::Bars(BarsParams {
+        rect: [0.0, 0.0, width, height],
+        color_a: linear(color),
+        color_b: linear(color),
+        count,
+        gap: 0.5,
+        radius: 0.0,
+        mode: 0,
+        opacity: 1.0,
+        min_height: 0.0,
+        _pad: [0.0; 2],
+    })
+}
+
+fn uniforms(w: u32, h: u32, frame: u32, bands: u32) -> FrameUniforms {
+    FrameUniforms {
+        resolution: [w as f32, h as f32],
+        time: frame as f32 / 30.0,
+        duration: 1.0,
+        frame_index: frame,
+        spectrum_offset: frame * bands,
+        band_count: bands,
+        rms: 0.0,
+    }
+}
+
+fn pixel(rgba: &[u8], w: u32, x: u32, y: u32) -> [u8; 3] {
+    let i = ((y * w + x) * 4) as usize;
+    [rgba[i], rgba[i + 1], rgba[i + 2]]
+}
+
+fn near(a: [u8; 3], b: [u8; 3]) -> bool {
+    a.iter().zip(b).all(|(x, y)| x.abs_diff(y) <= 1)
+}
+
+#[test]
+fn bars_are_drawn_where_there_is_energy() {
+    let Some(ctx) = context() else { return };
+    let (w, h) = (64, 32);
+    let config = RendererConfig {
+        width: w,
+        height: h,
+        ring_slots: 2,
+        chunk_frames: 1,
+        bands: 4,
+    };
+    let mut r = FrameRenderer::new(ctx, config, &[solid_background(), bars(64.0, 32.0, 4)])
+        .expect("renderer");
+    r.upload_spectrum(&[1.0, 0.0, 0.5, 0.0]).expect("upload");
+    let rgba = r.render_rgba(&uniforms(w, h, 0, 4)).expect("render");
+    assert_eq!(rgba.len(), (w * h * 4) as usize);
+    // Cells are 16 px wide; with gap 0.5 each bar covers x in [4, 12) of its cell.
+    let checks = [
+        ((8, 1), BAR, "band 0 at full level: bar reaches the top"),
+        ((8, 30), BAR, "band 0: bottom of the bar"),
+        ((24, 30), BG, "band 1 is silent: no bar"),
+        ((40, 28), BAR, "band 2 at half level: lower half"),
+        ((40, 8), BG, "band 2 at half level: not in the upper half"),
+        ((56, 16), BG, "band 3 is silent"),
+        ((1, 16), BG, "gap between bars"),
+        ((14, 30), BG, "gap right of bar 0"),
+    ];
+    for ((x, y), want, what) in checks {
+        let got = pixel(&rgba, w, x, y);
+        assert!(
+            near(got, want),
+            "{what}: pixel ({x},{y}) is {got:?}, want {want:?}"
+        );
+    }
+}
+
+/// Renders `frames` frames through the NV12 path and returns each packed frame with its index.
+fn render_nv12(r: &mut FrameRenderer, frames: u32, bands: u32) -> Vec<(u64, Vec<u8>)> {
+    let layout = r.layout();
+    let (w, h) = (layout.width, layout.height);
+    let mut out = Vec::new();
+    let mut sink = |frame: u64, padded: &[u8]| -> Result<(), GpuError> {
+        let mut packed = Vec::new();
+        layout.pack(padded, &mut packed);
+        out.push((frame, packed));
+        Ok(())
+    };
+    for f in 0..frames {
+        r.submit(&uniforms(w, h, f, bands), &mut sink)
+            .expect("submit");
+    }
+    r.finish(&mut sink).expect("finish");
+    out
+}
+
+#[test]
+fn nv12_conversion_matches_the_cpu_reference() {
+    let Some(ctx) = context() else { return };
+    // 100 px wide: the row pitch (256) differs from the width, so padding is exercised.
+    let (w, h) = (100, 50);
+    let gradient = LayerSpec::Background(BackgroundParams {
+        color_a: linear([0xff, 0x80, 0x10]),
+        color_b: linear([0x10, 0x30, 0xf0]),
+        direction: [0.6, 0.8],
+        mode: 1,
+        opacity: 1.0,
+    });
+    let config = RendererConfig {
+        width: w,
+        height: h,
+        ring_slots: 3,
+        chunk_frames: 1,
+        bands: 8,
+    };
+    let mut r =
+        FrameRenderer::new(ctx, config, &[gradient, bars(100.0, 50.0, 8)]).expect("renderer");
+    r.upload_spectrum(&[0.9, 0.1, 0.5, 0.7, 0.3, 1.0, 0.0, 0.6])
+        .expect("upload");
+    let rgba = r.render_rgba(&uniforms(w, h, 0, 8)).expect("rgba");
+    let reference = rgb_to_nv12_reference(&rgba, w as usize, h as usize);
+    let frames = render_nv12(&mut r, 1, 8);
+    assert_eq!(frames.len(), 1);
+    let gpu = &frames[0].1;
+    assert_eq!(gpu.len(), reference.len());
+    let worst = gpu
+        .iter()
+        .zip(&reference)
+        .enumerate()
+        .max_by_key(|(_, (a, b))| a.abs_diff(**b))
+        .map(|(i, (a, b))| (i, *a, *b, a.abs_diff(*b)))
+        .expect("non-empty");
+    assert!(
+        worst.3 <= 1,
+        "sample {} is {} on the GPU, {} on the CPU",
+        worst.0,
+        worst.1,
+        worst.2
+    );
+    // The frame is not trivially flat: both planes vary.
+    let luma = &gpu[..(w * h) as usize];
+    assert!(luma.iter().max() > luma.iter().min());
+}
+
+#[test]
+fn readback_ring_returns_frames_in_order_with_their_own_spectrum() {
+    let Some(ctx) = context() else { return };
+    let (w, h, n) = (32, 32, 10u32);
+    let config = RendererConfig {
+        width: w,
+        height: h,
+        ring_slots: 3,
+        chunk_frames: n,
+        bands: 1,
+    };
+    // Yellow bars: far brighter than the background, so the Y plane shows them clearly.
+    let yellow = [0xff, 0xff, 0x00];
+    let layers = [solid_background(), colored_bars(32.0, 32.0, 1, yellow)];
+    let mut r = FrameRenderer::new(ctx, config, &layers).expect("renderer");
+    // Frame f has level f / (n - 1): the bar grows by frame.
+    let levels: Vec<f32> = (0..n).map(|f| f as f32 / (n - 1) as f32).collect();
+    r.upload_spectrum(&levels).expect("upload");
+    let frames = render_nv12(&mut r, n, 1);
+    let order: Vec<u64> = frames.iter().map(|(f, _)| *f).collect();
+    assert_eq!(order, (0..u64::from(n)).collect::<Vec<_>>());
+    // Bar height in rows, measured in the Y plane at the bar's centre column.
+    let background_y = frames[0].1[0];
+    let heights: Vec<usize> = frames
+        .iter()
+        .map(|(_, f)| {
+            (0..h as usize)
+                .filter(|y| f[y * w as usize + 16].abs_diff(background_y) > 64)
+                .count()
+        })
+        .collect();
+    assert_eq!(heights[0], 0, "silent frame has no bar: {heights:?}");
+    assert!(
+        heights.windows(2).all(|p| p[1] >= p[0]),
+        "heights not increasing: {heights:?}"
+    );
+    assert!(
+        heights[n as usize - 1] >= 31,
+        "full level fills the frame: {heights:?}"
+    );
+}
+
+#[test]
+fn odd_sizes_are_a_clear_error() {
+    let Some(ctx) = context() else { return };
+    let config = RendererConfig {
+        width: 33,
+        height: 20,
+        ring_slots: 2,
+        chunk_frames: 1,
+        bands: 1,
+    };
+    let err = FrameRenderer::new(ctx, config, &[solid_background()]).expect_err("odd width");
+    assert!(err.to_string().contains("must be even"), "{err}");
+}

@@ -1,0 +1,131 @@
+//! Every file in shaders/ is embedded, composes and validates with naga; host mirrors of WGSL
+//! structs agree with naga's layout.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use gpu::shaders;
+
+fn shader_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shaders")
+}
+
+fn wgsl_files(dir: &Path, root: &Path, out: &mut BTreeSet<String>) {
+    for entry in std::fs::read_dir(dir).expect("read shaders/") {
+        let path = entry.expect("dir entry").path();
+        if path.is_dir() {
+            wgsl_files(&path, root, out);
+        } else if path.extension().is_some_and(|e| e == "wgsl") {
+            let rel = path.strip_prefix(root).expect("under shaders/");
+            out.insert(rel.to_string_lossy().replace('\\', "/"));
+        }
+    }
+}
+
+#[test]
+fn every_shader_file_is_embedded_and_valid() {
+    let root = shader_dir();
+    let mut on_disk = BTreeSet::new();
+    wgsl_files(&root, &root, &mut on_disk);
+    assert!(on_disk.len() >= 5, "found only {on_disk:?}");
+    let embedded: BTreeSet<String> = shaders::FILES.iter().map(|(p, _)| p.to_string()).collect();
+    assert_eq!(on_disk, embedded, "shaders/ and the embedded list differ");
+
+    // Validate the files as they are on disk (what the next build embeds), all errors together.
+    let lookup = |p: &str| {
+        std::fs::read_to_string(root.join(p)).map_err(|e| gpu::GpuError::Shader {
+            file: p.to_owned(),
+            message: e.to_string(),
+        })
+    };
+    let errors: Vec<String> = on_disk
+        .iter()
+        .filter_map(|file| {
+            shaders::compose_with(file, &lookup)
+                .and_then(|src| shaders::validate(file, &src))
+                .err()
+                .map(|e| e.to_string())
+        })
+        .collect();
+    assert!(errors.is_empty(), "invalid shaders:\n{}", errors.join("\n"));
+}
+
+#[test]
+fn a_broken_shader_reports_file_line_and_column() {
+    let err = shaders::validate("user.wgsl", "fn f() -> f32 {\n  return 1.0 +;\n}\n")
+        .expect_err("must not validate");
+    let text = err.to_string();
+    assert!(text.contains("user.wgsl:2:"), "{text}");
+}
+
+/// (size, member name -> offset) of a struct in a composed, validated shader.
+fn reflect(file: &str, name: &str) -> (u32, Vec<(String, u32)>) {
+    let src = shaders::compose(file).expect("compose");
+    let module = shaders::validate(file, &src).expect("valid");
+    let mut layouter = naga::proc::Layouter::default();
+    layouter.update(module.to_ctx()).expect("layout");
+    for (handle, ty) in module.types.iter() {
+        if ty.name.as_deref() == Some(name)
+            && let naga::TypeInner::Struct { members, span } = &ty.inner
+        {
+            assert_eq!(*span, layouter[handle].size);
+            let members = members
+                .iter()
+                .map(|m| (m.name.clone().unwrap_or_default(), m.offset))
+                .collect();
+            return (*span, members);
+        }
+    }
+    panic!("struct {name} not found in {file}");
+}
+
+macro_rules! check_layout {
+    ($file:literal, $ty:ty, $wgsl:literal, [$($field:ident),* $(,)?]) => {{
+        let (size, members) = reflect($file, $wgsl);
+        assert_eq!(size as usize, std::mem::size_of::<$ty>(), "size of {}", $wgsl);
+        let offset = |n: &str| {
+            members
+                .iter()
+                .find(|(m, _)| m == n)
+                .map(|(_, o)| *o as usize)
+                .unwrap_or_else(|| panic!("{} has no member {n}", $wgsl))
+        };
+        $(assert_eq!(
+            offset(stringify!($field)),
+            std::mem::offset_of!($ty, $field),
+            "offset of {}.{}", $wgsl, stringify!($field)
+        );)*
+    }};
+}
+
+#[test]
+fn host_structs_match_wgsl_layouts() {
+    check_layout!(
+        "layers/bars.wgsl",
+        gpu::FrameUniforms,
+        "FrameUniforms",
+        [
+            resolution,
+            time,
+            duration,
+            frame_index,
+            spectrum_offset,
+            band_count,
+            rms
+        ]
+    );
+    check_layout!(
+        "layers/background.wgsl",
+        gpu::BackgroundParams,
+        "BackgroundParams",
+        [color_a, color_b, direction, mode, opacity]
+    );
+    check_layout!(
+        "layers/bars.wgsl",
+        gpu::BarsParams,
+        "BarsParams",
+        [
+            rect, color_a, color_b, count, gap, radius, mode, opacity, min_height
+        ]
+    );
+}
