@@ -1,8 +1,11 @@
-// #import shared/fullscreen.wgsl
 // #import shared/frame.wgsl
 //
 // Background layer: a solid colour or a linear gradient across the frame.
 // Host mirror: crates/gpu/src/layers.rs (`BackgroundParams`).
+//
+// Uniforms are read in the vertex stage only and reach the fragments as varyings: software
+// rasterisers (lavapipe) pay for every per-fragment uniform load, and the gradient parameter is
+// linear in screen space, so the rasteriser interpolates it for free.
 
 struct BackgroundParams {
     // Linear-light colours, straight alpha.
@@ -17,16 +20,38 @@ struct BackgroundParams {
 
 @group(1) @binding(0) var<uniform> params: BackgroundParams;
 
+struct VsOut {
+    @builtin(position) position: vec4<f32>,
+    // Gradient position: 0 at colour_a, 1 at colour_b (unclamped; clamped per fragment).
+    @location(0) t: f32,
+    // Premultiplied colours with the layer opacity applied.
+    @location(1) @interpolate(flat) color_a: vec4<f32>,
+    @location(2) @interpolate(flat) color_b: vec4<f32>,
+};
+
+fn premultiply(c: vec4<f32>, opacity: f32) -> vec4<f32> {
+    let a = c.a * opacity;
+    return vec4<f32>(c.rgb * a, a);
+}
+
+@vertex
+fn vs_main(@builtin(vertex_index) index: u32) -> VsOut {
+    // One triangle covering the frame: clip-space corners (-1,-1), (3,-1), (-1,3).
+    let uv = vec2<f32>(f32((index << 1u) & 2u), f32(index & 2u));
+    let clip = uv * 2.0 - 1.0;
+    let pixel = vec2<f32>(0.5 * (clip.x + 1.0), 0.5 * (1.0 - clip.y)) * frame.resolution;
+    var out: VsOut;
+    out.position = vec4<f32>(clip, 0.0, 1.0);
+    let centred = pixel - 0.5 * frame.resolution;
+    // Half the frame's extent along the direction, so t spans 0..1 corner to corner.
+    let half_extent = max(0.5 * dot(abs(params.direction), frame.resolution), 1e-6);
+    out.t = 0.5 + 0.5 * dot(centred, params.direction) / half_extent;
+    out.color_a = premultiply(params.color_a, params.opacity);
+    out.color_b = select(out.color_a, premultiply(params.color_b, params.opacity), params.mode == 1u);
+    return out;
+}
+
 @fragment
-fn fs_main(@builtin(position) position: vec4<f32>) -> @location(0) vec4<f32> {
-    var color = params.color_a;
-    if params.mode == 1u {
-        let centred = position.xy - 0.5 * frame.resolution;
-        // Half the extent of the frame along the direction, so t spans 0..1 corner to corner.
-        let half_extent = 0.5 * dot(abs(params.direction), frame.resolution);
-        let t = clamp(0.5 + 0.5 * dot(centred, params.direction) / half_extent, 0.0, 1.0);
-        color = mix(params.color_a, params.color_b, t);
-    }
-    let alpha = color.a * params.opacity;
-    return vec4<f32>(color.rgb * alpha, alpha);
+fn fs_main(in: VsOut) -> @location(0) vec4<f32> {
+    return mix(in.color_a, in.color_b, clamp(in.t, 0.0, 1.0));
 }

@@ -78,6 +78,27 @@ impl LayerSpec {
         }
     }
 
+    /// True when the layer covers every pixel with alpha 1, so it can overwrite instead of
+    /// blend (blending reads the target back, which software rasterisers pay for per pixel).
+    pub(crate) fn is_opaque(&self) -> bool {
+        match self {
+            Self::Background(p) => {
+                p.opacity >= 1.0 && p.color_a[3] >= 1.0 && (p.mode == 0 || p.color_b[3] >= 1.0)
+            }
+            Self::Bars(_) => false,
+        }
+    }
+
+    /// Vertices and instances of the layer's draw call.
+    pub(crate) fn draw_range(&self) -> (u32, u32) {
+        match self {
+            // One triangle covering the frame.
+            Self::Background(_) => (3, 1),
+            // One quad (two triangles) per bar.
+            Self::Bars(p) => (6, p.count),
+        }
+    }
+
     pub(crate) fn params_bytes(&self) -> &[u8] {
         match self {
             Self::Background(p) => bytemuck::bytes_of(p),

@@ -97,16 +97,13 @@ pub fn rgb_to_nv12_reference(rgba: &[u8], width: usize, height: usize) -> Vec<u8
     out
 }
 
-/// The two conversion passes and their plane textures.
+/// The conversion pass and its three half-resolution plane targets.
 #[derive(Debug)]
 pub(crate) struct Nv12Converter {
-    luma_pipeline: wgpu::RenderPipeline,
-    chroma_pipeline: wgpu::RenderPipeline,
+    pipeline: wgpu::RenderPipeline,
     bind_group: wgpu::BindGroup,
-    luma: wgpu::Texture,
-    luma_view: wgpu::TextureView,
-    chroma: wgpu::Texture,
-    chroma_view: wgpu::TextureView,
+    /// Top and bottom Y rows of each 2x2 block, and its CbCr pair; each (W/2) x (H/2) Rg8Unorm.
+    planes: [(wgpu::Texture, wgpu::TextureView); 3],
     pub(crate) layout: Nv12Layout,
 }
 
@@ -136,43 +133,32 @@ impl Nv12Converter {
             bind_group_layouts: &[Some(&bgl)],
             immediate_size: 0,
         });
-        let pipeline = |entry: &str, format: wgpu::TextureFormat, label: &str| {
-            device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-                label: Some(label),
-                layout: Some(&pl),
-                vertex: wgpu::VertexState {
-                    module: &module,
-                    entry_point: Some("vs_fullscreen"),
-                    compilation_options: Default::default(),
-                    buffers: &[],
-                },
-                primitive: wgpu::PrimitiveState::default(),
-                depth_stencil: None,
-                multisample: wgpu::MultisampleState::default(),
-                fragment: Some(wgpu::FragmentState {
-                    module: &module,
-                    entry_point: Some(entry),
-                    compilation_options: Default::default(),
-                    targets: &[Some(wgpu::ColorTargetState {
-                        format,
-                        blend: None,
-                        write_mask: wgpu::ColorWrites::ALL,
-                    })],
-                }),
-                multiview_mask: None,
-                cache: None,
-            })
-        };
-        let luma_pipeline = pipeline(
-            "fs_luma",
-            wgpu::TextureFormat::R8Unorm,
-            "color.nv12.luma.pipeline",
-        );
-        let chroma_pipeline = pipeline(
-            "fs_chroma",
-            wgpu::TextureFormat::Rg8Unorm,
-            "color.nv12.chroma.pipeline",
-        );
+        let target = Some(wgpu::ColorTargetState {
+            format: wgpu::TextureFormat::Rg8Unorm,
+            blend: None,
+            write_mask: wgpu::ColorWrites::ALL,
+        });
+        let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+            label: Some("color.nv12.pipeline"),
+            layout: Some(&pl),
+            vertex: wgpu::VertexState {
+                module: &module,
+                entry_point: Some("vs_fullscreen"),
+                compilation_options: Default::default(),
+                buffers: &[],
+            },
+            primitive: wgpu::PrimitiveState::default(),
+            depth_stencil: None,
+            multisample: wgpu::MultisampleState::default(),
+            fragment: Some(wgpu::FragmentState {
+                module: &module,
+                entry_point: Some("fs_nv12"),
+                compilation_options: Default::default(),
+                targets: &[target.clone(), target.clone(), target],
+            }),
+            multiview_mask: None,
+            cache: None,
+        });
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("color.nv12.bind_group"),
             layout: &bgl,
@@ -181,94 +167,87 @@ impl Nv12Converter {
                 resource: wgpu::BindingResource::TextureView(source),
             }],
         });
-        let plane = |w: u32, h: u32, format, label| {
-            device.create_texture(&wgpu::TextureDescriptor {
+        let plane = |label| {
+            let texture = device.create_texture(&wgpu::TextureDescriptor {
                 label: Some(label),
                 size: wgpu::Extent3d {
-                    width: w,
-                    height: h,
+                    width: layout.width / 2,
+                    height: layout.height / 2,
                     depth_or_array_layers: 1,
                 },
                 mip_level_count: 1,
                 sample_count: 1,
                 dimension: wgpu::TextureDimension::D2,
-                format,
+                format: wgpu::TextureFormat::Rg8Unorm,
                 usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
                 view_formats: &[],
-            })
+            });
+            let view = texture.create_view(&Default::default());
+            (texture, view)
         };
-        let luma = plane(
-            layout.width,
-            layout.height,
-            wgpu::TextureFormat::R8Unorm,
-            "color.nv12.luma",
-        );
-        let chroma = plane(
-            layout.width / 2,
-            layout.height / 2,
-            wgpu::TextureFormat::Rg8Unorm,
-            "color.nv12.chroma",
-        );
         Ok(Self {
-            luma_pipeline,
-            chroma_pipeline,
+            pipeline,
             bind_group,
-            luma_view: luma.create_view(&Default::default()),
-            chroma_view: chroma.create_view(&Default::default()),
-            luma,
-            chroma,
+            planes: [
+                plane("color.nv12.y_top"),
+                plane("color.nv12.y_bottom"),
+                plane("color.nv12.cbcr"),
+            ],
             layout,
         })
     }
 
-    /// Records both passes and the copies of both planes into `dst` at offset 0.
+    /// Records the pass and the copies of all planes into `dst` (laid out as `self.layout`).
     pub(crate) fn encode(&self, encoder: &mut wgpu::CommandEncoder, dst: &wgpu::Buffer) {
-        for (view, pipeline, label) in [
-            (&self.luma_view, &self.luma_pipeline, "color.nv12.luma.pass"),
-            (
-                &self.chroma_view,
-                &self.chroma_pipeline,
-                "color.nv12.chroma.pass",
-            ),
-        ] {
+        let attachment = |view| {
+            Some(wgpu::RenderPassColorAttachment {
+                view,
+                depth_slice: None,
+                resolve_target: None,
+                ops: wgpu::Operations {
+                    load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
+                    store: wgpu::StoreOp::Store,
+                },
+            })
+        };
+        {
             let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-                label: Some(label),
-                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                    view,
-                    depth_slice: None,
-                    resolve_target: None,
-                    ops: wgpu::Operations {
-                        load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
-                        store: wgpu::StoreOp::Store,
-                    },
-                })],
+                label: Some("color.nv12.pass"),
+                color_attachments: &[
+                    attachment(&self.planes[0].1),
+                    attachment(&self.planes[1].1),
+                    attachment(&self.planes[2].1),
+                ],
                 depth_stencil_attachment: None,
                 timestamp_writes: None,
                 occlusion_query_set: None,
                 multiview_mask: None,
             });
-            pass.set_pipeline(pipeline);
+            pass.set_pipeline(&self.pipeline);
             pass.set_bind_group(0, &self.bind_group, &[]);
             pass.draw(0..3, 0..1);
         }
         let l = self.layout;
-        for (texture, offset, w, h) in [
-            (&self.luma, 0, l.width, l.height),
-            (&self.chroma, l.uv_offset, l.width / 2, l.height / 2),
+        let pitch = u64::from(l.pitch);
+        // Top rows go to even Y rows, bottom rows to odd ones: a row stride of two pitches.
+        for (plane, offset, row_stride) in [
+            (&self.planes[0].0, 0, 2 * l.pitch),
+            (&self.planes[1].0, pitch, 2 * l.pitch),
+            (&self.planes[2].0, l.uv_offset, l.pitch),
         ] {
             encoder.copy_texture_to_buffer(
-                texture.as_image_copy(),
+                plane.as_image_copy(),
                 wgpu::TexelCopyBufferInfo {
                     buffer: dst,
                     layout: wgpu::TexelCopyBufferLayout {
                         offset,
-                        bytes_per_row: Some(l.pitch),
-                        rows_per_image: Some(h),
+                        bytes_per_row: Some(row_stride),
+                        rows_per_image: Some(l.height / 2),
                     },
                 },
                 wgpu::Extent3d {
-                    width: w,
-                    height: h,
+                    width: l.width / 2,
+                    height: l.height / 2,
                     depth_or_array_layers: 1,
                 },
             );

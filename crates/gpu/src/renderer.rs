@@ -26,6 +26,8 @@ pub const MAX_SIDE: u32 = 8192;
 struct LayerGpu {
     pipeline: usize,
     bind_group: wgpu::BindGroup,
+    vertices: u32,
+    instances: u32,
 }
 
 /// Draws frames for one output size and hands them back as NV12, in order.
@@ -109,7 +111,7 @@ impl FrameRenderer {
             entries: &[
                 wgpu::BindGroupLayoutEntry {
                     binding: 0,
-                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    visibility: wgpu::ShaderStages::VERTEX_FRAGMENT,
                     ty: wgpu::BindingType::Buffer {
                         ty: wgpu::BufferBindingType::Uniform,
                         has_dynamic_offset: false,
@@ -119,7 +121,7 @@ impl FrameRenderer {
                 },
                 wgpu::BindGroupLayoutEntry {
                     binding: 1,
-                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    visibility: wgpu::ShaderStages::VERTEX_FRAGMENT,
                     ty: wgpu::BindingType::Buffer {
                         ty: wgpu::BufferBindingType::Storage { read_only: true },
                         has_dynamic_offset: false,
@@ -147,7 +149,7 @@ impl FrameRenderer {
             label: Some("layer.bind_group_layout"),
             entries: &[wgpu::BindGroupLayoutEntry {
                 binding: 0,
-                visibility: wgpu::ShaderStages::FRAGMENT,
+                visibility: wgpu::ShaderStages::VERTEX_FRAGMENT,
                 ty: wgpu::BindingType::Buffer {
                     ty: wgpu::BufferBindingType::Uniform,
                     has_dynamic_offset: false,
@@ -162,16 +164,16 @@ impl FrameRenderer {
             immediate_size: 0,
         });
         let mut pipelines = Vec::new();
-        let mut by_shader: HashMap<&'static str, usize> = HashMap::new();
+        let mut by_shader: HashMap<(&'static str, bool), usize> = HashMap::new();
         let mut gpu_layers = Vec::with_capacity(layers.len());
         for layer in layers {
-            let shader = layer.shader();
-            let pipeline = match by_shader.get(shader) {
+            let key = (layer.shader(), layer.is_opaque());
+            let pipeline = match by_shader.get(&key) {
                 Some(&i) => i,
                 None => {
-                    let module = shaders::create_module(device, shader)?;
+                    let module = shaders::create_module(device, key.0)?;
                     pipelines.push(layer_pipeline(device, &pipeline_layout, &module, layer));
-                    by_shader.insert(shader, pipelines.len() - 1);
+                    by_shader.insert(key, pipelines.len() - 1);
                     pipelines.len() - 1
                 }
             };
@@ -191,9 +193,12 @@ impl FrameRenderer {
                     resource: buffer.as_entire_binding(),
                 }],
             });
+            let (vertices, instances) = layer.draw_range();
             gpu_layers.push(LayerGpu {
                 pipeline,
                 bind_group,
+                vertices,
+                instances,
             });
         }
         let nv12 = Nv12Converter::new(device, &encoded_view, layout)?;
@@ -263,7 +268,7 @@ impl FrameRenderer {
         for layer in &self.layers {
             pass.set_pipeline(&self.pipelines[layer.pipeline]);
             pass.set_bind_group(1, &layer.bind_group, &[]);
-            pass.draw(0..3, 0..1);
+            pass.draw(0..layer.vertices, 0..layer.instances);
         }
     }
 
@@ -371,7 +376,7 @@ fn layer_pipeline(
         layout: Some(layout),
         vertex: wgpu::VertexState {
             module,
-            entry_point: Some("vs_fullscreen"),
+            entry_point: Some("vs_main"),
             compilation_options: Default::default(),
             buffers: &[],
         },
@@ -384,7 +389,9 @@ fn layer_pipeline(
             compilation_options: Default::default(),
             targets: &[Some(wgpu::ColorTargetState {
                 format: wgpu::TextureFormat::Rgba8UnormSrgb,
-                blend: Some(wgpu::BlendState::PREMULTIPLIED_ALPHA_BLENDING),
+                // Opaque layers overwrite; the rest blend "over" with premultiplied alpha.
+                blend: (!layer.is_opaque())
+                    .then_some(wgpu::BlendState::PREMULTIPLIED_ALPHA_BLENDING),
                 write_mask: wgpu::ColorWrites::ALL,
             })],
         }),

@@ -1,0 +1,96 @@
+//! `cargo xtask doctor`: are the prerequisites here, and if not, what exactly fixes them.
+
+use std::process::Command;
+
+fn version_of(program: &str, arg: &str) -> Option<String> {
+    let out = Command::new(program).arg(arg).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines().next().map(str::to_owned)
+}
+
+fn report(ok: bool, what: &str, detail: &str, fix: &str) -> bool {
+    if ok {
+        println!("  ok    {what}: {detail}");
+    } else {
+        println!("  MISSING {what}: {detail}\n        fix: {fix}");
+    }
+    ok
+}
+
+/// Prints one line per prerequisite; returns whether all required ones are present.
+pub fn run() -> anyhow::Result<bool> {
+    println!("doctor: checking prerequisites");
+    let mut all = true;
+
+    let rustc = version_of("rustc", "--version");
+    all &= report(
+        rustc.is_some(),
+        "Rust toolchain",
+        rustc.as_deref().unwrap_or("rustc not found"),
+        "install Rust from https://rustup.rs",
+    );
+
+    let apt = "apt-get install -y ffmpeg   (macOS: brew install ffmpeg)";
+    match media::probe_ffmpeg() {
+        Ok(info) => {
+            all &= report(true, "ffmpeg", &info.version, apt);
+            all &= report(
+                info.has_libx264,
+                "ffmpeg libx264 encoder",
+                if info.has_libx264 {
+                    "present"
+                } else {
+                    "absent"
+                },
+                "install an ffmpeg built with --enable-libx264 (Debian/Ubuntu's ffmpeg has it)",
+            );
+            all &= report(
+                info.has_aac,
+                "ffmpeg AAC encoder",
+                if info.has_aac { "present" } else { "absent" },
+                apt,
+            );
+        }
+        Err(e) => all &= report(false, "ffmpeg", &e.to_string(), apt),
+    }
+    let ffprobe = version_of(&media::ffprobe_program(), "-version");
+    all &= report(
+        ffprobe.is_some(),
+        "ffprobe (tests)",
+        ffprobe.as_deref().unwrap_or("not found"),
+        apt,
+    );
+
+    let adapters = gpu::list_adapters();
+    let listing = if adapters.is_empty() {
+        "none".to_owned()
+    } else {
+        adapters
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    all &= report(
+        !adapters.is_empty(),
+        "GPU adapter (Vulkan/Metal/DX12)",
+        &listing,
+        "install your GPU's Vulkan driver, or Mesa's software Vulkan on CPU-only machines: \
+         apt-get install -y mesa-vulkan-drivers",
+    );
+    if !adapters.is_empty() && adapters.iter().all(|a| a.software) {
+        println!(
+            "  note  only software adapters: renders run on the CPU (fine for tests; install a \
+             GPU driver for speed)"
+        );
+    }
+    println!(
+        "doctor: {}",
+        if all {
+            "all prerequisites present"
+        } else {
+            "some prerequisites are missing (see fix lines above)"
+        }
+    );
+    Ok(all)
+}
