@@ -22,5 +22,9 @@ pub use layers::{BackgroundParams, BarsParams, LayerSpec, Rgba, srgb_to_linear};
 pub use nv12::{Nv12Layout, rgb_to_nv12_reference};
 pub use renderer::{FrameRenderer, RendererConfig};
 
+/// Receives finished frames, in order: the frame index and the padded NV12 bytes (see
+/// [`Nv12Layout`]). An error stops the render.
+pub type FrameSink<'a, E> = dyn FnMut(u64, &[u8]) -> Result<(), E> + 'a;
+
 /// Re-exported so embedders can build a [`GpuContext`] from their own device.
 pub use wgpu;

@@ -20,7 +20,7 @@ pub struct Nv12Layout {
 impl Nv12Layout {
     /// Layout for an even `width` x `height` frame.
     pub fn new(width: u32, height: u32) -> Result<Self, GpuError> {
-        if width == 0 || height == 0 || width % 2 != 0 || height % 2 != 0 {
+        if width == 0 || height == 0 || !width.is_multiple_of(2) || !height.is_multiple_of(2) {
             return Err(GpuError::Config(format!(
                 "frame size {width}x{height} cannot be stored as 4:2:0: width and height must be \
                  even and non-zero"

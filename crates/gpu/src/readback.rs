@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::GpuError;
+use crate::{FrameSink, GpuError};
 
 /// How long one frame may take on the GPU before the render is abandoned.
 const FRAME_TIMEOUT: Duration = Duration::from_secs(120);
@@ -69,7 +69,7 @@ impl ReadbackRing {
     pub(crate) fn acquire<E: From<GpuError>>(
         &mut self,
         device: &wgpu::Device,
-        sink: &mut dyn FnMut(u64, &[u8]) -> Result<(), E>,
+        sink: &mut FrameSink<'_, E>,
     ) -> Result<usize, E> {
         if self.free.is_empty() {
             self.complete_oldest(device, sink)?;
@@ -109,7 +109,7 @@ impl ReadbackRing {
     pub(crate) fn complete_oldest<E: From<GpuError>>(
         &mut self,
         device: &wgpu::Device,
-        sink: &mut dyn FnMut(u64, &[u8]) -> Result<(), E>,
+        sink: &mut FrameSink<'_, E>,
     ) -> Result<bool, E> {
         let Some(index) = self.pending.pop_front() else {
             return Ok(false);

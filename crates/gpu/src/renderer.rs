@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use crate::nv12::Nv12Converter;
 use crate::readback::ReadbackRing;
-use crate::{FrameUniforms, GpuContext, GpuError, LayerSpec, Nv12Layout, shaders};
+use crate::{FrameSink, FrameUniforms, GpuContext, GpuError, LayerSpec, Nv12Layout, shaders};
 
 /// Size-dependent settings of a [`FrameRenderer`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,7 +95,7 @@ impl FrameRenderer {
             mapped_at_creation: false,
         });
         let spectrum_bytes = u64::from(config.chunk_frames) * u64::from(config.bands) * 4;
-        if spectrum_bytes > u64::from(device.limits().max_storage_buffer_binding_size) {
+        if spectrum_bytes > device.limits().max_storage_buffer_binding_size {
             return Err(GpuError::Config(format!(
                 "spectrum chunk of {spectrum_bytes} bytes exceeds the adapter's storage limit"
             )));
@@ -277,7 +277,7 @@ impl FrameRenderer {
     pub fn submit<E: From<GpuError>>(
         &mut self,
         uniforms: &FrameUniforms,
-        sink: &mut dyn FnMut(u64, &[u8]) -> Result<(), E>,
+        sink: &mut FrameSink<'_, E>,
     ) -> Result<(), E> {
         let slot = self.ring.acquire(&self.ctx.device, sink)?;
         self.ctx
@@ -299,10 +299,7 @@ impl FrameRenderer {
     }
 
     /// Completes every frame still in flight, in order.
-    pub fn finish<E: From<GpuError>>(
-        &mut self,
-        sink: &mut dyn FnMut(u64, &[u8]) -> Result<(), E>,
-    ) -> Result<(), E> {
+    pub fn finish<E: From<GpuError>>(&mut self, sink: &mut FrameSink<'_, E>) -> Result<(), E> {
         while self.ring.complete_oldest(&self.ctx.device, sink)? {}
         self.ctx.check()?;
         Ok(())

@@ -66,7 +66,11 @@ pub const X264_PRESETS: &[&str] = &[
 
 impl EncoderSettings {
     fn validate(&self) -> Result<(), MediaError> {
-        if self.width == 0 || self.height == 0 || self.width % 2 != 0 || self.height % 2 != 0 {
+        if self.width == 0
+            || self.height == 0
+            || !self.width.is_multiple_of(2)
+            || !self.height.is_multiple_of(2)
+        {
             return Err(MediaError::Config(format!(
                 "frame size {}x{} must be even and non-zero for 4:2:0 video",
                 self.width, self.height
