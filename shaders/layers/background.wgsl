@@ -1,14 +1,20 @@
 // #import shared/frame.wgsl
+// #import shared/color.wgsl
 //
-// Background layer: a solid colour or a linear gradient across the frame.
+// Background layer: a solid colour or a linear gradient across the frame. Gradients interpolate
+// between the sRGB-encoded colours (as CSS gradients do).
 // Host mirror: crates/gpu/src/layers.rs (`BackgroundParams`).
 //
 // Uniforms are read in the vertex stage only and reach the fragments as varyings: software
 // rasterisers (lavapipe) pay for every per-fragment uniform load, and the gradient parameter is
 // linear in screen space, so the rasteriser interpolates it for free.
 
+// True when this layer is opaque and drawn first, through a non-sRGB view of the target: the
+// encoded colour is then stored as is (no per-pixel transfer function, no blending).
+override OUTPUT_ENCODED: bool = false;
+
 struct BackgroundParams {
-    // Linear-light colours, straight alpha.
+    // sRGB-encoded colours, straight alpha.
     color_a: vec4<f32>,
     color_b: vec4<f32>,
     // Unit gradient direction in pixel space (y down); colour_a at the start, colour_b at the end.
@@ -24,15 +30,10 @@ struct VsOut {
     @builtin(position) position: vec4<f32>,
     // Gradient position: 0 at colour_a, 1 at colour_b (unclamped; clamped per fragment).
     @location(0) t: f32,
-    // Premultiplied colours with the layer opacity applied.
     @location(1) @interpolate(flat) color_a: vec4<f32>,
     @location(2) @interpolate(flat) color_b: vec4<f32>,
+    @location(3) @interpolate(flat) opacity: f32,
 };
-
-fn premultiply(c: vec4<f32>, opacity: f32) -> vec4<f32> {
-    let a = c.a * opacity;
-    return vec4<f32>(c.rgb * a, a);
-}
 
 @vertex
 fn vs_main(@builtin(vertex_index) index: u32) -> VsOut {
@@ -46,12 +47,18 @@ fn vs_main(@builtin(vertex_index) index: u32) -> VsOut {
     // Half the frame's extent along the direction, so t spans 0..1 corner to corner.
     let half_extent = max(0.5 * dot(abs(params.direction), frame.resolution), 1e-6);
     out.t = 0.5 + 0.5 * dot(centred, params.direction) / half_extent;
-    out.color_a = premultiply(params.color_a, params.opacity);
-    out.color_b = select(out.color_a, premultiply(params.color_b, params.opacity), params.mode == 1u);
+    out.color_a = params.color_a;
+    out.color_b = select(params.color_a, params.color_b, params.mode == 1u);
+    out.opacity = params.opacity;
     return out;
 }
 
 @fragment
 fn fs_main(in: VsOut) -> @location(0) vec4<f32> {
-    return mix(in.color_a, in.color_b, clamp(in.t, 0.0, 1.0));
+    let c = mix(in.color_a, in.color_b, clamp(in.t, 0.0, 1.0));
+    if OUTPUT_ENCODED {
+        return vec4<f32>(c.rgb, 1.0);
+    }
+    let alpha = c.a * in.opacity;
+    return vec4<f32>(srgb_to_linear(c.rgb) * alpha, alpha);
 }

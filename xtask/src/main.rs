@@ -5,10 +5,12 @@
 //! * `test`     — the project's test command: doctor, rustfmt check, clippy -D warnings, and
 //!   `cargo test --workspace`.
 //! * `gen-demo` — regenerates assets/demo.flac (procedural music owned by the project).
+//! * `bench`    — side-by-side performance figures (see bench.rs).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod bench;
 mod demo;
 mod doctor;
 
@@ -24,7 +26,12 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   doctor            check prerequisites and print the fix for anything missing
   test [--no-lint]  doctor, rustfmt --check, clippy -D warnings, cargo test --workspace
-  gen-demo          regenerate assets/demo.flac (needs ffmpeg)";
+  gen-demo          regenerate assets/demo.flac (needs ffmpeg)
+  bench [--quick] [--audio FILE] [--seconds S] [--seconds-4k S] [--repeats N]
+        [--memory-minutes M,M]
+                    side-by-side figures: ours vs ffmpeg showfreqs vs the x264 floor,
+                    null encoder, 4K, memory flatness; writes docs/BENCHMARKS.md and
+                    bench/results.json (--quick: under two minutes)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -37,6 +44,9 @@ fn main() -> ExitCode {
         Some("doctor") => doctor::run().map(|ok| ok.then_some(()).ok_or("doctor found problems")),
         Some("test") => test(args.iter().any(|a| a == "--no-lint")).map(Ok),
         Some("gen-demo") => demo::generate(&workspace_root()).map(Ok),
+        Some("bench") => bench::Options::parse(&args[1..])
+            .and_then(|o| bench::run(&workspace_root(), &o))
+            .map(Ok),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);

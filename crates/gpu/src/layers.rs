@@ -27,6 +27,8 @@ pub fn srgb_to_linear(c: f32) -> f32 {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
 pub struct BackgroundParams {
+    /// sRGB-encoded colours (as [`Rgba`] holds them), straight alpha; the gradient
+    /// interpolates between the encoded values, as CSS gradients do.
     pub color_a: [f32; 4],
     pub color_b: [f32; 4],
     pub direction: [f32; 2],
@@ -41,6 +43,7 @@ pub struct BackgroundParams {
 pub struct BarsParams {
     /// x, y, width, height in pixels.
     pub rect: [f32; 4],
+    /// Linear-light colours (see [`Rgba::to_linear`]), straight alpha.
     pub color_a: [f32; 4],
     pub color_b: [f32; 4],
     pub count: u32,
@@ -87,6 +90,11 @@ impl LayerSpec {
             }
             Self::Bars(_) => false,
         }
+    }
+
+    /// True when the shader has the `OUTPUT_ENCODED` override (it can be drawn as a base layer).
+    pub(crate) fn has_encoded_output(&self) -> bool {
+        matches!(self, Self::Background(_))
     }
 
     /// Vertices and instances of the layer's draw call.

@@ -24,6 +24,8 @@ pub const MAX_SIDE: u32 = 8192;
 
 #[derive(Debug)]
 struct LayerGpu {
+    /// Drawn in the first pass, through the non-sRGB view, without blending.
+    base: bool,
     pipeline: usize,
     bind_group: wgpu::BindGroup,
     vertices: u32,
@@ -37,6 +39,7 @@ pub struct FrameRenderer {
     config: RendererConfig,
     target: wgpu::Texture,
     target_view: wgpu::TextureView,
+    encoded_view: wgpu::TextureView,
     frame_buffer: wgpu::Buffer,
     spectrum_buffer: wgpu::Buffer,
     frame_bind_group: wgpu::BindGroup,
@@ -166,13 +169,21 @@ impl FrameRenderer {
         let mut pipelines = Vec::new();
         let mut by_shader: HashMap<(&'static str, bool), usize> = HashMap::new();
         let mut gpu_layers = Vec::with_capacity(layers.len());
-        for layer in layers {
-            let key = (layer.shader(), layer.is_opaque());
+        for (i, layer) in layers.iter().enumerate() {
+            // The leading run of opaque layers forms the base pass.
+            let base = layer.is_opaque() && layers[..i].iter().all(LayerSpec::is_opaque);
+            let key = (layer.shader(), base);
             let pipeline = match by_shader.get(&key) {
                 Some(&i) => i,
                 None => {
                     let module = shaders::create_module(device, key.0)?;
-                    pipelines.push(layer_pipeline(device, &pipeline_layout, &module, layer));
+                    pipelines.push(layer_pipeline(
+                        device,
+                        &pipeline_layout,
+                        &module,
+                        layer,
+                        base,
+                    ));
                     by_shader.insert(key, pipelines.len() - 1);
                     pipelines.len() - 1
                 }
@@ -195,6 +206,7 @@ impl FrameRenderer {
             });
             let (vertices, instances) = layer.draw_range();
             gpu_layers.push(LayerGpu {
+                base,
                 pipeline,
                 bind_group,
                 vertices,
@@ -202,6 +214,9 @@ impl FrameRenderer {
             });
         }
         let nv12 = Nv12Converter::new(device, &encoded_view, layout)?;
+        if !gpu_layers.iter().any(|l| l.base) {
+            log::debug!("no opaque first layer: frames start from black");
+        }
         let ring = ReadbackRing::new(device, config.ring_slots, layout.size);
         ctx.check()?;
         Ok(Self {
@@ -209,6 +224,7 @@ impl FrameRenderer {
             config,
             target,
             target_view,
+            encoded_view,
             frame_buffer,
             spectrum_buffer,
             frame_bind_group,
@@ -247,28 +263,45 @@ impl FrameRenderer {
         Ok(())
     }
 
+    /// Records the layer passes: the opaque base layers through the non-sRGB view (they store
+    /// encoded colour directly), then the blended layers through the sRGB view, so blending
+    /// happens in linear light. Without an opaque base the target starts black.
     fn encode_layers(&self, encoder: &mut wgpu::CommandEncoder) {
-        let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-            label: Some("frame.layers.pass"),
-            color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                view: &self.target_view,
-                depth_slice: None,
-                resolve_target: None,
-                ops: wgpu::Operations {
-                    load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
-                    store: wgpu::StoreOp::Store,
-                },
-            })],
-            depth_stencil_attachment: None,
-            timestamp_writes: None,
-            occlusion_query_set: None,
-            multiview_mask: None,
-        });
-        pass.set_bind_group(0, &self.frame_bind_group, &[]);
-        for layer in &self.layers {
-            pass.set_pipeline(&self.pipelines[layer.pipeline]);
-            pass.set_bind_group(1, &layer.bind_group, &[]);
-            pass.draw(0..layer.vertices, 0..layer.instances);
+        let has_base = self.layers.iter().any(|l| l.base);
+        for (base, view, label) in [
+            (true, &self.encoded_view, "frame.layers.base_pass"),
+            (false, &self.target_view, "frame.layers.blend_pass"),
+        ] {
+            let load = if base || !has_base {
+                wgpu::LoadOp::Clear(wgpu::Color::BLACK)
+            } else {
+                wgpu::LoadOp::Load
+            };
+            if base && !has_base {
+                continue;
+            }
+            let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+                label: Some(label),
+                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                    view,
+                    depth_slice: None,
+                    resolve_target: None,
+                    ops: wgpu::Operations {
+                        load,
+                        store: wgpu::StoreOp::Store,
+                    },
+                })],
+                depth_stencil_attachment: None,
+                timestamp_writes: None,
+                occlusion_query_set: None,
+                multiview_mask: None,
+            });
+            pass.set_bind_group(0, &self.frame_bind_group, &[]);
+            for layer in self.layers.iter().filter(|l| l.base == base) {
+                pass.set_pipeline(&self.pipelines[layer.pipeline]);
+                pass.set_bind_group(1, &layer.bind_group, &[]);
+                pass.draw(0..layer.vertices, 0..layer.instances);
+            }
         }
     }
 
@@ -367,14 +400,33 @@ fn layer_pipeline(
     layout: &wgpu::PipelineLayout,
     module: &wgpu::ShaderModule,
     layer: &LayerSpec,
+    base: bool,
 ) -> wgpu::RenderPipeline {
+    let constants: &[(&str, f64)] = if layer.has_encoded_output() {
+        &[("OUTPUT_ENCODED", if base { 1.0 } else { 0.0 })]
+    } else {
+        &[]
+    };
+    let (format, blend) = if base {
+        // Opaque base layers overwrite the target through its non-sRGB view.
+        (wgpu::TextureFormat::Rgba8Unorm, None)
+    } else {
+        // Premultiplied "over", in linear light through the sRGB view.
+        (
+            wgpu::TextureFormat::Rgba8UnormSrgb,
+            Some(wgpu::BlendState::PREMULTIPLIED_ALPHA_BLENDING),
+        )
+    };
     device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
         label: Some(&format!("{}.pipeline", layer.label())),
         layout: Some(layout),
         vertex: wgpu::VertexState {
             module,
             entry_point: Some("vs_main"),
-            compilation_options: Default::default(),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants,
+                ..Default::default()
+            },
             buffers: &[],
         },
         primitive: wgpu::PrimitiveState::default(),
@@ -383,12 +435,13 @@ fn layer_pipeline(
         fragment: Some(wgpu::FragmentState {
             module,
             entry_point: Some("fs_main"),
-            compilation_options: Default::default(),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants,
+                ..Default::default()
+            },
             targets: &[Some(wgpu::ColorTargetState {
-                format: wgpu::TextureFormat::Rgba8UnormSrgb,
-                // Opaque layers overwrite; the rest blend "over" with premultiplied alpha.
-                blend: (!layer.is_opaque())
-                    .then_some(wgpu::BlendState::PREMULTIPLIED_ALPHA_BLENDING),
+                format,
+                blend,
                 write_mask: wgpu::ColorWrites::ALL,
             })],
         }),

@@ -18,6 +18,7 @@ macro_rules! embed {
 embed!(
     "shared/frame.wgsl",
     "shared/fullscreen.wgsl",
+    "shared/color.wgsl",
     "layers/background.wgsl",
     "layers/bars.wgsl",
     "color/nv12.wgsl",

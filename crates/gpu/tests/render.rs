@@ -36,10 +36,19 @@ fn linear(c: [u8; 3]) -> [f32; 4] {
 const BG: [u8; 3] = [0x20, 0x40, 0x60];
 const BAR: [u8; 3] = [0xff, 0x00, 0x00];
 
+fn encoded(c: [u8; 3]) -> [f32; 4] {
+    [
+        f32::from(c[0]) / 255.0,
+        f32::from(c[1]) / 255.0,
+        f32::from(c[2]) / 255.0,
+        1.0,
+    ]
+}
+
 fn solid_background() -> LayerSpec {
     LayerSpec::Background(BackgroundParams {
-        color_a: linear(BG),
-        color_b: linear(BG),
+        color_a: encoded(BG),
+        color_b: encoded(BG),
         direction: [0.0, 1.0],
         mode: 0,
         opacity: 1.0,
@@ -147,8 +156,8 @@ fn nv12_conversion_matches_the_cpu_reference() {
     // 100 px wide: the row pitch (256) differs from the width, so padding is exercised.
     let (w, h) = (100, 50);
     let gradient = LayerSpec::Background(BackgroundParams {
-        color_a: linear([0xff, 0x80, 0x10]),
-        color_b: linear([0x10, 0x30, 0xf0]),
+        color_a: encoded([0xff, 0x80, 0x10]),
+        color_b: encoded([0x10, 0x30, 0xf0]),
         direction: [0.6, 0.8],
         mode: 1,
         opacity: 1.0,
@@ -243,4 +252,39 @@ fn odd_sizes_are_a_clear_error() {
     };
     let err = FrameRenderer::new(ctx, config, &[solid_background()]).expect_err("odd width");
     assert!(err.to_string().contains("must be even"), "{err}");
+}
+
+#[test]
+fn translucent_layers_blend_in_linear_light_over_the_opaque_base() {
+    let Some(ctx) = context() else { return };
+    let (w, h) = (32, 16);
+    let solid = |value: f32, opacity: f32| {
+        LayerSpec::Background(BackgroundParams {
+            color_a: [value, value, value, 1.0],
+            color_b: [value, value, value, 1.0],
+            direction: [1.0, 0.0],
+            mode: 0,
+            opacity,
+        })
+    };
+    let half_white = solid(1.0, 0.5);
+    let config = RendererConfig {
+        width: w,
+        height: h,
+        ring_slots: 2,
+        chunk_frames: 1,
+        bands: 1,
+    };
+    let mut r = FrameRenderer::new(ctx, config, &[solid(0.0, 1.0), half_white]).expect("renderer");
+    r.upload_spectrum(&[0.0]).expect("upload");
+    let rgba = r.render_rgba(&uniforms(w, h, 0, 1)).expect("render");
+    // 50% white over black is 0.5 in linear light: sRGB-encoded 0.735 -> 188 (gamma-space
+    // blending would give 128).
+    let got = pixel(&rgba, w, 10, 5);
+    assert!(near(got, [188, 188, 188]), "got {got:?}");
+    // Without an opaque base the frame starts black and the result is the same.
+    let mut r = FrameRenderer::new(ctx, config, &[half_white]).expect("renderer");
+    r.upload_spectrum(&[0.0]).expect("upload");
+    let rgba = r.render_rgba(&uniforms(w, h, 0, 1)).expect("render");
+    assert!(near(pixel(&rgba, w, 10, 5), [188, 188, 188]));
 }

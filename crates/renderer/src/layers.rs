@@ -11,11 +11,11 @@ pub fn to_gpu(layers: &[Layer], width: u32, height: u32) -> Vec<LayerSpec> {
         .iter()
         .map(|layer| match layer {
             Layer::Background(b) => {
-                let a = b.color.to_gpu().to_linear();
+                let a = b.color.to_gpu().0;
                 let angle = (b.angle as f32).to_radians();
                 LayerSpec::Background(BackgroundParams {
                     color_a: a,
-                    color_b: b.color2.map(|c| c.to_gpu().to_linear()).unwrap_or(a),
+                    color_b: b.color2.map(|c| c.to_gpu().0).unwrap_or(a),
                     direction: [angle.cos(), angle.sin()],
                     mode: u32::from(b.color2.is_some()),
                     opacity: b.opacity.0,
