@@ -1,3 +1,5 @@
+// #import shared/features.wgsl
+//
 // Per-frame inputs shared by every layer shader.
 // Host mirror: crates/gpu/src/frame.rs (`FrameUniforms`); a test checks that sizes and offsets agree.
 
@@ -10,20 +12,33 @@ struct FrameUniforms {
     duration: f32,
     // Frame index from the start of the render.
     frame_index: u32,
-    // Offset (in f32 elements) of this frame's band levels in `spectrum`.
+    // Offsets (in f32 elements) of this frame's arrays in `spectrum`: `band_count` smoothed band
+    // levels, `band_count` peak-hold levels, `waveform_points` (min, max) pairs.
     spectrum_offset: u32,
-    // Number of band levels per frame.
     band_count: u32,
-    // RMS of the mono mix around this frame (full-scale sine = 0.707).
-    rms: f32,
+    peaks_offset: u32,
+    waveform_offset: u32,
+    waveform_points: u32,
+    _pad0: u32,
+    _pad1: u32,
+    features: FrameFeatures,
 };
 
 @group(0) @binding(0) var<uniform> frame: FrameUniforms;
-// Band levels in 0..1, `band_count` per frame, for a chunk of frames.
+// Per-frame arrays for a chunk of frames (see the offsets above).
 @group(0) @binding(1) var<storage, read> spectrum: array<f32>;
 
 // Level of the spectrum at `pos` in 0..1 (0 = lowest band, 1 = highest), interpolated between bands.
 fn band_level(pos: f32) -> f32 {
+    return interpolated(frame.spectrum_offset, pos);
+}
+
+// Peak-hold level at `pos`, like `band_level`.
+fn peak_level(pos: f32) -> f32 {
+    return interpolated(frame.peaks_offset, pos);
+}
+
+fn interpolated(offset: u32, pos: f32) -> f32 {
     let n = frame.band_count;
     if n == 0u {
         return 0.0;
@@ -31,7 +46,7 @@ fn band_level(pos: f32) -> f32 {
     let x = clamp(pos * f32(n) - 0.5, 0.0, f32(n - 1u));
     let i0 = u32(floor(x));
     let i1 = min(i0 + 1u, n - 1u);
-    let a = spectrum[frame.spectrum_offset + i0];
-    let b = spectrum[frame.spectrum_offset + i1];
+    let a = spectrum[offset + i0];
+    let b = spectrum[offset + i1];
     return mix(a, b, x - f32(i0));
 }

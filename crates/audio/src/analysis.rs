@@ -5,35 +5,160 @@ use std::sync::Arc;
 
 use realfft::{RealFftPlanner, RealToComplex, num_complex::Complex};
 
-use crate::{AudioDecoder, AudioError, BandLayout, SpectrumConfig, window_len_for};
+use crate::bands::{BandLayout, BandScale, range_db, window_len_for};
+use crate::dynamics::{PeakHold, Smoother};
+use crate::loudness::{KWeighting, channel_weight};
+use crate::onset::OnsetTracker;
+use crate::{AudioDecoder, AudioError, FrameFeatures};
 
-/// Scalar features of one video frame. The band levels are written to a caller's slice.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct FrameFeatures {
-    /// Frame index counted from the render start.
-    pub frame: u64,
-    /// Time of the frame in the audio file, seconds.
-    pub time: f64,
-    /// RMS of the mono mix over the analysis window (full-scale sine = 0.707).
-    pub rms: f32,
-    /// Largest absolute sample in the window.
-    pub peak: f32,
+/// Seconds of audio analysed (and discarded) before a render that starts mid-file, so that
+/// smoothing, peak hold and the beat tracker are in the state a whole-file render would have.
+pub const WARMUP_SECONDS: f64 = 3.0;
+/// Half of the momentary-loudness window (BS.1770: 400 ms).
+const LOUDNESS_HALF_S: f64 = 0.2;
+/// Decay time constant of the beat pulse.
+const BEAT_PULSE_S: f64 = 0.12;
+
+/// Analysis settings (the job file's `[analysis]` table).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalysisConfig {
+    /// Number of bands, 8..=512.
+    pub bands: usize,
+    pub scale: BandScale,
+    pub min_hz: f32,
+    pub max_hz: f32,
+    /// dB below the reference that maps to level 0 (the reference maps to 1). Negative.
+    pub floor_db: f32,
+    /// Weight bands by the A curve (hearing-like emphasis of 1-5 kHz).
+    pub a_weighting: bool,
+    /// Spectral tilt compensation in dB per octave around 1 kHz (music falls ~3 dB/octave).
+    pub tilt_db_per_octave: f32,
+    /// Scale levels by a whole-track pre-pass so quiet and loud tracks both fill the frame.
+    pub normalize: bool,
+    /// Percentile (over frames) of the loudest band's level used as the reference, 50..=100.
+    pub percentile: f32,
+    /// Smoothing time constants of rising and falling levels, milliseconds.
+    pub attack_ms: f32,
+    pub release_ms: f32,
+    /// Peak hold time, milliseconds, and fall-off afterwards, levels per second.
+    pub peak_hold_ms: f32,
+    pub peak_fall_per_s: f32,
+    /// Min/max pairs of the per-frame oscilloscope trace, 16..=4096.
+    pub waveform_points: usize,
 }
 
-/// Streams [`FrameFeatures`] and band levels for frames `0..frames` of a render that starts
-/// `start` seconds into the audio at `fps` frames per second.
+impl Default for AnalysisConfig {
+    fn default() -> Self {
+        Self {
+            bands: 64,
+            scale: BandScale::Log,
+            min_hz: 30.0,
+            max_hz: 16_000.0,
+            floor_db: -60.0,
+            a_weighting: false,
+            tilt_db_per_octave: 3.0,
+            normalize: true,
+            percentile: 95.0,
+            attack_ms: 20.0,
+            release_ms: 200.0,
+            peak_hold_ms: 300.0,
+            peak_fall_per_s: 1.5,
+            waveform_points: 512,
+        }
+    }
+}
+
+impl AnalysisConfig {
+    pub fn validate(&self) -> Result<(), AudioError> {
+        let bad = |m: String| Err(AudioError::Config(m));
+        if !(8..=512).contains(&self.bands) {
+            return bad(format!("bands = {} is out of range 8..=512", self.bands));
+        }
+        let finite = [
+            self.min_hz,
+            self.max_hz,
+            self.floor_db,
+            self.tilt_db_per_octave,
+            self.percentile,
+            self.attack_ms,
+            self.release_ms,
+            self.peak_hold_ms,
+            self.peak_fall_per_s,
+        ]
+        .iter()
+        .all(|v| v.is_finite());
+        if !finite {
+            return bad("analysis settings must be finite numbers".into());
+        }
+        if self.min_hz <= 0.0 || self.max_hz <= self.min_hz {
+            return bad(format!(
+                "frequency range {}..{} Hz is invalid: need 0 < min_hz < max_hz",
+                self.min_hz, self.max_hz
+            ));
+        }
+        if self.floor_db >= 0.0 {
+            return bad(format!("floor_db = {} must be negative", self.floor_db));
+        }
+        if !(50.0..=100.0).contains(&self.percentile) {
+            return bad(format!(
+                "percentile = {} is out of range 50..=100",
+                self.percentile
+            ));
+        }
+        if self.attack_ms < 0.0 || self.release_ms < 0.0 || self.peak_hold_ms < 0.0 {
+            return bad("attack_ms, release_ms and peak_hold_ms must be >= 0".into());
+        }
+        if self.peak_fall_per_s < 0.0 {
+            return bad("peak_fall must be >= 0".into());
+        }
+        if !(16..=4096).contains(&self.waveform_points) {
+            return bad(format!(
+                "waveform_points = {} is out of range 16..=4096",
+                self.waveform_points
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Per-frame arrays, sized by [`FrameAnalyzer::buffers`].
+#[derive(Debug, Clone, Default)]
+pub struct FrameBuffers {
+    /// Smoothed, normalised band levels, 0..=1.
+    pub bands: Vec<f32>,
+    /// Peak-hold levels per band, 0..=1.
+    pub peaks: Vec<f32>,
+    /// Oscilloscope trace of the mono mix over the frame: (min, max) pairs, -1..=1.
+    pub waveform: Vec<f32>,
+}
+
+/// Streams per-frame features for frames `0..frames` of a render that starts `start` seconds
+/// into the audio at `fps` frames per second.
 ///
-/// Memory is bounded: one FFT window of mono samples plus one decoded packet.
+/// Memory is bounded: the FFT window, the 400 ms loudness window and one decoded packet.
+/// With `normalize`, the file is decoded twice: the first pass only histograms the loudest band
+/// per frame (0.1 dB bins, a few kilobytes), which gives the reference level without storing
+/// anything per frame; decoding again is cheaper than keeping hours of spectra.
 pub struct FrameAnalyzer {
     decoder: AudioDecoder,
+    config: AnalysisConfig,
     fps: f64,
-    start: f64,
+    /// Time of analysed frame 0 (before the warm-up is discarded).
+    analysis_start: f64,
+    warmup: u64,
     frames: u64,
+    /// Index of the next frame to analyse, counted from `analysis_start`.
     next: u64,
     sample_rate: u32,
     window_len: usize,
     /// Mono samples; `ring[0]` is absolute sample index `ring_start`.
     ring: VecDeque<f32>,
+    /// Per sample, aligned with `ring`: K-weighted power summed over channels, and the squares
+    /// of the left and right channels.
+    kpow: VecDeque<f32>,
+    left_sq: VecDeque<f32>,
+    right_sq: VecDeque<f32>,
+    kfilters: Vec<KWeighting>,
     ring_start: i64,
     eof: bool,
     window: Vec<f32>,
@@ -44,6 +169,13 @@ pub struct FrameAnalyzer {
     power: Vec<f32>,
     power_scale: f32,
     layout: BandLayout,
+    reference_db: f32,
+    band_db: Vec<f32>,
+    raw: Vec<f32>,
+    smoother: Smoother,
+    peaks: PeakHold,
+    ranges: Smoother,
+    onset: Option<OnsetTracker>,
 }
 
 impl std::fmt::Debug for FrameAnalyzer {
@@ -51,10 +183,10 @@ impl std::fmt::Debug for FrameAnalyzer {
         f.debug_struct("FrameAnalyzer")
             .field("decoder", &self.decoder)
             .field("fps", &self.fps)
-            .field("start", &self.start)
             .field("frames", &self.frames)
             .field("next", &self.next)
             .field("window_len", &self.window_len)
+            .field("reference_db", &self.reference_db)
             .finish_non_exhaustive()
     }
 }
@@ -62,11 +194,29 @@ impl std::fmt::Debug for FrameAnalyzer {
 impl FrameAnalyzer {
     /// `duration` of `None` renders to the end of the audio.
     pub fn new(
+        decoder: AudioDecoder,
+        fps: f64,
+        start: f64,
+        duration: Option<f64>,
+        config: AnalysisConfig,
+    ) -> Result<Self, AudioError> {
+        config.validate()?;
+        let reference_db = if config.normalize {
+            measure_reference(&decoder, fps, &config)?
+        } else {
+            0.0
+        };
+        Self::with_reference(decoder, fps, start, duration, config, reference_db, true)
+    }
+
+    fn with_reference(
         mut decoder: AudioDecoder,
         fps: f64,
         start: f64,
         duration: Option<f64>,
-        config: SpectrumConfig,
+        config: AnalysisConfig,
+        reference_db: f32,
+        full: bool,
     ) -> Result<Self, AudioError> {
         if !(fps.is_finite() && fps > 0.0) {
             return Err(AudioError::Config(format!("fps {fps} must be positive")));
@@ -89,8 +239,10 @@ impl FrameAnalyzer {
             None => total - start,
         };
         let frames = ((length * fps).round() as u64).max(1);
+        let warmup = ((start * fps).floor() as u64).min((WARMUP_SECONDS * fps).round() as u64);
+        let analysis_start = start - warmup as f64 / fps;
         let sample_rate = info.sample_rate;
-        let window_len = window_len_for(sample_rate);
+        let window_len = window_len_for(sample_rate, fps, config.min_hz);
         let layout = BandLayout::new(&config, sample_rate, window_len)?;
         let fft = RealFftPlanner::<f32>::new().plan_fft_forward(window_len);
         // Periodic Hann window.
@@ -102,9 +254,13 @@ impl FrameAnalyzer {
             .collect();
         // A full-scale sine's peak bin has magnitude sum(window)/2 = N/4.
         let peak = window_len as f32 / 4.0;
-        let first_needed = centre_sample(start, 0, fps, sample_rate) - window_len as i64 / 2;
-        let ring_start = first_needed.max(0);
+        let centre0 = (analysis_start * f64::from(sample_rate)).round() as i64;
+        let history =
+            (window_len as i64 / 2).max((LOUDNESS_HALF_S * f64::from(sample_rate)).ceil() as i64);
+        let ring_start = (centre0 - history).max(0);
         decoder.seek(ring_start as u64)?;
+        let onset = full.then(|| OnsetTracker::new(sample_rate, centre0 - history));
+        let bands = layout.len();
         Ok(Self {
             fft_in: fft.make_input_vec(),
             fft_out: fft.make_output_vec(),
@@ -115,15 +271,28 @@ impl FrameAnalyzer {
             window,
             decoder,
             fps,
-            start,
+            analysis_start,
+            warmup,
             frames,
             next: 0,
             sample_rate,
             window_len,
             ring: VecDeque::with_capacity(window_len * 2),
+            kpow: VecDeque::new(),
+            left_sq: VecDeque::new(),
+            right_sq: VecDeque::new(),
+            kfilters: Vec::new(),
             ring_start,
             eof: false,
             layout,
+            reference_db,
+            band_db: vec![0.0; bands],
+            raw: vec![0.0; bands],
+            smoother: Smoother::new(bands, config.attack_ms, config.release_ms),
+            peaks: PeakHold::new(bands, config.peak_hold_ms, config.peak_fall_per_s),
+            ranges: Smoother::new(3, config.attack_ms, config.release_ms),
+            onset,
+            config,
         })
     }
 
@@ -136,7 +305,7 @@ impl FrameAnalyzer {
         self.layout.len()
     }
 
-    pub fn layout(&self) -> &BandLayout {
+    pub fn layout(&self) -> &crate::BandLayout {
         &self.layout
     }
 
@@ -144,36 +313,88 @@ impl FrameAnalyzer {
         &self.decoder
     }
 
-    /// Computes the next frame, writing `band_count()` levels into `bands`.
-    pub fn next_frame(&mut self, bands: &mut [f32]) -> Result<Option<FrameFeatures>, AudioError> {
-        if self.next >= self.frames {
-            return Ok(None);
+    /// The level (dB relative to a full-scale sine) that maps to 1.
+    pub fn reference_db(&self) -> f32 {
+        self.reference_db
+    }
+
+    /// Buffers of the right sizes for [`FrameAnalyzer::next_frame`].
+    pub fn buffers(&self) -> FrameBuffers {
+        FrameBuffers {
+            bands: vec![0.0; self.band_count()],
+            peaks: vec![0.0; self.band_count()],
+            waveform: vec![0.0; 2 * self.config.waveform_points],
         }
-        let frame = self.next;
+    }
+
+    fn map_level(&self, db: f32) -> f32 {
+        let floor = self.config.floor_db;
+        let v = (db - self.reference_db - floor) / -floor;
+        if v.is_finite() {
+            v.clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
+    }
+
+    /// Computes the next frame into `out` (see [`FrameAnalyzer::buffers`]).
+    pub fn next_frame(
+        &mut self,
+        out: &mut FrameBuffers,
+    ) -> Result<Option<FrameFeatures>, AudioError> {
+        loop {
+            if self.next >= self.warmup + self.frames {
+                return Ok(None);
+            }
+            let features = self.analyse_next(out)?;
+            if self.next > self.warmup {
+                return Ok(Some(features));
+            }
+        }
+    }
+
+    /// Analyses frame `self.next` (warm-up frames included) and advances.
+    fn analyse_next(&mut self, out: &mut FrameBuffers) -> Result<FrameFeatures, AudioError> {
+        let k = self.next;
+        self.next += 1;
+        let sr = f64::from(self.sample_rate);
+        let time = self.analysis_start + k as f64 / self.fps;
+        let centre = (time * sr).round() as i64;
         let half = self.window_len as i64 / 2;
-        let centre = centre_sample(self.start, frame, self.fps, self.sample_rate);
         let lo = centre - half;
         let hi = lo + self.window_len as i64;
-        // Drop samples no window needs any more, then fill up to the window's end.
-        let drop = (lo - self.ring_start).clamp(0, self.ring.len() as i64) as usize;
-        self.ring.drain(..drop);
-        self.ring_start += drop as i64;
-        if self.ring.is_empty() && lo > self.ring_start {
-            self.ring_start = lo;
+        let loud_half = (LOUDNESS_HALF_S * sr).ceil() as i64;
+        let frame_half = (0.5 / self.fps * sr).ceil() as i64;
+        let lookahead = match &self.onset {
+            Some(o) => centre + frame_half + (o.window + 2 * o.hop) as i64,
+            None => hi,
+        };
+        let need_end = hi.max(centre + loud_half).max(lookahead);
+        // Keep what any window still needs; drop the rest.
+        let mut keep_from = lo.min(centre - loud_half).min(centre - frame_half);
+        if let Some(o) = &self.onset {
+            keep_from = keep_from.min(o.next_start);
         }
-        while !self.eof && self.ring_start + (self.ring.len() as i64) < hi {
+        let drop = (keep_from - self.ring_start).clamp(0, self.ring.len() as i64) as usize;
+        self.ring.drain(..drop);
+        let aux_drop = drop.min(self.kpow.len());
+        self.kpow.drain(..aux_drop);
+        self.left_sq.drain(..aux_drop);
+        self.right_sq.drain(..aux_drop);
+        self.ring_start += drop as i64;
+        if self.ring.is_empty() && keep_from > self.ring_start {
+            self.ring_start = keep_from;
+        }
+        while !self.eof && self.ring_start + (self.ring.len() as i64) < need_end {
             self.pull()?;
         }
+        self.run_onsets();
+
+        // Spectrum.
         let mut sum_sq = 0.0f32;
         let mut peak = 0.0f32;
         for (i, (dst, w)) in self.fft_in.iter_mut().zip(&self.window).enumerate() {
-            let idx = lo + i as i64 - self.ring_start;
-            let s = if idx >= 0 {
-                self.ring.get(idx as usize).copied().unwrap_or(0.0)
-            } else {
-                0.0
-            };
-            let s = if s.is_finite() { s } else { 0.0 };
+            let s = sample_at(&self.ring, self.ring_start, lo + i as i64);
             sum_sq += s * s;
             peak = peak.max(s.abs());
             *dst = s * w;
@@ -184,14 +405,113 @@ impl FrameAnalyzer {
         for (p, c) in self.power.iter_mut().zip(&self.fft_out) {
             *p = c.norm_sqr() * self.power_scale;
         }
-        self.layout.levels(&self.power, bands);
-        self.next += 1;
-        Ok(Some(FrameFeatures {
-            frame,
-            time: self.start + frame as f64 / self.fps,
+        self.layout.levels_db(&self.power, &mut self.band_db);
+        let dt = (1.0 / self.fps) as f32;
+        for (r, &db) in self.raw.iter_mut().zip(&self.band_db) {
+            let floor = self.config.floor_db;
+            let v = (db - self.reference_db - floor) / -floor;
+            *r = if v.is_finite() {
+                v.clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
+        }
+        self.smoother.step(&self.raw, dt, &mut out.bands);
+        self.peaks.step(&out.bands, dt, &mut out.peaks);
+
+        let bin_hz = self.sample_rate as f32 / self.window_len as f32;
+        let ranges_raw = [(20.0, 250.0), (250.0, 4000.0), (4000.0, 16000.0)]
+            .map(|(a, b)| self.map_level(range_db(&self.power, bin_hz, a, b)));
+        let mut ranges = [0.0f32; 3];
+        self.ranges.step(&ranges_raw, dt, &mut ranges);
+
+        // Waveform: min/max pairs over the frame's own samples [t - 1/2 frame, t + 1/2 frame).
+        let (w0, w1) = (centre - frame_half, centre + frame_half);
+        let points = out.waveform.len() / 2;
+        let span = (w1 - w0).max(1);
+        for p in 0..points {
+            let a = w0 + span * p as i64 / points as i64;
+            let b = (w0 + span * (p as i64 + 1) / points as i64).max(a + 1);
+            let (mut mn, mut mx) = (f32::INFINITY, f32::NEG_INFINITY);
+            for i in a..b {
+                let s = sample_at(&self.ring, self.ring_start, i).clamp(-1.0, 1.0);
+                mn = mn.min(s);
+                mx = mx.max(s);
+            }
+            out.waveform[2 * p] = mn;
+            out.waveform[2 * p + 1] = mx;
+        }
+
+        // Loudness over the 400 ms window centred on the frame (zero outside the file).
+        let (l0, l1) = (centre - loud_half, centre + loud_half);
+        let window_sum = |q: &VecDeque<f32>| -> f64 {
+            let a = (l0 - self.ring_start).clamp(0, q.len() as i64) as usize;
+            let b = (l1 - self.ring_start).clamp(0, q.len() as i64) as usize;
+            q.range(a..b).map(|&v| f64::from(v)).sum::<f64>() / (l1 - l0).max(1) as f64
+        };
+        let k_mean = window_sum(&self.kpow);
+        let loudness_lufs = if k_mean > 1e-12 {
+            (-0.691 + 10.0 * k_mean.log10()) as f32
+        } else {
+            -120.0
+        };
+        let level = |ms: f64| {
+            // +3.01 dB: a full-scale sine (mean square 0.5) reads 0 dBFS.
+            let db = if ms > 1e-20 {
+                10.0 * ms.log10() + 3.0103
+            } else {
+                -200.0
+            };
+            ((db as f32 - self.config.floor_db) / -self.config.floor_db).clamp(0.0, 1.0)
+        };
+        let level_left = level(window_sum(&self.left_sq));
+        let level_right = level(window_sum(&self.right_sq));
+
+        // Beats.
+        let half_frame = 0.5 / self.fps;
+        let (mut onset, mut beat, mut beat_pulse, mut bpm) = (0.0, 0.0, 0.0, 0.0);
+        if let Some(o) = &self.onset {
+            onset = o.strength(time, half_frame.max(0.012));
+            if o.beats
+                .iter()
+                .any(|&b| b >= time - half_frame && b < time + half_frame)
+            {
+                beat = 1.0;
+            }
+            if let Some(&last) = o.beats.iter().rev().find(|&&b| b < time + half_frame) {
+                beat_pulse = (-(time - last).max(0.0) / BEAT_PULSE_S).exp() as f32;
+            }
+            bpm = o.bpm(time + half_frame);
+        }
+
+        Ok(FrameFeatures {
+            time: time as f32,
+            frame: k.saturating_sub(self.warmup) as u32,
             rms: (sum_sq / self.window_len as f32).sqrt(),
             peak,
-        }))
+            loudness_lufs,
+            level_left,
+            level_right,
+            onset,
+            beat,
+            beat_pulse,
+            bpm,
+            bass: ranges[0],
+            mid: ranges[1],
+            treble: ranges[2],
+            _pad: [0.0; 2],
+        })
+    }
+
+    /// Feeds every complete onset window in the ring to the tracker.
+    fn run_onsets(&mut self) {
+        let end = self.ring_start + self.ring.len() as i64;
+        let Some(o) = self.onset.as_mut() else { return };
+        while o.next_start + o.window as i64 <= end || (self.eof && o.next_start < end) {
+            let start = o.next_start;
+            let (ring, ring_start) = (&self.ring, self.ring_start);
+            o.push_window((0..o.window as i64).map(|i| sample_at(ring, ring_start, start + i)));
+        }
     }
 
     /// Decodes one packet, mixes it to mono and appends what lies after `ring_start`.
@@ -205,20 +525,84 @@ impl FrameAnalyzer {
         let expected = self.ring_start + self.ring.len() as i64;
         // A seek may land early: skip what precedes the position we need. A gap (the decoder
         // jumped forward) is filled with silence so frame times stay exact.
+        let full = self.onset.is_some();
         if first > expected {
-            self.ring
-                .extend(std::iter::repeat_n(0.0, (first - expected) as usize));
+            let gap = (first - expected) as usize;
+            self.ring.extend(std::iter::repeat_n(0.0, gap));
+            if full {
+                self.kpow.extend(std::iter::repeat_n(0.0, gap));
+                self.left_sq.extend(std::iter::repeat_n(0.0, gap));
+                self.right_sq.extend(std::iter::repeat_n(0.0, gap));
+            }
+        }
+        if full && self.kfilters.len() != ch {
+            self.kfilters = (0..ch).map(|_| KWeighting::new(self.sample_rate)).collect();
         }
         let skip = (expected - first).max(0) as usize;
         let scale = 1.0 / ch as f32;
         for frame in block.samples.chunks_exact(ch).skip(skip) {
-            self.ring.push_back(frame.iter().sum::<f32>() * scale);
+            let clean = |s: f32| if s.is_finite() { s } else { 0.0 };
+            self.ring
+                .push_back(frame.iter().map(|&s| clean(s)).sum::<f32>() * scale);
+            if full {
+                let mut k = 0.0f32;
+                for (c, (&s, filter)) in frame.iter().zip(self.kfilters.iter_mut()).enumerate() {
+                    let y = filter.process(clean(s));
+                    k += channel_weight(c, ch) * y * y;
+                }
+                self.kpow.push_back(k);
+                let l = clean(frame[0]);
+                let r = clean(*frame.get(1).unwrap_or(&frame[0]));
+                self.left_sq.push_back(l * l);
+                self.right_sq.push_back(r * r);
+            }
         }
         Ok(())
     }
 }
 
-/// Absolute sample index at the centre of frame `frame`'s window.
-fn centre_sample(start: f64, frame: u64, fps: f64, sample_rate: u32) -> i64 {
-    ((start + frame as f64 / fps) * f64::from(sample_rate)).round() as i64
+fn sample_at(ring: &VecDeque<f32>, ring_start: i64, index: i64) -> f32 {
+    let i = index - ring_start;
+    if i < 0 {
+        return 0.0;
+    }
+    ring.get(i as usize).copied().unwrap_or(0.0)
+}
+
+/// The normalisation pre-pass: decodes the whole file once more and returns the `percentile`
+/// (over frames that are not digital silence) of each frame's loudest band level, in dB.
+fn measure_reference(
+    decoder: &AudioDecoder,
+    fps: f64,
+    config: &AnalysisConfig,
+) -> Result<f32, AudioError> {
+    const LO_DB: f32 = -150.0;
+    const STEP_DB: f32 = 0.1;
+    const BINS: usize = 2000; // -150 .. +50 dB
+    let pass = AudioDecoder::open(decoder.path())?;
+    let mut a = FrameAnalyzer::with_reference(pass, fps, 0.0, None, config.clone(), 0.0, false)?;
+    let mut histogram = vec![0u64; BINS];
+    let mut counted = 0u64;
+    let mut scratch = a.buffers();
+    while a.next < a.warmup + a.frames {
+        a.analyse_next(&mut scratch)?;
+        let loudest = a.band_db.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        if loudest > -100.0 {
+            let bin = ((loudest - LO_DB) / STEP_DB).clamp(0.0, (BINS - 1) as f32) as usize;
+            histogram[bin] += 1;
+            counted += 1;
+        }
+    }
+    if counted == 0 {
+        return Ok(0.0);
+    }
+    let target = ((f64::from(config.percentile) / 100.0) * counted as f64).ceil() as u64;
+    let mut seen = 0u64;
+    for (i, &n) in histogram.iter().enumerate() {
+        seen += n;
+        if seen >= target.max(1) {
+            return Ok(LO_DB + (i as f32 + 0.5) * STEP_DB);
+        }
+    }
+    Ok(0.0)
 }

@@ -17,7 +17,7 @@ pub mod shaders;
 
 pub use context::{AdapterChoice, AdapterSummary, GpuContext, is_software_adapter, list_adapters};
 pub use error::GpuError;
-pub use frame::FrameUniforms;
+pub use frame::{FrameFeatures, FrameUniforms};
 pub use layers::{BackgroundParams, BarsParams, LayerSpec, Rgba, srgb_to_linear};
 pub use nv12::{Nv12Layout, rgb_to_nv12_reference};
 pub use renderer::{FrameRenderer, RendererConfig};

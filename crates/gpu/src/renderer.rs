@@ -13,10 +13,10 @@ pub struct RendererConfig {
     pub height: u32,
     /// Readback slots (at least 2): how many frames may be in flight on the GPU.
     pub ring_slots: usize,
-    /// Frames of band levels one spectrum upload holds.
+    /// Frames of per-frame arrays one spectrum upload holds.
     pub chunk_frames: u32,
-    /// Band levels per frame.
-    pub bands: u32,
+    /// f32 values per frame in an upload (bands, peaks and waveform together).
+    pub frame_stride: u32,
 }
 
 /// Largest frame side accepted (wgpu's guaranteed 2D texture limit is 8192).
@@ -63,9 +63,9 @@ impl FrameRenderer {
                 config.width, config.height
             )));
         }
-        if config.bands == 0 || config.chunk_frames == 0 {
+        if config.frame_stride == 0 || config.chunk_frames == 0 {
             return Err(GpuError::Config(
-                "bands and chunk_frames must be at least 1".into(),
+                "frame_stride and chunk_frames must be at least 1".into(),
             ));
         }
         let device = &ctx.device;
@@ -97,7 +97,7 @@ impl FrameRenderer {
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let spectrum_bytes = u64::from(config.chunk_frames) * u64::from(config.bands) * 4;
+        let spectrum_bytes = u64::from(config.chunk_frames) * u64::from(config.frame_stride) * 4;
         if spectrum_bytes > device.limits().max_storage_buffer_binding_size {
             return Err(GpuError::Config(format!(
                 "spectrum chunk of {spectrum_bytes} bytes exceeds the adapter's storage limit"
@@ -244,11 +244,11 @@ impl FrameRenderer {
         self.config
     }
 
-    /// Uploads band levels for a chunk of up to `chunk_frames` frames (`bands` values each).
+    /// Uploads the arrays of a chunk of up to `chunk_frames` frames (`frame_stride` values each).
     /// Frames rendered afterwards address them with `FrameUniforms::spectrum_offset`; frames
     /// already submitted keep seeing the previous contents (uploads are ordered on the queue).
     pub fn upload_spectrum(&self, levels: &[f32]) -> Result<(), GpuError> {
-        let capacity = self.config.chunk_frames as usize * self.config.bands as usize;
+        let capacity = self.config.chunk_frames as usize * self.config.frame_stride as usize;
         if levels.len() > capacity {
             return Err(GpuError::Config(format!(
                 "spectrum chunk of {} values exceeds the buffer's {capacity}",

@@ -16,6 +16,7 @@ macro_rules! embed {
 }
 
 embed!(
+    "shared/features.wgsl",
     "shared/frame.wgsl",
     "shared/fullscreen.wgsl",
     "shared/color.wgsl",

@@ -82,7 +82,11 @@ fn uniforms(w: u32, h: u32, frame: u32, bands: u32) -> FrameUniforms {
         frame_index: frame,
         spectrum_offset: frame * bands,
         band_count: bands,
-        rms: 0.0,
+        peaks_offset: frame * bands,
+        waveform_offset: 0,
+        waveform_points: 0,
+        _pad: [0; 2],
+        features: Default::default(),
     }
 }
 
@@ -104,7 +108,7 @@ fn bars_are_drawn_where_there_is_energy() {
         height: h,
         ring_slots: 2,
         chunk_frames: 1,
-        bands: 4,
+        frame_stride: 4,
     };
     let mut r = FrameRenderer::new(ctx, config, &[solid_background(), bars(64.0, 32.0, 4)])
         .expect("renderer");
@@ -167,7 +171,7 @@ fn nv12_conversion_matches_the_cpu_reference() {
         height: h,
         ring_slots: 3,
         chunk_frames: 1,
-        bands: 8,
+        frame_stride: 8,
     };
     let mut r =
         FrameRenderer::new(ctx, config, &[gradient, bars(100.0, 50.0, 8)]).expect("renderer");
@@ -207,7 +211,7 @@ fn readback_ring_returns_frames_in_order_with_their_own_spectrum() {
         height: h,
         ring_slots: 3,
         chunk_frames: n,
-        bands: 1,
+        frame_stride: 1,
     };
     // Yellow bars: far brighter than the background, so the Y plane shows them clearly.
     let yellow = [0xff, 0xff, 0x00];
@@ -248,7 +252,7 @@ fn odd_sizes_are_a_clear_error() {
         height: 20,
         ring_slots: 2,
         chunk_frames: 1,
-        bands: 1,
+        frame_stride: 1,
     };
     let err = FrameRenderer::new(ctx, config, &[solid_background()]).expect_err("odd width");
     assert!(err.to_string().contains("must be even"), "{err}");
@@ -273,7 +277,7 @@ fn translucent_layers_blend_in_linear_light_over_the_opaque_base() {
         height: h,
         ring_slots: 2,
         chunk_frames: 1,
-        bands: 1,
+        frame_stride: 1,
     };
     let mut r = FrameRenderer::new(ctx, config, &[solid(0.0, 1.0), half_white]).expect("renderer");
     r.upload_spectrum(&[0.0]).expect("upload");

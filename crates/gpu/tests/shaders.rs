@@ -111,7 +111,31 @@ fn host_structs_match_wgsl_layouts() {
             frame_index,
             spectrum_offset,
             band_count,
-            rms
+            peaks_offset,
+            waveform_offset,
+            waveform_points,
+            features
+        ]
+    );
+    check_layout!(
+        "layers/bars.wgsl",
+        gpu::FrameFeatures,
+        "FrameFeatures",
+        [
+            time,
+            frame,
+            rms,
+            peak,
+            loudness_lufs,
+            level_left,
+            level_right,
+            onset,
+            beat,
+            beat_pulse,
+            bpm,
+            bass,
+            mid,
+            treble
         ]
     );
     check_layout!(

@@ -6,7 +6,7 @@ use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use audio::{AudioDecoder, FrameAnalyzer, FrameFeatures, SpectrumConfig};
+use audio::{AudioDecoder, FrameAnalyzer, FrameFeatures};
 use gpu::{
     AdapterChoice, AdapterSummary, FrameRenderer, FrameUniforms, GpuContext, RendererConfig,
 };
@@ -123,7 +123,7 @@ impl std::fmt::Display for RenderSummary {
     }
 }
 
-/// Band levels and scalar features for a run of consecutive frames.
+/// Scalar features and per-frame arrays (bands, peaks, waveform) of consecutive frames.
 struct Chunk {
     features: Vec<FrameFeatures>,
     levels: Vec<f32>,
@@ -150,25 +150,25 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
     // Audio first: a missing or corrupt file is reported before any GPU or ffmpeg work.
     let decoder = AudioDecoder::open(&job.audio)?;
     let info = decoder.info().clone();
-    let bands = job
+    let bars = job
         .layers
         .iter()
         .filter_map(|l| match l {
             Layer::Bars(b) => Some(b.count.0),
             _ => None,
         })
-        .max()
-        .unwrap_or(64);
+        .max();
     let analyzer = FrameAnalyzer::new(
         decoder,
         fps,
         job.start,
         job.duration,
-        SpectrumConfig {
-            bands: bands as usize,
-            ..SpectrumConfig::default()
-        },
+        job.analysis.to_config(bars),
     )?;
+    let bands = analyzer.band_count() as u32;
+    let points = analyzer.buffers().waveform.len() as u32 / 2;
+    // Per frame in an upload: band levels, peak-hold levels, waveform pairs.
+    let stride = 2 * bands + 2 * points;
     let frames_total = analyzer.frames();
     let video_seconds = frames_total as f64 / fps;
     log::info!(
@@ -217,7 +217,7 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
             height,
             ring_slots: RING_SLOTS,
             chunk_frames: CHUNK_FRAMES,
-            bands,
+            frame_stride: stride,
         },
         &gpu_layers,
     )?;
@@ -298,14 +298,19 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
                 if cancel.load(Ordering::Relaxed) {
                     return Err(RenderError::Cancelled);
                 }
+                let base = i as u32 * stride;
                 let uniforms = FrameUniforms {
                     resolution: [width as f32, height as f32],
-                    time: f.time as f32,
+                    time: f.time,
                     duration: video_seconds as f32,
-                    frame_index: f.frame as u32,
-                    spectrum_offset: i as u32 * bands,
+                    frame_index: f.frame,
+                    spectrum_offset: base,
                     band_count: bands,
-                    rms: f.rms,
+                    peaks_offset: base + bands,
+                    waveform_offset: base + 2 * bands,
+                    waveform_points: points,
+                    _pad: [0; 2],
+                    features: *f,
                 };
                 renderer.submit(&uniforms, &mut sink)?;
             }
@@ -370,18 +375,20 @@ fn spawn_analysis(
     std::thread::Builder::new()
         .name("analysis".into())
         .spawn(move || {
-            let bands = analyzer.band_count();
-            let mut levels = vec![0.0f32; bands];
+            let mut buffers = analyzer.buffers();
+            let stride = 2 * buffers.bands.len() + buffers.waveform.len();
             loop {
                 let mut chunk = Chunk {
                     features: Vec::with_capacity(CHUNK_FRAMES as usize),
-                    levels: Vec::with_capacity(CHUNK_FRAMES as usize * bands),
+                    levels: Vec::with_capacity(CHUNK_FRAMES as usize * stride),
                 };
                 while chunk.features.len() < CHUNK_FRAMES as usize {
-                    match analyzer.next_frame(&mut levels)? {
+                    match analyzer.next_frame(&mut buffers)? {
                         Some(f) => {
                             chunk.features.push(f);
-                            chunk.levels.extend_from_slice(&levels);
+                            chunk.levels.extend_from_slice(&buffers.bands);
+                            chunk.levels.extend_from_slice(&buffers.peaks);
+                            chunk.levels.extend_from_slice(&buffers.waveform);
                         }
                         None => break,
                     }
