@@ -126,7 +126,10 @@ fn invalid_sizes_and_rates_are_rejected() {
         ("[analysis]\nbands = 4\n", "bands must be between 8 and 512"),
         ("[analysis]\nscale = \"bark\"\n", "unknown variant `bark`"),
         ("[analysis]\nattack_ms = -5\n", "time (ms) must be between"),
-        ("[analysis]\npercentile = 20\n", "percentile must be between"),
+        (
+            "[analysis]\npercentile = 20\n",
+            "percentile must be between",
+        ),
         ("[analysis]\nfloor = -60\n", "unknown field `floor`"),
     ] {
         let job = job_with(&dir, &format!("audio = \"a.wav\"\n{body}"));
@@ -137,8 +140,17 @@ fn invalid_sizes_and_rates_are_rejected() {
 #[test]
 fn an_empty_frequency_range_is_rejected() {
     let dir = Scratch::new("bad-range");
-    let job = job_with(&dir, "audio = \"a.wav\"\n[analysis]\nmin_hz = 5000\nmax_hz = 100\n");
-    expect_failure(&dir, &[&job], &[], 2, &["min_hz (5000) must be below max_hz (100)"]);
+    let job = job_with(
+        &dir,
+        "audio = \"a.wav\"\n[analysis]\nmin_hz = 5000\nmax_hz = 100\n",
+    );
+    expect_failure(
+        &dir,
+        &[&job],
+        &[],
+        2,
+        &["min_hz (5000) must be below max_hz (100)"],
+    );
 }
 
 #[test]

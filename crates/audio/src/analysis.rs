@@ -121,6 +121,19 @@ impl AnalysisConfig {
     }
 }
 
+/// How a [`FrameAnalyzer`] runs: the full analysis, or the band-only normalisation pre-pass.
+#[derive(Debug, Clone, Copy)]
+struct Mode {
+    window_len: usize,
+    /// Onsets, loudness, waveform (false in the pre-pass, which needs band levels only).
+    full: bool,
+    reference_db: f32,
+}
+
+/// Frames per second the normalisation pre-pass analyses (at most): a percentile over hours of
+/// audio does not need every video frame.
+const PREPASS_FPS: f64 = 10.0;
+
 /// Per-frame arrays, sized by [`FrameAnalyzer::buffers`].
 #[derive(Debug, Clone, Default)]
 pub struct FrameBuffers {
@@ -206,17 +219,21 @@ impl FrameAnalyzer {
         } else {
             0.0
         };
-        Self::with_reference(decoder, fps, start, duration, config, reference_db, true)
+        let mode = Mode {
+            window_len: window_len_for(decoder.info().sample_rate, fps, config.min_hz),
+            full: true,
+            reference_db,
+        };
+        Self::with_mode(decoder, fps, start, duration, config, mode)
     }
 
-    fn with_reference(
+    fn with_mode(
         mut decoder: AudioDecoder,
         fps: f64,
         start: f64,
         duration: Option<f64>,
         config: AnalysisConfig,
-        reference_db: f32,
-        full: bool,
+        mode: Mode,
     ) -> Result<Self, AudioError> {
         if !(fps.is_finite() && fps > 0.0) {
             return Err(AudioError::Config(format!("fps {fps} must be positive")));
@@ -242,7 +259,11 @@ impl FrameAnalyzer {
         let warmup = ((start * fps).floor() as u64).min((WARMUP_SECONDS * fps).round() as u64);
         let analysis_start = start - warmup as f64 / fps;
         let sample_rate = info.sample_rate;
-        let window_len = window_len_for(sample_rate, fps, config.min_hz);
+        let Mode {
+            window_len,
+            full,
+            reference_db,
+        } = mode;
         let layout = BandLayout::new(&config, sample_rate, window_len)?;
         let fft = RealFftPlanner::<f32>::new().plan_fft_forward(window_len);
         // Periodic Hann window.
@@ -390,14 +411,33 @@ impl FrameAnalyzer {
         }
         self.run_onsets();
 
+        // Contiguous views: the loops below run over plain slices (vectorisable, no per-sample
+        // ring-index arithmetic). Re-linearising ~0.5 s of samples per frame is cheap.
+        let ring_start = self.ring_start;
+        self.ring.make_contiguous();
+        let ring = self.ring.as_slices().0;
+        // Samples `a..b` (absolute indices) as (zeros before, slice, zeros after).
+        let span = |q_len: usize, a: i64, b: i64| -> (usize, std::ops::Range<usize>, usize) {
+            let lo = (a - ring_start).clamp(0, q_len as i64) as usize;
+            let hi = (b - ring_start).clamp(0, q_len as i64) as usize;
+            let before = (ring_start - a).clamp(0, b - a) as usize;
+            let total = (b - a).max(0) as usize;
+            let inside = hi.saturating_sub(lo);
+            (before, lo..lo + inside, total - before - inside)
+        };
+
         // Spectrum.
+        let (before, inside, _) = span(ring.len(), lo, hi);
+        self.fft_in.fill(0.0);
+        let src = &ring[inside];
+        let dst = &mut self.fft_in[before..before + src.len()];
+        let w = &self.window[before..before + src.len()];
         let mut sum_sq = 0.0f32;
         let mut peak = 0.0f32;
-        for (i, (dst, w)) in self.fft_in.iter_mut().zip(&self.window).enumerate() {
-            let s = sample_at(&self.ring, self.ring_start, lo + i as i64);
-            sum_sq += s * s;
-            peak = peak.max(s.abs());
-            *dst = s * w;
+        for ((d, &x), &wv) in dst.iter_mut().zip(src).zip(w) {
+            sum_sq += x * x;
+            peak = peak.max(x.abs());
+            *d = x * wv;
         }
         self.fft
             .process_with_scratch(&mut self.fft_in, &mut self.fft_out, &mut self.fft_scratch)
@@ -418,6 +458,16 @@ impl FrameAnalyzer {
         }
         self.smoother.step(&self.raw, dt, &mut out.bands);
         self.peaks.step(&out.bands, dt, &mut out.peaks);
+        let rms = (sum_sq / self.window_len as f32).sqrt();
+        if self.onset.is_none() {
+            // The normalisation pre-pass needs the band levels only.
+            return Ok(FrameFeatures {
+                time: time as f32,
+                rms,
+                peak,
+                ..FrameFeatures::default()
+            });
+        }
 
         let bin_hz = self.sample_rate as f32 / self.window_len as f32;
         let ranges_raw = [(20.0, 250.0), (250.0, 4000.0), (4000.0, 16000.0)]
@@ -428,28 +478,33 @@ impl FrameAnalyzer {
         // Waveform: min/max pairs over the frame's own samples [t - 1/2 frame, t + 1/2 frame).
         let (w0, w1) = (centre - frame_half, centre + frame_half);
         let points = out.waveform.len() / 2;
-        let span = (w1 - w0).max(1);
+        let width = (w1 - w0).max(1);
         for p in 0..points {
-            let a = w0 + span * p as i64 / points as i64;
-            let b = (w0 + span * (p as i64 + 1) / points as i64).max(a + 1);
-            let (mut mn, mut mx) = (f32::INFINITY, f32::NEG_INFINITY);
-            for i in a..b {
-                let s = sample_at(&self.ring, self.ring_start, i).clamp(-1.0, 1.0);
+            let a = w0 + width * p as i64 / points as i64;
+            let b = (w0 + width * (p as i64 + 1) / points as i64).max(a + 1);
+            let (before, inside, after) = span(ring.len(), a, b);
+            let (mut mn, mut mx) = if before + after > 0 {
+                (0.0f32, 0.0f32)
+            } else {
+                (f32::INFINITY, f32::NEG_INFINITY)
+            };
+            for &s in &ring[inside] {
                 mn = mn.min(s);
                 mx = mx.max(s);
             }
-            out.waveform[2 * p] = mn;
-            out.waveform[2 * p + 1] = mx;
+            out.waveform[2 * p] = mn.clamp(-1.0, 1.0);
+            out.waveform[2 * p + 1] = mx.clamp(-1.0, 1.0);
         }
 
         // Loudness over the 400 ms window centred on the frame (zero outside the file).
         let (l0, l1) = (centre - loud_half, centre + loud_half);
-        let window_sum = |q: &VecDeque<f32>| -> f64 {
-            let a = (l0 - self.ring_start).clamp(0, q.len() as i64) as usize;
-            let b = (l1 - self.ring_start).clamp(0, q.len() as i64) as usize;
-            q.range(a..b).map(|&v| f64::from(v)).sum::<f64>() / (l1 - l0).max(1) as f64
+        let count = (l1 - l0).max(1) as f64;
+        let window_mean = |q: &mut VecDeque<f32>| -> f64 {
+            let q = q.make_contiguous();
+            let (_, inside, _) = span(q.len(), l0, l1);
+            f64::from(sum(&q[inside])) / count
         };
-        let k_mean = window_sum(&self.kpow);
+        let k_mean = window_mean(&mut self.kpow);
         let loudness_lufs = if k_mean > 1e-12 {
             (-0.691 + 10.0 * k_mean.log10()) as f32
         } else {
@@ -464,8 +519,8 @@ impl FrameAnalyzer {
             };
             ((db as f32 - self.config.floor_db) / -self.config.floor_db).clamp(0.0, 1.0)
         };
-        let level_left = level(window_sum(&self.left_sq));
-        let level_right = level(window_sum(&self.right_sq));
+        let level_left = level(window_mean(&mut self.left_sq));
+        let level_right = level(window_mean(&mut self.right_sq));
 
         // Beats.
         let half_frame = 0.5 / self.fps;
@@ -487,7 +542,7 @@ impl FrameAnalyzer {
         Ok(FrameFeatures {
             time: time as f32,
             frame: k.saturating_sub(self.warmup) as u32,
-            rms: (sum_sq / self.window_len as f32).sqrt(),
+            rms,
             peak,
             loudness_lufs,
             level_left,
@@ -561,6 +616,20 @@ impl FrameAnalyzer {
     }
 }
 
+/// Sum with eight independent accumulators (vectorises; float addition is not associative, so
+/// the compiler will not do it for a plain `iter().sum()`).
+fn sum(v: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let chunks = v.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (a, x) in acc.iter_mut().zip(c) {
+            *a += x;
+        }
+    }
+    acc.iter().sum::<f32>() + rest.iter().sum::<f32>()
+}
+
 fn sample_at(ring: &VecDeque<f32>, ring_start: i64, index: i64) -> f32 {
     let i = index - ring_start;
     if i < 0 {
@@ -580,7 +649,14 @@ fn measure_reference(
     const STEP_DB: f32 = 0.1;
     const BINS: usize = 2000; // -150 .. +50 dB
     let pass = AudioDecoder::open(decoder.path())?;
-    let mut a = FrameAnalyzer::with_reference(pass, fps, 0.0, None, config.clone(), 0.0, false)?;
+    // The same window as the render's (levels depend on it), on a sparser grid of frames.
+    let mode = Mode {
+        window_len: window_len_for(decoder.info().sample_rate, fps, config.min_hz),
+        full: false,
+        reference_db: 0.0,
+    };
+    let step = (fps / PREPASS_FPS).floor().max(1.0);
+    let mut a = FrameAnalyzer::with_mode(pass, fps / step, 0.0, None, config.clone(), mode)?;
     let mut histogram = vec![0u64; BINS];
     let mut counted = 0u64;
     let mut scratch = a.buffers();
