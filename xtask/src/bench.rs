@@ -91,6 +91,8 @@ struct Sample {
     cpu: f64,
     /// Peak of the summed VmRSS of the process tree, bytes.
     tree_rss: u64,
+    /// Peak VmRSS of the process itself (without its children), bytes.
+    root_rss: u64,
 }
 
 /// Runs `cmd` to completion, measuring it. Fails when the command fails.
@@ -104,12 +106,15 @@ fn measure(mut cmd: Command, what: &str) -> anyhow::Result<Sample> {
         .with_context(|| format!("cannot start {what}"))?;
     let pid = child.id();
     let peak = Arc::new(AtomicU64::new(0));
+    let root_peak = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicBool::new(false));
     let sampler = {
-        let (peak, done) = (peak.clone(), done.clone());
+        let (peak, root_peak, done) = (peak.clone(), root_peak.clone(), done.clone());
         std::thread::spawn(move || {
             while !done.load(Ordering::Relaxed) {
-                peak.fetch_max(tree_rss(pid), Ordering::Relaxed);
+                let (tree, root) = tree_rss(pid);
+                peak.fetch_max(tree, Ordering::Relaxed);
+                root_peak.fetch_max(root, Ordering::Relaxed);
                 std::thread::sleep(Duration::from_millis(50));
             }
         })
@@ -138,6 +143,7 @@ fn measure(mut cmd: Command, what: &str) -> anyhow::Result<Sample> {
         wall,
         cpu,
         tree_rss: peak.load(Ordering::Relaxed),
+        root_rss: root_peak.load(Ordering::Relaxed),
     })
 }
 
@@ -161,10 +167,24 @@ fn wait_with_cpu(pid: u32) -> anyhow::Result<(i32, f64)> {
     Ok((status, tv(usage.ru_utime) + tv(usage.ru_stime)))
 }
 
-/// Sum of VmRSS (bytes) of `root` and all its descendants.
-fn tree_rss(root: u32) -> u64 {
+/// VmRSS of one process, bytes.
+fn rss_of(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .unwrap_or(0)
+        * 1024
+}
+
+/// (sum of VmRSS of `root` and all its descendants, VmRSS of `root` alone), bytes.
+fn tree_rss(root: u32) -> (u64, u64) {
     let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0;
+        return (0, 0);
     };
     let mut parent_of = Vec::new();
     for e in entries.flatten() {
@@ -189,16 +209,7 @@ fn tree_rss(root: u32) -> u64 {
         tree.extend(parent_of.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
         i += 1;
     }
-    tree.iter()
-        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
-        .filter_map(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<u64>().ok())
-        })
-        .sum::<u64>()
-        * 1024
+    (tree.iter().map(|&p| rss_of(p)).sum(), rss_of(root))
 }
 
 fn ffmpeg() -> Command {
@@ -342,7 +353,22 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
     // A release build of the renderer: what users run.
     let status = crate::cargo(&["build", "--release", "--quiet", "-p", "renderer"]).status()?;
     ensure!(status.success(), "cargo build --release -p renderer failed");
+    let status = crate::cargo(&[
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        "audio",
+        "--example",
+        "analyze",
+    ])
+    .status()?;
+    ensure!(
+        status.success(),
+        "cargo build --release -p audio --example analyze failed"
+    );
     let bin = root.join("target/release/renderer");
+    let analyze = root.join("target/release/examples/analyze");
     let work = root.join("bench/out");
     std::fs::create_dir_all(&work)?;
     let shm = Path::new("/dev/shm");
@@ -462,11 +488,22 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
         eprintln!("bench: memory, {minutes} min input at 1080p30 x264");
         let s = measure(renderer(&bin, &job, minutes * 60.0), "memory run")?;
         eprintln!(
-            "  {minutes} min: {:.1} s wall, {:.0} MB peak tree",
+            "  {minutes} min: {:.1} s wall, {:.0} MB peak tree, {:.0} MB renderer",
             s.wall,
-            s.tree_rss as f64 / 1e6
+            s.tree_rss as f64 / 1e6,
+            s.root_rss as f64 / 1e6
         );
-        memory.push((minutes, s));
+        // Analysis alone on one core: the audio crate's `analyze` example.
+        let mut cmd = Command::new("taskset");
+        cmd.args(["-c", "0"]).arg(&analyze).arg(&p);
+        let a = measure(cmd, "analysis alone")?;
+        eprintln!(
+            "  analysis alone: {:.2} s wall ({:.0}x realtime), {:.1} MB peak",
+            a.wall,
+            minutes * 60.0 / a.wall,
+            a.root_rss as f64 / 1e6
+        );
+        memory.push((minutes, s, a));
     }
 
     // Pairwise ratios within each repeat.
@@ -578,20 +615,24 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
     if !memory.is_empty() {
         writeln!(
             md,
-            "Memory flatness (1920x1080@30, x264 veryfast, whole input):\n"
+            "Memory flatness (1920x1080@30, x264 veryfast, whole input), and the analysis alone \
+             on one core (`taskset -c 0`, the audio crate's `analyze` example):\n"
         )?;
         writeln!(
             md,
-            "| input | frames | wall s | peak RSS of process tree, MB |"
+            "| input | frames | wall s | peak RSS, renderer process, MB | peak RSS, renderer + ffmpeg, MB | analysis alone: x realtime | analysis peak RSS, MB |"
         )?;
-        writeln!(md, "|---|---|---|---|")?;
-        for (minutes, s) in &memory {
+        writeln!(md, "|---|---|---|---|---|---|---|")?;
+        for (minutes, s, a) in &memory {
             writeln!(
                 md,
-                "| {minutes} min | {} | {:.1} | {:.0} |",
+                "| {minutes} min | {} | {:.1} | {:.0} | {:.0} | {:.0} | {:.1} |",
                 (minutes * 60.0 * 30.0).round() as u64,
                 s.wall,
-                s.tree_rss as f64 / 1e6
+                s.root_rss as f64 / 1e6,
+                s.tree_rss as f64 / 1e6,
+                minutes * 60.0 / a.wall,
+                a.root_rss as f64 / 1e6
             )?;
         }
         writeln!(md)?;
@@ -612,9 +653,9 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
         vs_floor.0,
         memory
             .iter()
-            .map(|(m, s)| format!(
-                "{{\"minutes\":{m},\"wall_s\":{:.3},\"peak_tree_rss_bytes\":{}}}",
-                s.wall, s.tree_rss
+            .map(|(m, s, a)| format!(
+                "{{\"minutes\":{m},\"wall_s\":{:.3},\"peak_tree_rss_bytes\":{},\"peak_renderer_rss_bytes\":{},\"analysis_wall_s\":{:.3},\"analysis_peak_rss_bytes\":{}}}",
+                s.wall, s.tree_rss, s.root_rss, a.wall, a.root_rss
             ))
             .collect::<Vec<_>>()
             .join(",")
