@@ -25,6 +25,9 @@ pub struct AudioInfo {
     pub frames: u64,
     /// Codec name as symphonia reports it, e.g. "flac".
     pub codec: String,
+    /// True when `frames` was stated by the container (so a shorter stream is truncated);
+    /// false when it was counted packet by packet.
+    pub frames_declared: bool,
 }
 
 impl AudioInfo {
@@ -58,6 +61,8 @@ pub struct AudioDecoder {
     /// Frame index of the next frame `next_block` returns.
     pos: u64,
     bad_packets_in_a_row: usize,
+    /// Packet timestamps count sample frames of this track (time base 1/sample rate).
+    exact_timestamps: bool,
     /// Number of corrupt packets replaced by silence so far.
     pub skipped_packets: usize,
 }
@@ -126,6 +131,9 @@ impl AudioDecoder {
                 reason: "audio track vanished".into(),
             })?;
         let params = track.codec_params.clone();
+        let exact_timestamps = params
+            .time_base
+            .is_some_and(|tb| tb.numer == 1 && Some(tb.denom) == params.sample_rate);
         let decoder = symphonia::default::get_codecs()
             .make(&params, &DecoderOptions::default())
             .map_err(|e| AudioError::Unsupported {
@@ -144,9 +152,9 @@ impl AudioDecoder {
             .map(|d| d.short_name.to_string())
             .unwrap_or_else(|| "unknown".into());
         let channels = params.channels.map(|c| c.count()).unwrap_or(0);
-        let frames = match params.n_frames {
-            Some(n) => n,
-            None => count_frames(path, track_id)?,
+        let (frames, frames_declared) = match params.n_frames {
+            Some(n) => (n, true),
+            None => (count_frames(path, track_id)?, false),
         };
         if frames == 0 {
             return Err(AudioError::Empty {
@@ -163,11 +171,13 @@ impl AudioDecoder {
                 channels,
                 frames,
                 codec,
+                frames_declared,
             },
             buf: None,
             silence: Vec::new(),
             pos: 0,
             bad_packets_in_a_row: 0,
+            exact_timestamps,
             skipped_packets: 0,
         })
     }
@@ -181,6 +191,25 @@ impl AudioDecoder {
     /// The file being decoded.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Index (in sample frames) of the next frame `next_block` returns.
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    /// At the end of the stream: an error when the container promised clearly more audio than
+    /// the stream held (a truncated file), so a render never silently ends in silence.
+    fn check_complete(&self) -> Result<(), AudioError> {
+        let sr = u64::from(self.info.sample_rate);
+        if self.info.frames_declared && self.info.frames > self.pos + sr / 10 {
+            return Err(AudioError::Truncated {
+                path: self.path.clone(),
+                declared: self.info.duration_secs(),
+                actual: self.pos as f64 / sr as f64,
+            });
+        }
+        Ok(())
     }
 
     /// Positions the stream so that the next block starts at or before `frame`; blocks report
@@ -221,6 +250,7 @@ impl AudioDecoder {
     /// counted in `skipped_packets`; many corrupt packets in a row are an error.
     pub fn next_block(&mut self) -> Result<Option<Block<'_>>, AudioError> {
         let Some((first, len, from_silence)) = self.decode_next()? else {
+            self.check_complete()?;
             return Ok(None);
         };
         let samples = if from_silence {
@@ -268,6 +298,20 @@ impl AudioDecoder {
                         slot => slot.insert(SampleBuffer::new(decoded.capacity() as u64, spec)),
                     };
                     buf.copy_interleaved_ref(decoded);
+                    // Data lost before this packet (the demuxer skipped a damaged stretch and the
+                    // packet's timestamp is ahead of our count): keep the timeline by starting
+                    // this packet where it belongs; the analyzer fills the gap with silence.
+                    let ts = packet.ts();
+                    if self.exact_timestamps && ts > self.pos + packet.dur.max(1) {
+                        log::warn!(
+                            "{}: {:.3} s of damaged audio at {:.3} s skipped; silence keeps the timeline",
+                            self.path.display(),
+                            (ts - self.pos) as f64 / f64::from(self.info.sample_rate),
+                            self.pos as f64 / f64::from(self.info.sample_rate),
+                        );
+                        self.skipped_packets += 1;
+                        self.pos = ts;
+                    }
                     let first = self.pos;
                     self.pos += frames as u64;
                     return Ok(Some((first, frames * ch, false)));

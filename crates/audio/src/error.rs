@@ -24,6 +24,16 @@ pub enum AudioError {
         seconds: f64,
         reason: String,
     },
+    #[error(
+        "audio file {path} ends early: its header promises {declared:.3} s but only {actual:.3} s \
+         could be decoded (the file is truncated or damaged). Repair it by re-encoding \
+         (e.g. `ffmpeg -i in.ext fixed.flac`), or render what is there with --duration {actual:.3}"
+    )]
+    Truncated {
+        path: PathBuf,
+        declared: f64,
+        actual: f64,
+    },
     #[error("invalid analysis setting: {0}")]
     Config(String),
 }

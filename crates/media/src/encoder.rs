@@ -310,10 +310,12 @@ impl FfmpegEncoder {
             None => "already stopped".into(),
         };
         self.join_stderr();
+        let stderr = self.stderr_tail();
         MediaError::EncoderDied {
+            hint: hint(&status, &stderr, &self.output),
             status,
             frames: self.frames,
-            stderr: self.stderr_tail(),
+            stderr,
         }
     }
 
@@ -341,12 +343,15 @@ impl FfmpegEncoder {
         self.join_stderr();
         let (status, peak) = waited.map_err(|e| MediaError::EncoderFailed {
             status: format!("wait failed: {e}"),
+            hint: String::new(),
             stderr: self.stderr_tail(),
         })?;
         if !status.success() {
+            let (status, stderr) = (status.to_string(), self.stderr_tail());
             return Err(MediaError::EncoderFailed {
-                status: status.to_string(),
-                stderr: self.stderr_tail(),
+                hint: hint(&status, &stderr, &self.output),
+                status,
+                stderr,
             });
         }
         std::fs::rename(&self.temp, &self.output).map_err(|source| MediaError::Rename {
@@ -370,6 +375,30 @@ impl Drop for FfmpegEncoder {
         self.join_stderr();
         // After a successful finish the temp file was renamed away; otherwise remove it.
         let _ = std::fs::remove_file(&self.temp);
+    }
+}
+
+/// A known cause of an ffmpeg failure, from its exit status and last lines.
+fn hint(status: &str, stderr: &str, output: &Path) -> String {
+    let dir = output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if stderr.contains("No space left on device") {
+        format!(
+            ": the disk holding {} is full; free space or choose another output folder",
+            dir.display()
+        )
+    } else if status.contains("SIGXFSZ") || stderr.contains("File too large") {
+        ": the output reached the file-size limit (ulimit -f) of this process; raise it or \
+         write somewhere else"
+            .to_owned()
+    } else if stderr.contains("Permission denied") {
+        format!(": no permission to write in {}", dir.display())
+    } else if status.contains("SIGKILL") {
+        ": it was killed (out of memory, or by another process)".to_owned()
+    } else {
+        String::new()
     }
 }
 

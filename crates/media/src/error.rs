@@ -26,16 +26,25 @@ pub enum MediaError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("ffmpeg stopped unexpectedly ({status}) after {frames} frames:\n{stderr}")]
+    #[error(
+        "ffmpeg stopped unexpectedly ({status}) after {frames} frames{hint}; its last lines:\n{stderr}"
+    )]
     EncoderDied {
         status: String,
         frames: u64,
+        /// A known cause, e.g. ": the disk is full", or empty.
+        hint: String,
         stderr: String,
     },
     #[error("writing frame {frame} to ffmpeg failed: {source}")]
     Write { frame: u64, source: std::io::Error },
-    #[error("ffmpeg failed ({status}):\n{stderr}")]
-    EncoderFailed { status: String, stderr: String },
+    #[error("ffmpeg failed ({status}){hint}; its last lines:\n{stderr}")]
+    EncoderFailed {
+        status: String,
+        /// A known cause, e.g. ": the disk is full", or empty.
+        hint: String,
+        stderr: String,
+    },
     #[error("moving the finished video to {path} failed: {source}")]
     Rename {
         path: PathBuf,

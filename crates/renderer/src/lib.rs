@@ -39,7 +39,7 @@ mod memory;
 mod render;
 
 pub use job::{Job, JobError};
-pub use render::{Progress, RenderOptions, RenderSummary, render};
+pub use render::{Limits, Progress, RenderOptions, RenderSummary, render};
 
 /// Everything a render can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +53,8 @@ pub enum RenderError {
     Gpu(#[from] gpu::GpuError),
     #[error(transparent)]
     Media(#[from] media::MediaError),
+    #[error("the job exceeds a limit: {0}")]
+    Limit(String),
     #[error("the render was cancelled; no output was written")]
     Cancelled,
     #[error("the writer stopped before all frames were written")]

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use clap::Parser;
 use renderer::job::{Dimension, EncoderChoice, Fps};
 use renderer::{Job, Progress, RenderError, RenderOptions};
@@ -16,7 +15,10 @@ use renderer::{Job, Progress, RenderError, RenderOptions};
 mod exit {
     pub const RENDER_FAILED: u8 = 1;
     pub const BAD_JOB: u8 = 2;
+    /// 128 + SIGINT.
     pub const INTERRUPTED: u8 = 130;
+    /// 128 + SIGTERM.
+    pub const TERMINATED: u8 = 143;
 }
 
 /// Render audio to a video with GPU-drawn visuals.
@@ -24,7 +26,8 @@ mod exit {
 /// Reads JOB (a TOML job file, see README.md "Job reference"), decodes the audio as a stream,
 /// draws every frame on the GPU and encodes an MP4 (H.264 + AAC). Options override the job file.
 ///
-/// Exit status: 0 done, 1 render failed, 2 invalid job or arguments, 130 interrupted.
+/// Exit status: 0 done, 1 render failed, 2 invalid job or arguments, 130 interrupted (SIGINT),
+/// 143 terminated (SIGTERM). A failed or stopped render leaves no output file.
 #[derive(Debug, Parser)]
 #[command(name = "renderer", version, allow_negative_numbers = true)]
 struct Cli {
@@ -74,10 +77,20 @@ fn main() -> ExitCode {
         .format_timestamp(None)
         .format_target(false)
         .init();
-    match run(&cli) {
+    let signals = match Signals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot install signal handlers: {e}");
+            return ExitCode::from(exit::RENDER_FAILED);
+        }
+    };
+    match run(&cli, &signals) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let code = match e.downcast_ref::<RenderError>() {
+                Some(RenderError::Cancelled) if signals.terminated.load(Ordering::Relaxed) => {
+                    exit::TERMINATED
+                }
                 Some(RenderError::Cancelled) => exit::INTERRUPTED,
                 Some(RenderError::Job(_)) => exit::BAD_JOB,
                 _ if e.downcast_ref::<renderer::JobError>().is_some() => exit::BAD_JOB,
@@ -86,6 +99,25 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(code)
         }
+    }
+}
+
+/// SIGINT and SIGTERM stop the render cleanly (no output file, ffmpeg stopped); which one
+/// arrived picks the exit status.
+struct Signals {
+    cancel: Arc<AtomicBool>,
+    terminated: Arc<AtomicBool>,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let cancel = Arc::new(AtomicBool::new(false));
+        let terminated = Arc::new(AtomicBool::new(false));
+        signal_hook::flag::register(SIGINT, cancel.clone())?;
+        signal_hook::flag::register(SIGTERM, cancel.clone())?;
+        signal_hook::flag::register(SIGTERM, terminated.clone())?;
+        Ok(Self { cancel, terminated })
     }
 }
 
@@ -123,7 +155,7 @@ fn apply_overrides(job: &mut Job, cli: &Cli) -> Result<(), renderer::JobError> {
     job.validate()
 }
 
-fn run(cli: &Cli) -> anyhow::Result<()> {
+fn run(cli: &Cli, signals: &Signals) -> anyhow::Result<()> {
     if cli.list_adapters {
         for adapter in gpu::list_adapters() {
             println!("{adapter}");
@@ -136,12 +168,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     let mut job = Job::from_file(job_path)?;
     apply_overrides(&mut job, cli)?;
 
-    let cancel = Arc::new(AtomicBool::new(false));
-    {
-        let cancel = cancel.clone();
-        ctrlc::set_handler(move || cancel.store(true, Ordering::Relaxed))
-            .context("cannot install the Ctrl-C handler")?;
-    }
+    let cancel = signals.cancel.clone();
 
     let bar = (!cli.quiet && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(0);
@@ -180,6 +207,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     let result = renderer::render(
         &job,
         RenderOptions {
+            limits: Default::default(),
             progress: Some(&mut on_progress),
             cancel: Some(cancel),
             gpu: None,

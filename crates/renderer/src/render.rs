@@ -43,9 +43,23 @@ impl Progress {
     }
 }
 
+/// Bounds an embedding service can put on jobs it accepts; a job over a bound fails with
+/// [`RenderError::Limit`] before any GPU or ffmpeg work.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Limits {
+    /// Largest width x height.
+    pub max_pixels: Option<u64>,
+    /// Longest render, seconds of video.
+    pub max_duration: Option<f64>,
+    /// Most `[[layer]]` entries.
+    pub max_layers: Option<usize>,
+}
+
 /// How to run a render (everything but the job itself).
 #[derive(Default)]
 pub struct RenderOptions<'a> {
+    /// Bounds on the job (none by default).
+    pub limits: Limits,
     /// Called after every finished frame.
     pub progress: Option<&'a mut dyn FnMut(&Progress)>,
     /// Set to true (from any thread) to stop the render; it then returns
@@ -58,6 +72,7 @@ pub struct RenderOptions<'a> {
 impl std::fmt::Debug for RenderOptions<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RenderOptions")
+            .field("limits", &self.limits)
             .field("progress", &self.progress.is_some())
             .field("cancel", &self.cancel)
             .field("gpu", &self.gpu)
@@ -139,6 +154,7 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
     let started = Instant::now();
     job.validate()?;
     let RenderOptions {
+        limits,
         mut progress,
         cancel,
         gpu,
@@ -146,6 +162,18 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
     let cancel = cancel.unwrap_or_default();
     let video = &job.video;
     let (width, height, fps) = (video.width.0, video.height.0, video.fps.0);
+    let pixels = u64::from(width) * u64::from(height);
+    if let Some(max) = limits.max_pixels.filter(|&m| pixels > m) {
+        return Err(RenderError::Limit(format!(
+            "{width}x{height} is {pixels} pixels; this service allows at most {max}"
+        )));
+    }
+    if let Some(max) = limits.max_layers.filter(|&m| job.layers.len() > m) {
+        return Err(RenderError::Limit(format!(
+            "the job has {} layers; this service allows at most {max}",
+            job.layers.len()
+        )));
+    }
 
     // Audio first: a missing or corrupt file is reported before any GPU or ffmpeg work.
     let decoder = AudioDecoder::open(&job.audio)?;
@@ -171,6 +199,12 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
     let stride = 2 * bands + 2 * points;
     let frames_total = analyzer.frames();
     let video_seconds = frames_total as f64 / fps;
+    if let Some(max) = limits.max_duration.filter(|&m| video_seconds > m) {
+        return Err(RenderError::Limit(format!(
+            "the render is {video_seconds:.1} s long; this service allows at most {max} s \
+             (use --start/--duration for a section)"
+        )));
+    }
     log::info!(
         "{}: {} Hz, {} channel(s), {:.2} s ({}); rendering {} frames at {}x{} @ {} fps",
         job.audio.display(),
