@@ -335,3 +335,80 @@ fn ffmpeg_dying_mid_stream_fails_fast_without_output() {
         started.elapsed()
     );
 }
+
+/// A 16-bit PCM WAV header with the given rate and channel count and `frames` silent frames.
+fn wav_with(rate: u32, channels: u16, frames: u32) -> Vec<u8> {
+    let data_len = frames * u32::from(channels) * 2;
+    let mut w = Vec::new();
+    w.extend_from_slice(b"RIFF");
+    w.extend_from_slice(&(36 + data_len).to_le_bytes());
+    w.extend_from_slice(b"WAVEfmt ");
+    w.extend_from_slice(&16u32.to_le_bytes());
+    w.extend_from_slice(&1u16.to_le_bytes());
+    w.extend_from_slice(&channels.to_le_bytes());
+    w.extend_from_slice(&rate.to_le_bytes());
+    w.extend_from_slice(&(rate * u32::from(channels) * 2).to_le_bytes());
+    w.extend_from_slice(&(channels * 2).to_le_bytes());
+    w.extend_from_slice(&16u16.to_le_bytes());
+    w.extend_from_slice(b"data");
+    w.extend_from_slice(&data_len.to_le_bytes());
+    w.resize(44 + data_len as usize, 0);
+    w
+}
+
+#[test]
+fn zero_hz_and_zero_channel_wavs_are_reported() {
+    let dir = Scratch::new("bad-wavfmt");
+    std::fs::write(dir.path("zero-rate.wav"), wav_with(0, 1, 100)).expect("write");
+    std::fs::write(dir.path("zero-channels.wav"), wav_with(44_100, 0, 0)).expect("write");
+    for name in ["zero-rate.wav", "zero-channels.wav"] {
+        let job = job_with(&dir, &format!("audio = \"{name}\"\noutput = \"out.mp4\"\n"));
+        expect_failure(&dir, &[&job], &[], 1, &[name]);
+    }
+}
+
+#[test]
+fn very_long_strings_are_errors_not_panics() {
+    let dir = Scratch::new("bad-long");
+    let long = "x".repeat(100_000);
+    let job = job_with(
+        &dir,
+        &format!("audio = \"{long}.wav\"\noutput = \"out.mp4\"\n"),
+    );
+    expect_failure(&dir, &[&job], &[], 1, &["cannot open audio file"]);
+    let job = job_with(
+        &dir,
+        &format!("audio = \"a.wav\"\n[video]\npreset = \"{long}\"\n"),
+    );
+    expect_failure(&dir, &[&job], &[], 2, &["preset", "line 3"]);
+    let job = job_with(
+        &dir,
+        &format!("audio = \"a.wav\"\n[[layer]]\nkind = \"bars\"\ncolor = \"#{long}\"\n"),
+    );
+    expect_failure(&dir, &[&job], &[], 2, &["colour", "line 4"]);
+}
+
+#[test]
+fn a_wrong_extension_still_renders_by_content() {
+    if !have_ffmpeg("a_wrong_extension_still_renders_by_content")
+        || !have_gpu("a_wrong_extension_still_renders_by_content")
+    {
+        return;
+    }
+    let dir = Scratch::new("wrong-ext");
+    make_audio(&dir.path("real.flac"), 1.0, 44_100, 1);
+    std::fs::rename(dir.path("real.flac"), dir.path("looks-like.mp3")).expect("rename");
+    let job = write_job(
+        &dir.0,
+        "job.toml",
+        "looks-like.mp3",
+        "out.mp4",
+        "encoder = \"null\"",
+    );
+    let out = run_renderer(&[job.to_str().expect("path")], &[]);
+    assert!(
+        out.status.success(),
+        "the format is probed from the content: {}",
+        stderr(&out)
+    );
+}

@@ -6,6 +6,7 @@
 //!   `cargo test --workspace`.
 //! * `gen-demo` — regenerates assets/demo.flac (procedural music owned by the project).
 //! * `bench`    — side-by-side performance figures (see bench.rs).
+//! * `fuzz`     — bounded cargo-fuzz runs of the job parser and the analysis.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -13,6 +14,7 @@ use std::process::{Command, ExitCode};
 mod bench;
 mod demo;
 mod doctor;
+mod fuzz;
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -27,6 +29,8 @@ commands:
   doctor            check prerequisites and print the fix for anything missing
   test [--no-lint]  doctor, rustfmt --check, clippy -D warnings, cargo test --workspace
   gen-demo          regenerate assets/demo.flac (needs ffmpeg)
+  fuzz [--seconds N] run each cargo-fuzz target (job parser, analysis) for N seconds
+                    (default 60) from the committed corpus; needs `cargo install cargo-fuzz`
   bench [--quick] [--audio FILE] [--seconds S] [--seconds-4k S] [--repeats N]
         [--memory-minutes M,M]
                     side-by-side figures: ours vs ffmpeg showfreqs vs the x264 floor,
@@ -44,6 +48,7 @@ fn main() -> ExitCode {
         Some("doctor") => doctor::run().map(|ok| ok.then_some(()).ok_or("doctor found problems")),
         Some("test") => test(args.iter().any(|a| a == "--no-lint")).map(Ok),
         Some("gen-demo") => demo::generate(&workspace_root()).map(Ok),
+        Some("fuzz") => fuzz::run(&workspace_root(), &args[1..]).map(Ok),
         Some("bench") => bench::Options::parse(&args[1..])
             .and_then(|o| bench::run(&workspace_root(), &o))
             .map(Ok),

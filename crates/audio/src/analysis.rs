@@ -648,7 +648,7 @@ fn measure_reference(
     const LO_DB: f32 = -150.0;
     const STEP_DB: f32 = 0.1;
     const BINS: usize = 2000; // -150 .. +50 dB
-    let pass = AudioDecoder::open(decoder.path())?;
+    let pass = decoder.reopen()?;
     // The same window as the render's (levels depend on it), on a sparser grid of frames.
     let mode = Mode {
         window_len: window_len_for(decoder.info().sample_rate, fps, config.min_hz),

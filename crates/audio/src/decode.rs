@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{CODEC_TYPE_NULL, Decoder, DecoderOptions};
@@ -51,6 +52,7 @@ pub struct Block<'a> {
 /// Streams decoded audio from a file, one packet at a time. Memory use is one packet.
 pub struct AudioDecoder {
     path: PathBuf,
+    origin: Origin,
     format: Box<dyn FormatReader>,
     decoder: Box<dyn Decoder>,
     track_id: u32,
@@ -77,17 +79,38 @@ impl std::fmt::Debug for AudioDecoder {
     }
 }
 
-fn open_format(path: &Path) -> Result<(Box<dyn FormatReader>, u32), AudioError> {
-    let file = File::open(path).map_err(|source| AudioError::Open {
-        path: path.to_owned(),
-        source,
-    })?;
-    if file.metadata().map(|m| m.len() == 0).unwrap_or(false) {
-        return Err(AudioError::Empty {
-            path: path.to_owned(),
-        });
-    }
-    let mss = MediaSourceStream::new(Box::new(file), Default::default());
+/// Where the encoded audio comes from.
+#[derive(Clone)]
+enum Origin {
+    File,
+    /// Encoded bytes held in memory (tests, fuzzing, embedders with their own I/O).
+    Memory(Arc<Vec<u8>>),
+}
+
+fn open_format(path: &Path, origin: &Origin) -> Result<(Box<dyn FormatReader>, u32), AudioError> {
+    let source: Box<dyn symphonia::core::io::MediaSource> = match origin {
+        Origin::File => {
+            let file = File::open(path).map_err(|source| AudioError::Open {
+                path: path.to_owned(),
+                source,
+            })?;
+            if file.metadata().map(|m| m.len() == 0).unwrap_or(false) {
+                return Err(AudioError::Empty {
+                    path: path.to_owned(),
+                });
+            }
+            Box::new(file)
+        }
+        Origin::Memory(bytes) => {
+            if bytes.is_empty() {
+                return Err(AudioError::Empty {
+                    path: path.to_owned(),
+                });
+            }
+            Box::new(std::io::Cursor::new(SharedBytes(bytes.clone())))
+        }
+    };
+    let mss = MediaSourceStream::new(source, Default::default());
     let mut hint = Hint::new();
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
         hint.with_extension(ext);
@@ -115,13 +138,41 @@ fn open_format(path: &Path) -> Result<(Box<dyn FormatReader>, u32), AudioError> 
     Ok((format, id))
 }
 
+/// `AsRef<[u8]>` over shared bytes, for a `Cursor`.
+struct SharedBytes(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for SharedBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 impl AudioDecoder {
     /// Opens `path`, probes its format and prepares a decoder for its first audio track.
     ///
     /// When the container does not state its length, the packets are counted once (demuxing only,
     /// no decoding) so that the duration is known before rendering starts.
     pub fn open(path: &Path) -> Result<Self, AudioError> {
-        let (format, track_id) = open_format(path)?;
+        Self::open_origin(path, Origin::File)
+    }
+
+    /// Decodes an encoded file held in memory; `name` (its extension is a format hint) labels
+    /// errors.
+    pub fn from_bytes(name: &Path, bytes: Vec<u8>) -> Result<Self, AudioError> {
+        Self::open_origin(name, Origin::Memory(Arc::new(bytes)))
+    }
+
+    /// Another decoder over the same file or bytes, from the start.
+    pub fn reopen(&self) -> Result<Self, AudioError> {
+        Self::open_origin(&self.path, self.origin.clone())
+    }
+
+    fn open_origin(path: &Path, origin: Origin) -> Result<Self, AudioError> {
+        guard(path, || Self::open_unguarded(path, origin))
+    }
+
+    fn open_unguarded(path: &Path, origin: Origin) -> Result<Self, AudioError> {
+        let (format, track_id) = open_format(path, &origin)?;
         let track = format
             .tracks()
             .iter()
@@ -154,7 +205,7 @@ impl AudioDecoder {
         let channels = params.channels.map(|c| c.count()).unwrap_or(0);
         let (frames, frames_declared) = match params.n_frames {
             Some(n) => (n, true),
-            None => (count_frames(path, track_id)?, false),
+            None => (count_frames(path, &origin, track_id)?, false),
         };
         if frames == 0 {
             return Err(AudioError::Empty {
@@ -163,6 +214,7 @@ impl AudioDecoder {
         }
         Ok(Self {
             path: path.to_owned(),
+            origin,
             format,
             decoder,
             track_id,
@@ -249,7 +301,8 @@ impl AudioDecoder {
     /// A corrupt packet is replaced by silence of the packet's duration (the timeline is kept) and
     /// counted in `skipped_packets`; many corrupt packets in a row are an error.
     pub fn next_block(&mut self) -> Result<Option<Block<'_>>, AudioError> {
-        let Some((first, len, from_silence)) = self.decode_next()? else {
+        let path = self.path.clone();
+        let Some((first, len, from_silence)) = guard(&path, || self.decode_next())? else {
             self.check_complete()?;
             return Ok(None);
         };
@@ -355,9 +408,45 @@ impl AudioDecoder {
     }
 }
 
+thread_local! {
+    /// Set while symphonia runs under [`guard`]: its panics are reported as errors, not printed.
+    static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs symphonia code so that a panic on malformed input (symphonia 0.5 asserts on some
+/// headers, e.g. a 0 Hz WAV) becomes [`AudioError::Corrupt`] instead of taking the process down.
+/// The panic hook installed once here stays silent for such panics and defers to the previous
+/// hook for every other one.
+fn guard<T>(path: &Path, f: impl FnOnce() -> Result<T, AudioError>) -> Result<T, AudioError> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !GUARDED.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    let was = GUARDED.with(|g| g.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    GUARDED.with(|g| g.set(was));
+    result.unwrap_or_else(|payload| {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown failure".into());
+        Err(AudioError::Corrupt {
+            path: path.to_owned(),
+            seconds: 0.0,
+            reason: format!("the decoder rejected malformed data ({what})"),
+        })
+    })
+}
+
 /// Counts the frames of a track by demuxing (not decoding) every packet.
-fn count_frames(path: &Path, track_id: u32) -> Result<u64, AudioError> {
-    let (mut format, _) = open_format(path)?;
+fn count_frames(path: &Path, origin: &Origin, track_id: u32) -> Result<u64, AudioError> {
+    let (mut format, _) = open_format(path, origin)?;
     let mut total = 0u64;
     loop {
         match format.next_packet() {
