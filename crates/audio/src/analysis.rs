@@ -505,7 +505,7 @@ impl FrameAnalyzer {
             f64::from(sum(&q[inside])) / count
         };
         let k_mean = window_mean(&mut self.kpow);
-        let loudness_lufs = if k_mean > 1e-12 {
+        let loudness_lufs = if k_mean > 1e-12 && k_mean.is_finite() {
             (-0.691 + 10.0 * k_mean.log10()) as f32
         } else {
             -120.0

@@ -28,9 +28,16 @@ pub struct KWeighting {
 
 impl KWeighting {
     pub fn new(sample_rate: u32) -> Self {
-        let fs = f64::from(sample_rate);
+        let fs = f64::from(sample_rate.max(1));
+        // Corner frequencies stay below Nyquist (at very low sample rates the shelf would sit
+        // above it and the bilinear transform would give an unstable filter).
+        let corner = |f: f64| f.min(0.45 * fs);
         // High shelf.
-        let (f0, gain_db, q) = (1681.974450955533, 3.999843853973347, 0.7071752369554196);
+        let (f0, gain_db, q) = (
+            corner(1681.974450955533),
+            3.999843853973347,
+            0.7071752369554196,
+        );
         let k = (std::f64::consts::PI * f0 / fs).tan();
         let vh = 10f64.powf(gain_db / 20.0);
         let vb = vh.powf(0.4996667741545416);
@@ -45,7 +52,7 @@ impl KWeighting {
             z: [0.0; 2],
         };
         // High pass.
-        let (f0, q) = (38.13547087602444, 0.5003270373238773);
+        let (f0, q) = (corner(38.13547087602444), 0.5003270373238773);
         let k = (std::f64::consts::PI * f0 / fs).tan();
         let a0 = 1.0 + k / q + k * k;
         let highpass = Biquad {
@@ -57,7 +64,15 @@ impl KWeighting {
     }
 
     pub fn process(&mut self, x: f32) -> f32 {
-        self.highpass.process(self.shelf.process(f64::from(x))) as f32
+        let y = self.highpass.process(self.shelf.process(f64::from(x)));
+        if y.is_finite() {
+            y as f32
+        } else {
+            // Never let a non-finite value poison the loudness: restart the filter.
+            self.shelf.z = [0.0; 2];
+            self.highpass.z = [0.0; 2];
+            0.0
+        }
     }
 }
 

@@ -602,3 +602,20 @@ fn the_waveform_traces_the_frame_samples() {
     );
     assert!(buf.waveform.chunks(2).all(|p| p[0] <= p[1]));
 }
+
+#[test]
+fn very_low_sample_rates_keep_loudness_finite() {
+    // Found by fuzzing: at 1 kHz the K-weighting shelf (1.7 kHz) lies above Nyquist.
+    let dir = Scratch::new("lowrate");
+    let path = dir.path("low.wav");
+    let samples: Vec<f32> = (0..2000)
+        .map(|i| ((i * 7919) % 200) as f32 / 100.0 - 1.0)
+        .collect();
+    write_wav_f32(&path, 1_000, 2, &samples);
+    let (_, frames) = analyse_with(&path, 30.0, 0.0, None, AnalysisConfig::default());
+    assert!(
+        frames
+            .iter()
+            .all(|(f, _)| f.loudness_lufs > -121.0 && f.loudness_lufs < 10.0)
+    );
+}
