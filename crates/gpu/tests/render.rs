@@ -292,3 +292,27 @@ fn translucent_layers_blend_in_linear_light_over_the_opaque_base() {
     let rgba = r.render_rgba(&uniforms(w, h, 0, 1)).expect("render");
     assert!(near(pixel(&rgba, w, 10, 5), [188, 188, 188]));
 }
+
+#[test]
+fn gpu_validation_errors_become_errors_not_panics() {
+    if context().is_none() {
+        return;
+    }
+    // A device of its own: the shared one is used by tests running in parallel, which must
+    // not see this test's deliberate error.
+    let ctx = GpuContext::new(&AdapterChoice::Cpu)
+        .or_else(|_| GpuContext::new(&AdapterChoice::Auto))
+        .expect("a second device");
+    // MAP_READ with STORAGE is invalid without MAPPABLE_PRIMARY_BUFFERS: wgpu reports a
+    // validation error, which the context collects instead of panicking.
+    let _bad = ctx.device.create_buffer(&gpu::wgpu::BufferDescriptor {
+        label: Some("test.invalid"),
+        size: 16,
+        usage: gpu::wgpu::BufferUsages::MAP_READ | gpu::wgpu::BufferUsages::STORAGE,
+        mapped_at_creation: false,
+    });
+    let err = ctx.check().expect_err("the invalid buffer is reported");
+    assert!(matches!(err, GpuError::Validation(_)), "{err}");
+    // Reported once: the context is usable again afterwards.
+    ctx.check().expect("no further errors");
+}
