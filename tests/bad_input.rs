@@ -72,19 +72,7 @@ fn empty_audio_is_reported() {
 #[test]
 fn wav_without_samples_is_reported() {
     let dir = Scratch::new("bad-nosamples");
-    let mut wav = Vec::new();
-    wav.extend_from_slice(b"RIFF");
-    wav.extend_from_slice(&36u32.to_le_bytes());
-    wav.extend_from_slice(b"WAVEfmt ");
-    wav.extend_from_slice(&16u32.to_le_bytes());
-    wav.extend_from_slice(&1u16.to_le_bytes());
-    wav.extend_from_slice(&1u16.to_le_bytes());
-    wav.extend_from_slice(&44_100u32.to_le_bytes());
-    wav.extend_from_slice(&88_200u32.to_le_bytes());
-    wav.extend_from_slice(&2u16.to_le_bytes());
-    wav.extend_from_slice(&16u16.to_le_bytes());
-    wav.extend_from_slice(b"data");
-    wav.extend_from_slice(&0u32.to_le_bytes());
+    let wav = wav_with(44_100, 1, 0);
     std::fs::write(dir.path("silent.wav"), wav).expect("write");
     let job = job_with(&dir, "audio = \"silent.wav\"\noutput = \"out.mp4\"\n");
     expect_failure(&dir, &[&job], &[], 1, &["silent.wav", "no audio samples"]);
@@ -336,22 +324,11 @@ fn ffmpeg_dying_mid_stream_fails_fast_without_output() {
     );
 }
 
-/// A 16-bit PCM WAV header with the given rate and channel count and `frames` silent frames.
+/// A 16-bit PCM WAV with the given (possibly invalid) rate and channel count and `frames`
+/// silent frames.
 fn wav_with(rate: u32, channels: u16, frames: u32) -> Vec<u8> {
     let data_len = frames * u32::from(channels) * 2;
-    let mut w = Vec::new();
-    w.extend_from_slice(b"RIFF");
-    w.extend_from_slice(&(36 + data_len).to_le_bytes());
-    w.extend_from_slice(b"WAVEfmt ");
-    w.extend_from_slice(&16u32.to_le_bytes());
-    w.extend_from_slice(&1u16.to_le_bytes());
-    w.extend_from_slice(&channels.to_le_bytes());
-    w.extend_from_slice(&rate.to_le_bytes());
-    w.extend_from_slice(&(rate * u32::from(channels) * 2).to_le_bytes());
-    w.extend_from_slice(&(channels * 2).to_le_bytes());
-    w.extend_from_slice(&16u16.to_le_bytes());
-    w.extend_from_slice(b"data");
-    w.extend_from_slice(&data_len.to_le_bytes());
+    let mut w = audio::wav::header(rate, channels, 16, false, data_len);
     w.resize(44 + data_len as usize, 0);
     w
 }

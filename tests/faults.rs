@@ -4,7 +4,7 @@
 mod support;
 
 use std::os::unix::fs::PermissionsExt as _;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::*;
@@ -21,13 +21,7 @@ fn ffmpeg_processes(needle: &str) -> usize {
 fn interrupt(dir: &Scratch, signal: &str, after: Duration) -> (Option<i32>, Duration, String) {
     make_audio(&dir.path("long.wav"), 60.0, 8_000, 1);
     let job = write_job(&dir.0, "job.toml", "long.wav", "out.mp4", "");
-    let child = Command::new(renderer_bin())
-        .arg(&job)
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start renderer");
+    let child = spawn_renderer(&[job.as_os_str()]);
     std::thread::sleep(after);
     let status = Command::new("kill")
         .args([signal, &child.id().to_string()])
@@ -157,23 +151,36 @@ fn output_folder_removed_mid_run_is_an_error_without_orphans() {
         return;
     }
     let dir = Scratch::new("vanishing");
-    make_audio(&dir.path("in.wav"), 20.0, 8_000, 1);
+    // Long enough that the render is still running when the folder goes, even on a busy machine.
+    make_audio(&dir.path("in.wav"), 300.0, 8_000, 1);
     let out_dir = dir.path("out dir");
     std::fs::create_dir(&out_dir).expect("mkdir");
     let job = write_job(&dir.0, "job.toml", "in.wav", "out dir/out.mp4", "");
-    let child = Command::new(renderer_bin())
-        .arg(&job)
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start");
-    std::thread::sleep(Duration::from_millis(1500));
+    let child = spawn_renderer(&[job.as_os_str()]);
+    // Wait until the render is writing (its temporary file exists), then remove the folder.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::fs::read_dir(&out_dir).map_or(true, |mut d| d.next().is_none()) {
+        assert!(
+            Instant::now() < deadline,
+            "the render never started writing"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
     std::fs::remove_dir_all(&out_dir).expect("remove the output folder");
+    let removed = Instant::now();
     let out = child.wait_with_output().expect("wait");
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("out.mp4"), "{err}");
+    assert!(
+        err.contains("out.mp4") && err.contains("disappeared"),
+        "{err}"
+    );
+    assert!(
+        removed.elapsed() < Duration::from_secs(5),
+        "noticed after {:?}",
+        removed.elapsed()
+    );
     assert!(!out_dir.exists());
     assert_eq!(ffmpeg_processes("out dir"), 0);
 }

@@ -8,19 +8,7 @@ use libfuzzer_sys::fuzz_target;
 fn wav(rate: u32, channels: u16, pcm: &[u8]) -> Vec<u8> {
     let frame = usize::from(channels) * 2;
     let data = &pcm[..pcm.len() / frame * frame];
-    let mut w = Vec::with_capacity(44 + data.len());
-    w.extend_from_slice(b"RIFF");
-    w.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
-    w.extend_from_slice(b"WAVEfmt ");
-    w.extend_from_slice(&16u32.to_le_bytes());
-    w.extend_from_slice(&1u16.to_le_bytes());
-    w.extend_from_slice(&channels.to_le_bytes());
-    w.extend_from_slice(&rate.to_le_bytes());
-    w.extend_from_slice(&(rate * u32::from(channels) * 2).to_le_bytes());
-    w.extend_from_slice(&(channels * 2).to_le_bytes());
-    w.extend_from_slice(&16u16.to_le_bytes());
-    w.extend_from_slice(b"data");
-    w.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    let mut w = audio::wav::header(rate, channels, 16, false, data.len() as u32);
     w.extend_from_slice(data);
     w
 }

@@ -50,29 +50,24 @@ pub fn have_gpu(test: &str) -> bool {
     ok
 }
 
-/// A 16-bit mono WAV of a sine (~400 Hz) written by hand, so a test needs no ffmpeg.
+/// A 16-bit mono WAV of a ~400 Hz sine, written without ffmpeg.
 pub fn tone_wav(rate: u32, seconds: f32) -> Vec<u8> {
-    let n = (rate as f32 * seconds) as usize;
     let step = std::f32::consts::TAU * 400.0 / rate as f32;
-    let data_len = (n * 2) as u32;
-    let mut wav = Vec::with_capacity(44 + n * 2);
-    wav.extend_from_slice(b"RIFF");
-    wav.extend_from_slice(&(36 + data_len).to_le_bytes());
-    wav.extend_from_slice(b"WAVEfmt ");
-    wav.extend_from_slice(&16u32.to_le_bytes());
-    wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    wav.extend_from_slice(&1u16.to_le_bytes()); // mono
-    wav.extend_from_slice(&rate.to_le_bytes());
-    wav.extend_from_slice(&(rate * 2).to_le_bytes());
-    wav.extend_from_slice(&2u16.to_le_bytes());
-    wav.extend_from_slice(&16u16.to_le_bytes());
-    wav.extend_from_slice(b"data");
-    wav.extend_from_slice(&data_len.to_le_bytes());
-    for i in 0..n {
-        let s = ((i as f32 * step).sin() * 9000.0) as i16;
-        wav.extend_from_slice(&s.to_le_bytes());
-    }
-    wav
+    let samples: Vec<f32> = (0..(rate as f32 * seconds) as usize)
+        .map(|i| 0.27 * (i as f32 * step).sin())
+        .collect();
+    audio::wav::encode_i16(rate, 1, &samples)
+}
+
+/// Starts the renderer with `args` (stdout discarded, stderr captured) without waiting.
+pub fn spawn_renderer(args: &[&std::ffi::OsStr]) -> std::process::Child {
+    Command::new(renderer_bin())
+        .args(args)
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start renderer")
 }
 
 /// A scratch folder removed on drop.

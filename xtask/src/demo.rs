@@ -112,23 +112,7 @@ pub fn synthesize() -> Vec<f32> {
 pub fn generate(root: &Path) -> anyhow::Result<()> {
     let samples = synthesize();
     let wav = std::env::temp_dir().join(format!("demo-{}.wav", std::process::id()));
-    let mut bytes = Vec::with_capacity(44 + samples.len() * 2);
-    let data_len = (samples.len() * 2) as u32;
-    bytes.extend_from_slice(b"RIFF");
-    bytes.extend_from_slice(&(36 + data_len).to_le_bytes());
-    bytes.extend_from_slice(b"WAVEfmt ");
-    bytes.extend_from_slice(&16u32.to_le_bytes());
-    bytes.extend_from_slice(&1u16.to_le_bytes());
-    bytes.extend_from_slice(&2u16.to_le_bytes());
-    bytes.extend_from_slice(&RATE.to_le_bytes());
-    bytes.extend_from_slice(&(RATE * 4).to_le_bytes());
-    bytes.extend_from_slice(&4u16.to_le_bytes());
-    bytes.extend_from_slice(&16u16.to_le_bytes());
-    bytes.extend_from_slice(b"data");
-    bytes.extend_from_slice(&data_len.to_le_bytes());
-    for s in &samples {
-        bytes.extend_from_slice(&((s.clamp(-1.0, 1.0) * 32767.0).round() as i16).to_le_bytes());
-    }
+    let bytes = audio::wav::encode_i16(RATE, 2, &samples);
     std::fs::write(&wav, bytes)?;
     let out = root.join("assets/demo.flac");
     let status = Command::new(media::ffmpeg_program())

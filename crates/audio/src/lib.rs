@@ -31,6 +31,7 @@ mod error;
 mod features;
 mod loudness;
 mod onset;
+pub mod wav;
 
 pub use analysis::{AnalysisConfig, FrameAnalyzer, FrameBuffers, WARMUP_SECONDS};
 pub use bands::{BandLayout, BandScale, a_weighting_db, window_len_for};

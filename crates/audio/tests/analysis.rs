@@ -30,26 +30,9 @@ impl Drop for Scratch {
     }
 }
 
-/// Writes interleaved f32 samples as a 16-bit PCM WAV.
+/// Writes interleaved samples as a 16-bit PCM WAV.
 fn write_wav(path: &Path, rate: u32, channels: u16, samples: &[f32]) {
-    let data_len = (samples.len() * 2) as u32;
-    let mut w = Vec::with_capacity(44 + samples.len() * 2);
-    w.extend_from_slice(b"RIFF");
-    w.extend_from_slice(&(36 + data_len).to_le_bytes());
-    w.extend_from_slice(b"WAVEfmt ");
-    w.extend_from_slice(&16u32.to_le_bytes());
-    w.extend_from_slice(&1u16.to_le_bytes());
-    w.extend_from_slice(&channels.to_le_bytes());
-    w.extend_from_slice(&rate.to_le_bytes());
-    w.extend_from_slice(&(rate * u32::from(channels) * 2).to_le_bytes());
-    w.extend_from_slice(&(channels * 2).to_le_bytes());
-    w.extend_from_slice(&16u16.to_le_bytes());
-    w.extend_from_slice(b"data");
-    w.extend_from_slice(&data_len.to_le_bytes());
-    for s in samples {
-        w.extend_from_slice(&((s.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes());
-    }
-    std::fs::write(path, w).expect("write wav");
+    std::fs::write(path, audio::wav::encode_i16(rate, channels, samples)).expect("write wav");
 }
 
 fn sine(rate: u32, hz: f32, seconds: f32, amp: f32) -> Vec<f32> {
@@ -59,26 +42,9 @@ fn sine(rate: u32, hz: f32, seconds: f32, amp: f32) -> Vec<f32> {
         .collect()
 }
 
-/// Writes interleaved f32 samples as a 32-bit float WAV (no quantisation: quiet signals stay exact).
+/// Writes interleaved samples as a 32-bit float WAV (no quantisation: quiet signals stay exact).
 fn write_wav_f32(path: &Path, rate: u32, channels: u16, samples: &[f32]) {
-    let data_len = (samples.len() * 4) as u32;
-    let mut w = Vec::with_capacity(44 + samples.len() * 4);
-    w.extend_from_slice(b"RIFF");
-    w.extend_from_slice(&(36 + data_len).to_le_bytes());
-    w.extend_from_slice(b"WAVEfmt ");
-    w.extend_from_slice(&16u32.to_le_bytes());
-    w.extend_from_slice(&3u16.to_le_bytes()); // IEEE float
-    w.extend_from_slice(&channels.to_le_bytes());
-    w.extend_from_slice(&rate.to_le_bytes());
-    w.extend_from_slice(&(rate * u32::from(channels) * 4).to_le_bytes());
-    w.extend_from_slice(&(channels * 4).to_le_bytes());
-    w.extend_from_slice(&32u16.to_le_bytes());
-    w.extend_from_slice(b"data");
-    w.extend_from_slice(&data_len.to_le_bytes());
-    for s in samples {
-        w.extend_from_slice(&s.to_le_bytes());
-    }
-    std::fs::write(path, w).expect("write wav");
+    std::fs::write(path, audio::wav::encode_f32(rate, channels, samples)).expect("write wav");
 }
 
 /// Every frame's features and smoothed band levels.

@@ -305,6 +305,19 @@ impl FrameRenderer {
         }
     }
 
+    /// Writes the frame's uniforms and records its layer passes into a new encoder.
+    fn begin_frame(&self, uniforms: &FrameUniforms, label: &str) -> wgpu::CommandEncoder {
+        self.ctx
+            .queue
+            .write_buffer(&self.frame_buffer, 0, bytemuck::bytes_of(uniforms));
+        let mut encoder = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
+        self.encode_layers(&mut encoder);
+        encoder
+    }
+
     /// Draws and converts one frame and queues its readback. When all ring slots are busy, the
     /// oldest frame is completed first and handed to `sink` as padded NV12 (see [`Self::layout`]).
     pub fn submit<E: From<GpuError>>(
@@ -313,16 +326,7 @@ impl FrameRenderer {
         sink: &mut FrameSink<'_, E>,
     ) -> Result<(), E> {
         let slot = self.ring.acquire(&self.ctx.device, sink)?;
-        self.ctx
-            .queue
-            .write_buffer(&self.frame_buffer, 0, bytemuck::bytes_of(uniforms));
-        let mut encoder = self
-            .ctx
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("frame.encoder"),
-            });
-        self.encode_layers(&mut encoder);
+        let mut encoder = self.begin_frame(uniforms, "frame.encoder");
         self.nv12.encode(&mut encoder, self.ring.buffer(slot));
         let submission = self.ctx.queue.submit([encoder.finish()]);
         self.ring
@@ -354,16 +358,7 @@ impl FrameRenderer {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        self.ctx
-            .queue
-            .write_buffer(&self.frame_buffer, 0, bytemuck::bytes_of(uniforms));
-        let mut encoder = self
-            .ctx
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("frame.rgba.encoder"),
-            });
-        self.encode_layers(&mut encoder);
+        let mut encoder = self.begin_frame(uniforms, "frame.rgba.encoder");
         encoder.copy_texture_to_buffer(
             self.target.as_image_copy(),
             wgpu::TexelCopyBufferInfo {

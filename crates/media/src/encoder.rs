@@ -280,6 +280,13 @@ impl FfmpegEncoder {
                 self.frame_bytes
             )));
         }
+        // Notice early when the output folder (or the temporary file) was removed: ffmpeg would
+        // go on writing into an unlinked file and the render would only fail at the end.
+        if self.frames % 32 == 0 && self.frames > 0 && !self.temp.exists() {
+            return Err(MediaError::OutputVanished {
+                path: self.output.clone(),
+            });
+        }
         let Some(stdin) = self.stdin.as_mut() else {
             return Err(self.died());
         };
@@ -310,6 +317,11 @@ impl FfmpegEncoder {
             None => "already stopped".into(),
         };
         self.join_stderr();
+        if !self.temp.exists() {
+            return MediaError::OutputVanished {
+                path: self.output.clone(),
+            };
+        }
         let stderr = self.stderr_tail();
         MediaError::EncoderDied {
             hint: hint(&status, &stderr, &self.output),
@@ -347,6 +359,11 @@ impl FfmpegEncoder {
             stderr: self.stderr_tail(),
         })?;
         if !status.success() {
+            if !self.temp.exists() {
+                return Err(MediaError::OutputVanished {
+                    path: self.output.clone(),
+                });
+            }
             let (status, stderr) = (status.to_string(), self.stderr_tail());
             return Err(MediaError::EncoderFailed {
                 hint: hint(&status, &stderr, &self.output),

@@ -36,6 +36,11 @@ pub enum MediaError {
         hint: String,
         stderr: String,
     },
+    #[error(
+        "the output's folder or temporary file disappeared during the render (output {path}); \
+         nothing was written"
+    )]
+    OutputVanished { path: PathBuf },
     #[error("writing frame {frame} to ffmpeg failed: {source}")]
     Write { frame: u64, source: std::io::Error },
     #[error("ffmpeg failed ({status}){hint}; its last lines:\n{stderr}")]
