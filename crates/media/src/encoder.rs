@@ -282,7 +282,7 @@ impl FfmpegEncoder {
         }
         // Notice early when the output folder (or the temporary file) was removed: ffmpeg would
         // go on writing into an unlinked file and the render would only fail at the end.
-        if self.frames % 32 == 0 && self.frames > 0 && !self.temp.exists() {
+        if self.frames.is_multiple_of(32) && self.frames > 0 && !self.temp.exists() {
             return Err(MediaError::OutputVanished {
                 path: self.output.clone(),
             });
