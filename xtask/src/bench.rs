@@ -40,7 +40,7 @@ impl Options {
                 seconds: 3.0,
                 seconds_4k: 1.0,
                 repeats: 3,
-                memory_minutes: vec![1.0 / 6.0, 0.5],
+                memory_minutes: vec![1.0 / 12.0, 0.25],
             }
         } else {
             Self {
@@ -317,6 +317,15 @@ struct Row {
     samples: Vec<Sample>,
 }
 
+/// "15 s" below a minute, else "10 min".
+fn length_label(minutes: f64) -> String {
+    if minutes < 1.0 {
+        format!("{:.0} s", minutes * 60.0)
+    } else {
+        format!("{minutes} min")
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
@@ -480,15 +489,22 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
     // Memory flatness: one run per input length.
     let mut memory = Vec::new();
     for &minutes in &o.memory_minutes {
-        let p = work.join(format!("music-{minutes}min.flac"));
+        let p = work.join(format!(
+            "music-{}.flac",
+            length_label(minutes).replace(' ', "")
+        ));
         if !p.exists() {
             make_audio(&p, minutes * 60.0)?;
         }
         let job = write_job(&work, "ours-memory", &p, 1920, 1080, "x264");
-        eprintln!("bench: memory, {minutes} min input at 1080p30 x264");
+        eprintln!(
+            "bench: memory, {} input at 1080p30 x264",
+            length_label(minutes)
+        );
         let s = measure(renderer(&bin, &job, minutes * 60.0), "memory run")?;
         eprintln!(
-            "  {minutes} min: {:.1} s wall, {:.0} MB peak tree, {:.0} MB renderer",
+            "  {}: {:.1} s wall, {:.0} MB peak tree, {:.0} MB renderer",
+            length_label(minutes),
             s.wall,
             s.tree_rss as f64 / 1e6,
             s.root_rss as f64 / 1e6
@@ -626,7 +642,8 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
         for (minutes, s, a) in &memory {
             writeln!(
                 md,
-                "| {minutes} min | {} | {:.1} | {:.0} | {:.0} | {:.0} | {:.1} |",
+                "| {} | {} | {:.1} | {:.0} | {:.0} | {:.0} | {:.1} |",
+                length_label(*minutes),
                 (minutes * 60.0 * 30.0).round() as u64,
                 s.wall,
                 s.root_rss as f64 / 1e6,
