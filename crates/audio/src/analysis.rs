@@ -648,6 +648,12 @@ fn measure_reference(
     const LO_DB: f32 = -150.0;
     const STEP_DB: f32 = 0.1;
     const BINS: usize = 2000; // -150 .. +50 dB
+    log::info!(
+        "{}: measuring levels over the whole track for normalisation ({:.0} s of audio)",
+        decoder.path().display(),
+        decoder.info().duration_secs()
+    );
+    let started = std::time::Instant::now();
     let pass = decoder.reopen()?;
     // The same window as the render's (levels depend on it), on a sparser grid of frames.
     let mode = Mode {
@@ -669,6 +675,10 @@ fn measure_reference(
             counted += 1;
         }
     }
+    log::debug!(
+        "normalisation pre-pass took {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
     if counted == 0 {
         return Ok(0.0);
     }
