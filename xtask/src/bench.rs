@@ -376,6 +376,14 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
         status.success(),
         "cargo build --release -p audio --example analyze failed"
     );
+    // The commit the measured binaries were built from (read now, not after a long run).
+    let git = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(root)
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
     let bin = root.join("target/release/renderer");
     let analyze = root.join("target/release/examples/analyze");
     let work = root.join("bench/out");
@@ -560,13 +568,6 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
         .map(|i| i.version)
         .unwrap_or_else(|_| "unknown".into());
     let rustc = first_line("rustc", "--version");
-    let git = Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .current_dir(root)
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
 
     let mut md = String::new();
     writeln!(
