@@ -679,7 +679,13 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
             .join(",")
     );
     std::fs::create_dir_all(root.join("bench"))?;
-    std::fs::write(root.join("bench/results.json"), json)?;
+    // Quick runs are for development: they never overwrite the full run's record.
+    let json_name = if o.quick {
+        "bench/results-quick.json"
+    } else {
+        "bench/results.json"
+    };
+    std::fs::write(root.join(json_name), json)?;
 
     // Prepend the run to docs/BENCHMARKS.md (newest first), keeping the header.
     let doc_path = root.join("docs/BENCHMARKS.md");
@@ -689,6 +695,6 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
     std::fs::create_dir_all(root.join("docs"))?;
     std::fs::write(&doc_path, format!("{header}{md}{rest}"))?;
     println!("{md}");
-    println!("wrote docs/BENCHMARKS.md and bench/results.json");
+    println!("wrote docs/BENCHMARKS.md and {json_name}");
     Ok(())
 }
