@@ -127,7 +127,8 @@ fn measure(mut cmd: Command, what: &str) -> anyhow::Result<Sample> {
         }
         s
     });
-    let (status, cpu) = wait_with_cpu(pid)?;
+    let (status, usage) = media::wait_with_usage(pid)?;
+    let cpu = usage.cpu_seconds;
     let wall = started.elapsed().as_secs_f64();
     done.store(true, Ordering::Relaxed);
     let _ = sampler.join();
@@ -135,8 +136,8 @@ fn measure(mut cmd: Command, what: &str) -> anyhow::Result<Sample> {
     // The child was reaped by wait4 above; `child` must not be waited on again.
     std::mem::forget(child);
     ensure!(
-        status == 0,
-        "{what} failed (wait status {status}):\n{}",
+        status.success(),
+        "{what} failed ({status}):\n{}",
         err.lines().rev().take(15).collect::<Vec<_>>().join("\n")
     );
     Ok(Sample {
@@ -145,26 +146,6 @@ fn measure(mut cmd: Command, what: &str) -> anyhow::Result<Sample> {
         tree_rss: peak.load(Ordering::Relaxed),
         root_rss: root_peak.load(Ordering::Relaxed),
     })
-}
-
-/// Reaps `pid`, returning its raw wait status and CPU seconds (its own and its children's).
-fn wait_with_cpu(pid: u32) -> anyhow::Result<(i32, f64)> {
-    let mut status: libc::c_int = 0;
-    // SAFETY: an all-zero rusage is a valid value of this plain C struct.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: pid is our unreaped child; status and usage are valid writable locals.
-        let r = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
-        if r == pid as libc::pid_t {
-            break;
-        }
-        let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::Interrupted {
-            return Err(e.into());
-        }
-    }
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    Ok((status, tv(usage.ru_utime) + tv(usage.ru_stime)))
 }
 
 /// VmRSS of one process, bytes.

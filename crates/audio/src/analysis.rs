@@ -349,13 +349,7 @@ impl FrameAnalyzer {
     }
 
     fn map_level(&self, db: f32) -> f32 {
-        let floor = self.config.floor_db;
-        let v = (db - self.reference_db - floor) / -floor;
-        if v.is_finite() {
-            v.clamp(0.0, 1.0)
-        } else {
-            0.0
-        }
+        level_in_range(db, self.reference_db, self.config.floor_db)
     }
 
     /// Computes the next frame into `out` (see [`FrameAnalyzer::buffers`]).
@@ -448,13 +442,7 @@ impl FrameAnalyzer {
         self.layout.levels_db(&self.power, &mut self.band_db);
         let dt = (1.0 / self.fps) as f32;
         for (r, &db) in self.raw.iter_mut().zip(&self.band_db) {
-            let floor = self.config.floor_db;
-            let v = (db - self.reference_db - floor) / -floor;
-            *r = if v.is_finite() {
-                v.clamp(0.0, 1.0)
-            } else {
-                0.0
-            };
+            *r = level_in_range(db, self.reference_db, self.config.floor_db);
         }
         self.smoother.step(&self.raw, dt, &mut out.bands);
         self.peaks.step(&out.bands, dt, &mut out.peaks);
@@ -517,7 +505,7 @@ impl FrameAnalyzer {
             } else {
                 -200.0
             };
-            ((db as f32 - self.config.floor_db) / -self.config.floor_db).clamp(0.0, 1.0)
+            level_in_range(db as f32, 0.0, self.config.floor_db)
         };
         let level_left = level(window_mean(&mut self.left_sq));
         let level_right = level(window_mean(&mut self.right_sq));
@@ -613,6 +601,16 @@ impl FrameAnalyzer {
             }
         }
         Ok(())
+    }
+}
+
+/// Maps `db` to 0..=1: `floor` dB (negative) below `reference` is 0, `reference` is 1.
+fn level_in_range(db: f32, reference: f32, floor: f32) -> f32 {
+    let v = (db - reference - floor) / -floor;
+    if v.is_finite() {
+        v.clamp(0.0, 1.0)
+    } else {
+        0.0
     }
 }
 

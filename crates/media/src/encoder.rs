@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crate::MediaError;
-use crate::process::{ffmpeg_program, spawn_error, wait_with_peak_rss};
+use crate::process::{ffmpeg_program, spawn_error, wait_with_usage};
 
 /// Lines of ffmpeg's stderr kept for error messages.
 const STDERR_TAIL_LINES: usize = 40;
@@ -309,7 +309,7 @@ impl FfmpegEncoder {
         let status = match self.child.take() {
             Some(mut child) => {
                 let _ = child.kill();
-                match wait_with_peak_rss(&mut child) {
+                match wait_with_usage(child.id()) {
                     Ok((s, _)) => s.to_string(),
                     Err(e) => format!("unknown status: {e}"),
                 }
@@ -348,12 +348,12 @@ impl FfmpegEncoder {
     /// Closes ffmpeg's input, waits for it, and moves the MP4 into place.
     pub fn finish(mut self) -> Result<EncodeStats, MediaError> {
         self.stdin = None;
-        let Some(mut child) = self.child.take() else {
+        let Some(child) = self.child.take() else {
             return Err(self.died());
         };
-        let waited = wait_with_peak_rss(&mut child);
+        let waited = wait_with_usage(child.id());
         self.join_stderr();
-        let (status, peak) = waited.map_err(|e| MediaError::EncoderFailed {
+        let (status, usage) = waited.map_err(|e| MediaError::EncoderFailed {
             status: format!("wait failed: {e}"),
             hint: String::new(),
             stderr: self.stderr_tail(),
@@ -377,7 +377,7 @@ impl FfmpegEncoder {
         })?;
         Ok(EncodeStats {
             frames: self.frames,
-            ffmpeg_peak_rss: peak,
+            ffmpeg_peak_rss: usage.peak_rss,
         })
     }
 }

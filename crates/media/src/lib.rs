@@ -15,4 +15,6 @@ pub use encoder::{
     temp_path_for,
 };
 pub use error::MediaError;
-pub use process::{FfmpegInfo, ffmpeg_program, ffprobe_program, probe_ffmpeg};
+pub use process::{
+    ChildUsage, FfmpegInfo, ffmpeg_program, ffprobe_program, probe_ffmpeg, wait_with_usage,
+};

@@ -1,6 +1,6 @@
 //! Locating and probing ffmpeg, and waiting for a child with its resource usage.
 
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 
 use crate::MediaError;
 
@@ -66,19 +66,28 @@ pub(crate) fn spawn_error(program: &str, source: std::io::Error) -> MediaError {
     }
 }
 
-/// Waits for `child` and returns its exit status with its peak resident set size in bytes.
+/// What a reaped child process used.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChildUsage {
+    /// Peak resident set size, bytes.
+    pub peak_rss: u64,
+    /// User + system CPU time, seconds (including its own waited-for children).
+    pub cpu_seconds: f64,
+}
+
+/// Waits for the child process `pid` and returns its exit status with its resource usage.
 ///
 /// std's `Child::wait` does not report resource usage, so this reaps the child with `wait4`;
-/// the caller must not wait on (or kill) the `Child` afterwards.
-pub(crate) fn wait_with_peak_rss(child: &mut Child) -> std::io::Result<(ExitStatus, u64)> {
+/// the caller must not wait on (or kill) that child afterwards.
+pub fn wait_with_usage(pid: u32) -> std::io::Result<(ExitStatus, ChildUsage)> {
     use std::os::unix::process::ExitStatusExt;
-    let pid = child.id() as libc::pid_t;
+    let pid = pid as libc::pid_t;
     let mut status: libc::c_int = 0;
     // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     loop {
-        // SAFETY: `pid` is our own unreaped child; `status` and `usage` are valid, writable
-        // locals that outlive the call.
+        // SAFETY: `pid` is the caller's own unreaped child; `status` and `usage` are valid,
+        // writable locals that outlive the call.
         let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
         if r == pid {
             break;
@@ -88,7 +97,13 @@ pub(crate) fn wait_with_peak_rss(child: &mut Child) -> std::io::Result<(ExitStat
             return Err(err);
         }
     }
-    // ru_maxrss is in kilobytes on Linux.
-    let peak = u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024;
-    Ok((ExitStatus::from_raw(status), peak))
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Ok((
+        ExitStatus::from_raw(status),
+        ChildUsage {
+            // ru_maxrss is in kilobytes on Linux.
+            peak_rss: u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024,
+            cpu_seconds: seconds(usage.ru_utime) + seconds(usage.ru_stime),
+        },
+    ))
 }
