@@ -13,6 +13,7 @@ mod layers;
 mod nv12;
 mod readback;
 mod renderer;
+pub mod text;
 pub mod shaders;
 
 pub use context::{AdapterChoice, AdapterSummary, GpuContext, is_software_adapter, list_adapters};

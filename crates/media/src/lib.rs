@@ -9,6 +9,7 @@
 mod encoder;
 mod error;
 mod process;
+pub mod video;
 
 pub use encoder::{
     AudioInput, EncodeStats, EncoderSettings, FfmpegEncoder, VideoCodec, X264_PRESETS,

@@ -33,6 +33,7 @@
 //! assert!(matches!(result, Err(RenderError::Audio(_))));
 //! ```
 
+pub mod expr;
 pub mod job;
 mod layers;
 mod memory;
