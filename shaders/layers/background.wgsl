@@ -1,4 +1,4 @@
-// #import shared/frame.wgsl
+// #import shared/layer.wgsl
 // #import shared/color.wgsl
 //
 // Background layer: a solid colour or a linear gradient across the frame. Gradients interpolate
@@ -55,10 +55,12 @@ fn vs_main(@builtin(vertex_index) index: u32) -> VsOut {
 
 @fragment
 fn fs_main(in: VsOut) -> @location(0) vec4<f32> {
-    let c = mix(in.color_a, in.color_b, clamp(in.t, 0.0, 1.0));
+    let mixed = mix(in.color_a, in.color_b, clamp(in.t, 0.0, 1.0));
+    // Dithered before the 8-bit target quantises it: a slow gradient would otherwise band.
+    let c = dither_encoded(mixed.rgb, in.position.xy);
     if OUTPUT_ENCODED {
-        return vec4<f32>(c.rgb, 1.0);
+        return vec4<f32>(c, 1.0);
     }
-    let alpha = c.a * in.opacity;
-    return vec4<f32>(srgb_to_linear(c.rgb) * alpha, alpha);
+    let alpha = mixed.a * in.opacity;
+    return vec4<f32>(srgb_to_linear(max(c, vec3<f32>(0.0))) * alpha, alpha);
 }

@@ -143,6 +143,9 @@ pub struct FrameBuffers {
     pub peaks: Vec<f32>,
     /// Oscilloscope trace of the mono mix over the frame: (min, max) pairs, -1..=1.
     pub waveform: Vec<f32>,
+    /// The same trace for the left channel, then for the right (both the mono signal for mono
+    /// files): `2 * waveform.len()` values.
+    pub waveform_stereo: Vec<f32>,
 }
 
 /// Streams per-frame features for frames `0..frames` of a render that starts `start` seconds
@@ -171,6 +174,10 @@ pub struct FrameAnalyzer {
     kpow: VecDeque<f32>,
     left_sq: VecDeque<f32>,
     right_sq: VecDeque<f32>,
+    /// Per sample, aligned with `ring`: the left and right channels (both the mono channel for
+    /// mono files), for the stereo oscilloscope.
+    left: VecDeque<f32>,
+    right: VecDeque<f32>,
     kfilters: Vec<KWeighting>,
     ring_start: i64,
     eof: bool,
@@ -302,6 +309,8 @@ impl FrameAnalyzer {
             kpow: VecDeque::new(),
             left_sq: VecDeque::new(),
             right_sq: VecDeque::new(),
+            left: VecDeque::new(),
+            right: VecDeque::new(),
             kfilters: Vec::new(),
             ring_start,
             eof: false,
@@ -345,6 +354,7 @@ impl FrameAnalyzer {
             bands: vec![0.0; self.band_count()],
             peaks: vec![0.0; self.band_count()],
             waveform: vec![0.0; 2 * self.config.waveform_points],
+            waveform_stereo: vec![0.0; 4 * self.config.waveform_points],
         }
     }
 
@@ -396,6 +406,8 @@ impl FrameAnalyzer {
         self.kpow.drain(..aux_drop);
         self.left_sq.drain(..aux_drop);
         self.right_sq.drain(..aux_drop);
+        self.left.drain(..aux_drop);
+        self.right.drain(..aux_drop);
         self.ring_start += drop as i64;
         if self.ring.is_empty() && keep_from > self.ring_start {
             self.ring_start = keep_from;
@@ -482,6 +494,29 @@ impl FrameAnalyzer {
             }
             out.waveform[2 * p] = mn.clamp(-1.0, 1.0);
             out.waveform[2 * p + 1] = mx.clamp(-1.0, 1.0);
+        }
+        // The same per channel (the channel rings are kept only in the full analysis).
+        if self.left.len() == ring.len() {
+            let channels = [self.left.make_contiguous(), self.right.make_contiguous()];
+            for (c, samples) in channels.into_iter().enumerate() {
+                for p in 0..points {
+                    let a = w0 + width * p as i64 / points as i64;
+                    let b = (w0 + width * (p as i64 + 1) / points as i64).max(a + 1);
+                    let (before, inside, after) = span(samples.len(), a, b);
+                    let (mut mn, mut mx) = if before + after > 0 {
+                        (0.0f32, 0.0f32)
+                    } else {
+                        (f32::INFINITY, f32::NEG_INFINITY)
+                    };
+                    for &s in &samples[inside] {
+                        mn = mn.min(s);
+                        mx = mx.max(s);
+                    }
+                    let o = 2 * (c * points + p);
+                    out.waveform_stereo[o] = mn.clamp(-1.0, 1.0);
+                    out.waveform_stereo[o + 1] = mx.clamp(-1.0, 1.0);
+                }
+            }
         }
 
         // Loudness over the 400 ms window centred on the frame (zero outside the file).
@@ -576,6 +611,8 @@ impl FrameAnalyzer {
                 self.kpow.extend(std::iter::repeat_n(0.0, gap));
                 self.left_sq.extend(std::iter::repeat_n(0.0, gap));
                 self.right_sq.extend(std::iter::repeat_n(0.0, gap));
+                self.left.extend(std::iter::repeat_n(0.0, gap));
+                self.right.extend(std::iter::repeat_n(0.0, gap));
             }
         }
         if full && self.kfilters.len() != ch {
@@ -598,6 +635,8 @@ impl FrameAnalyzer {
                 let r = clean(*frame.get(1).unwrap_or(&frame[0]));
                 self.left_sq.push_back(l * l);
                 self.right_sq.push_back(r * r);
+                self.left.push_back(l);
+                self.right.push_back(r);
             }
         }
         Ok(())

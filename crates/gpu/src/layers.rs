@@ -1,4 +1,6 @@
-//! Layer kinds: their uniform parameters (host mirrors of the WGSL structs) and pipelines.
+//! Layer kinds: their uniform parameters (host mirrors of the WGSL structs), textures and
+//! blend modes. [`FrameRenderer`](crate::FrameRenderer) turns a list of [`LayerSpec`]s into
+//! pipelines and draws them in order.
 
 use bytemuck::{Pod, Zeroable};
 
@@ -20,6 +22,44 @@ pub fn srgb_to_linear(c: f32) -> f32 {
         c / 12.92
     } else {
         ((c + 0.055) / 1.055).powf(2.4)
+    }
+}
+
+/// How a layer combines with what is below it (in linear light, premultiplied alpha).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum BlendMode {
+    /// Porter-Duff "over".
+    #[default]
+    Normal,
+    /// Light adds up (glows, particles).
+    Add,
+    /// 1 - (1 - a)(1 - b): brightens, never beyond white.
+    Screen,
+    /// a * b: darkens (shadows, tinting).
+    Multiply,
+}
+
+impl BlendMode {
+    pub(crate) fn state(self) -> wgpu::BlendState {
+        use wgpu::{BlendComponent, BlendFactor as F, BlendOperation::Add};
+        let alpha = BlendComponent {
+            src_factor: F::One,
+            dst_factor: F::OneMinusSrcAlpha,
+            operation: Add,
+        };
+        let color = |src_factor, dst_factor| BlendComponent {
+            src_factor,
+            dst_factor,
+            operation: Add,
+        };
+        let color = match self {
+            Self::Normal => color(F::One, F::OneMinusSrcAlpha),
+            Self::Add => color(F::One, F::One),
+            Self::Screen => color(F::One, F::OneMinusSrc),
+            // src * dst + dst * (1 - src_alpha), with premultiplied src.
+            Self::Multiply => color(F::Dst, F::OneMinusSrcAlpha),
+        };
+        wgpu::BlendState { color, alpha }
     }
 }
 
@@ -46,38 +86,326 @@ pub struct BarsParams {
     /// Linear-light colours (see [`Rgba::to_linear`]), straight alpha.
     pub color_a: [f32; 4],
     pub color_b: [f32; 4],
+    pub peak_color: [f32; 4],
     pub count: u32,
     pub gap: f32,
     pub radius: f32,
-    /// 0 = from the bottom edge, 1 = mirrored about the centre line.
-    pub mode: u32,
+    /// 0 = from the bottom edge, 1 = both ways from the centre line, 2 = down from the top.
+    pub align: u32,
     pub opacity: f32,
     pub min_height: f32,
+    /// 0 = colour by height, 1 = along x.
+    pub gradient: u32,
+    /// 1 = spectrum mirrored left-right.
+    pub symmetric: u32,
+    /// Cap instances drawn after the bars: 0, `count`, or `2 * count` for centred bars.
+    pub caps: u32,
+    pub cap_height: f32,
     pub _pad: [f32; 2],
 }
 
-/// One layer of the stack, drawn in order over the previous ones (premultiplied "over").
-#[derive(Debug, Clone, Copy, PartialEq)]
-#[non_exhaustive]
-pub enum LayerSpec {
-    Background(BackgroundParams),
-    Bars(BarsParams),
+/// Mirror of `RadialParams` in shaders/layers/radial.wgsl.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
+pub struct RadialParams {
+    pub centre: [f32; 2],
+    pub inner: f32,
+    pub length: f32,
+    pub color_a: [f32; 4],
+    pub color_b: [f32; 4],
+    pub count: u32,
+    pub gap: f32,
+    /// Radians clockwise from 12 o'clock.
+    pub rotation: f32,
+    pub opacity: f32,
+    pub symmetric: u32,
+    pub min_length: f32,
+    pub radius: f32,
+    pub _pad: f32,
 }
 
-impl LayerSpec {
+/// Mirror of `ImageParams` in shaders/layers/image.wgsl.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
+pub struct ImageParams {
+    pub rect: [f32; 4],
+    /// uv = xy + local * zw.
+    pub uv_transform: [f32; 4],
+    pub tint: [f32; 4],
+    pub opacity: f32,
+    /// 0 = rectangle, 1 = ellipse.
+    pub shape: u32,
+    pub corner: f32,
+    pub _pad: f32,
+}
+
+/// Mirror of `WaveformParams` in shaders/layers/waveform.wgsl.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
+pub struct WaveformParams {
+    pub rect: [f32; 4],
+    pub color: [f32; 4],
+    pub glow_color: [f32; 4],
+    pub opacity: f32,
+    pub thickness: f32,
+    pub glow: f32,
+    pub gain: f32,
+    /// 0 = line, 1 = filled.
+    pub mode: u32,
+    /// 0 = mono, 1 = stereo split.
+    pub stereo: u32,
+    pub segments: u32,
+    pub _pad: f32,
+}
+
+/// Mirror of `SpectrogramParams` in shaders/layers/spectrogram.wgsl.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
+pub struct SpectrogramParams {
+    pub rect: [f32; 4],
+    pub opacity: f32,
+    /// Frames of history (width of the ring texture), 2..=8192.
+    pub columns: u32,
+    /// 0 viridis, 1 magma, 2 inferno, 3 grey.
+    pub palette: u32,
+    pub gamma: f32,
+}
+
+/// Mirror of `ParticlesParams` in shaders/shared/particles.wgsl.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
+pub struct ParticlesParams {
+    pub rect: [f32; 4],
+    pub color_a: [f32; 4],
+    pub color_b: [f32; 4],
+    pub emitter: [f32; 2],
+    pub gravity: [f32; 2],
+    /// Slots (fixed at creation, 1..=65536).
+    pub capacity: u32,
+    pub emit_start: u32,
+    pub emit_count: u32,
+    /// 0 = point emitter, 1 = anywhere in the rect, 2 = along its bottom edge.
+    pub shape: u32,
+    pub speed: f32,
+    pub life: f32,
+    pub size: f32,
+    pub dt: f32,
+    pub opacity: f32,
+    pub drag: f32,
+    pub spread: f32,
+    pub direction: f32,
+}
+
+/// Bytes of one particle in the state buffer (`Particle` in shaders/shared/particles.wgsl).
+pub const PARTICLE_BYTES: u64 = 32;
+
+/// Mirror of `TextParams` in shaders/layers/text.wgsl.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
+pub struct TextParams {
+    pub rect: [f32; 4],
+    pub color: [f32; 4],
+    pub shadow_color: [f32; 4],
+    pub shadow_offset: [f32; 2],
+    pub opacity: f32,
+    pub shadow_blur: f32,
+}
+
+/// Mirror of `ProgressParams` in shaders/layers/progress.wgsl.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
+pub struct ProgressParams {
+    pub rect: [f32; 4],
+    pub track: [f32; 4],
+    pub fill: [f32; 4],
+    pub value: f32,
+    pub radius: f32,
+    pub opacity: f32,
+    pub _pad: f32,
+}
+
+/// Mirror of `VignetteParams` in shaders/layers/vignette.wgsl.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
+pub struct VignetteParams {
+    pub color: [f32; 4],
+    pub strength: f32,
+    pub radius: f32,
+    pub softness: f32,
+    pub opacity: f32,
+}
+
+/// Mirror of `BloomParams` in shaders/post/bloom.wgsl (the host sets `direction` and `texel`
+/// per pass).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
+pub struct BloomParams {
+    pub threshold: f32,
+    pub knee: f32,
+    pub intensity: f32,
+    pub opacity: f32,
+    pub direction: [f32; 2],
+    pub texel: [f32; 2],
+}
+
+/// Mirror of `CustomParams` in shaders/layers/custom.wgsl.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
+pub struct CustomParams {
+    pub rect: [f32; 4],
+    pub values: [f32; 8],
+    pub opacity: f32,
+    pub _pad: [f32; 3],
+}
+
+/// A user's WGSL file for a custom layer (see `shaders/layers/custom.wgsl` for what it may use).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomShader {
+    /// Shown in errors (the user's path).
+    pub file: String,
+    pub source: String,
+}
+
+/// Pixels for a layer's texture.
+#[derive(Clone, PartialEq, Eq)]
+pub enum LayerImage {
+    /// sRGB-encoded RGBA8, straight alpha, row-major (images, video frames).
+    Rgba { width: u32, height: u32, pixels: Vec<u8> },
+    /// 8-bit coverage, row-major (rasterised text).
+    Coverage { width: u32, height: u32, pixels: Vec<u8> },
+}
+
+impl std::fmt::Debug for LayerImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (kind, w, h) = match self {
+            Self::Rgba { width, height, .. } => ("Rgba", width, height),
+            Self::Coverage { width, height, .. } => ("Coverage", width, height),
+        };
+        write!(f, "LayerImage::{kind}({w}x{h})")
+    }
+}
+
+impl LayerImage {
+    pub fn size(&self) -> (u32, u32) {
+        match self {
+            Self::Rgba { width, height, .. } | Self::Coverage { width, height, .. } => {
+                (*width, *height)
+            }
+        }
+    }
+
+    pub(crate) fn format(&self) -> wgpu::TextureFormat {
+        match self {
+            Self::Rgba { .. } => wgpu::TextureFormat::Rgba8UnormSrgb,
+            Self::Coverage { .. } => wgpu::TextureFormat::R8Unorm,
+        }
+    }
+
+    pub(crate) fn bytes_per_pixel(&self) -> u32 {
+        match self {
+            Self::Rgba { .. } => 4,
+            Self::Coverage { .. } => 1,
+        }
+    }
+
+    pub(crate) fn pixels(&self) -> &[u8] {
+        match self {
+            Self::Rgba { pixels, .. } | Self::Coverage { pixels, .. } => pixels,
+        }
+    }
+
+    /// Checks that the pixel buffer matches the size.
+    pub(crate) fn check(&self) -> Result<(), crate::GpuError> {
+        let (w, h) = self.size();
+        let expected = u64::from(w) * u64::from(h) * u64::from(self.bytes_per_pixel());
+        if w == 0 || h == 0 || self.pixels().len() as u64 != expected {
+            return Err(crate::GpuError::Config(format!(
+                "layer image of {w}x{h} has {} bytes, expected {expected}",
+                self.pixels().len()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// What a layer draws and its parameters.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum LayerKind {
+    Background(BackgroundParams),
+    /// Needs [`LayerSpec::image`] (RGBA).
+    Image(ImageParams),
+    Bars(BarsParams),
+    Radial(RadialParams),
+    Waveform(WaveformParams),
+    Spectrogram(SpectrogramParams),
+    Particles(ParticlesParams),
+    /// Needs [`LayerSpec::image`] (coverage).
+    Text(TextParams),
+    Progress(ProgressParams),
+    Vignette(VignetteParams),
+    Bloom(BloomParams),
+    Custom(CustomParams, CustomShader),
+}
+
+/// One layer of the stack, drawn in order over the previous ones.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerSpec {
+    pub kind: LayerKind,
+    pub blend: BlendMode,
+    /// The texture of image and text layers (replaced per frame with
+    /// [`FrameRenderer::set_image`](crate::FrameRenderer::set_image)).
+    pub image: Option<LayerImage>,
+}
+
+impl From<LayerKind> for LayerSpec {
+    fn from(kind: LayerKind) -> Self {
+        let blend = match kind {
+            LayerKind::Particles(_) => BlendMode::Add,
+            _ => BlendMode::Normal,
+        };
+        Self {
+            kind,
+            blend,
+            image: None,
+        }
+    }
+}
+
+impl LayerKind {
     /// The embedded shader file that draws this kind.
     pub(crate) fn shader(&self) -> &'static str {
         match self {
             Self::Background(_) => "layers/background.wgsl",
+            Self::Image(_) => "layers/image.wgsl",
             Self::Bars(_) => "layers/bars.wgsl",
+            Self::Radial(_) => "layers/radial.wgsl",
+            Self::Waveform(_) => "layers/waveform.wgsl",
+            Self::Spectrogram(_) => "layers/spectrogram.wgsl",
+            Self::Particles(_) => "layers/particles.wgsl",
+            Self::Text(_) => "layers/text.wgsl",
+            Self::Progress(_) => "layers/progress.wgsl",
+            Self::Vignette(_) => "layers/vignette.wgsl",
+            Self::Bloom(_) => "post/bloom.wgsl",
+            Self::Custom(..) => "layers/custom.wgsl",
         }
     }
 
     /// Label used for wgpu objects, e.g. "layer.bars".
-    pub(crate) fn label(&self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         match self {
-            Self::Background(_) => "layer.background",
-            Self::Bars(_) => "layer.bars",
+            Self::Background(_) => "background",
+            Self::Image(_) => "image",
+            Self::Bars(_) => "bars",
+            Self::Radial(_) => "radial",
+            Self::Waveform(_) => "waveform",
+            Self::Spectrogram(_) => "spectrogram",
+            Self::Particles(_) => "particles",
+            Self::Text(_) => "text",
+            Self::Progress(_) => "progress",
+            Self::Vignette(_) => "vignette",
+            Self::Bloom(_) => "bloom",
+            Self::Custom(..) => "custom",
         }
     }
 
@@ -88,7 +416,7 @@ impl LayerSpec {
             Self::Background(p) => {
                 p.opacity >= 1.0 && p.color_a[3] >= 1.0 && (p.mode == 0 || p.color_b[3] >= 1.0)
             }
-            Self::Bars(_) => false,
+            _ => false,
         }
     }
 
@@ -101,16 +429,34 @@ impl LayerSpec {
     pub(crate) fn draw_range(&self) -> (u32, u32) {
         match self {
             // One triangle covering the frame.
-            Self::Background(_) => (3, 1),
-            // One quad (two triangles) per bar.
-            Self::Bars(p) => (6, p.count),
+            Self::Background(_) | Self::Vignette(_) | Self::Bloom(_) => (3, 1),
+            Self::Image(_)
+            | Self::Text(_)
+            | Self::Progress(_)
+            | Self::Spectrogram(_)
+            | Self::Custom(..) => (6, 1),
+            // One quad per bar, then one per peak cap.
+            Self::Bars(p) => (6, p.count + p.caps),
+            Self::Radial(p) => (6, p.count),
+            Self::Waveform(p) => (6, p.segments.max(1) * (1 + p.stereo.min(1))),
+            Self::Particles(p) => (6, p.capacity),
         }
     }
 
     pub(crate) fn params_bytes(&self) -> &[u8] {
         match self {
             Self::Background(p) => bytemuck::bytes_of(p),
+            Self::Image(p) => bytemuck::bytes_of(p),
             Self::Bars(p) => bytemuck::bytes_of(p),
+            Self::Radial(p) => bytemuck::bytes_of(p),
+            Self::Waveform(p) => bytemuck::bytes_of(p),
+            Self::Spectrogram(p) => bytemuck::bytes_of(p),
+            Self::Particles(p) => bytemuck::bytes_of(p),
+            Self::Text(p) => bytemuck::bytes_of(p),
+            Self::Progress(p) => bytemuck::bytes_of(p),
+            Self::Vignette(p) => bytemuck::bytes_of(p),
+            Self::Bloom(p) => bytemuck::bytes_of(p),
+            Self::Custom(p, _) => bytemuck::bytes_of(p),
         }
     }
 }

@@ -13,13 +13,18 @@ mod layers;
 mod nv12;
 mod readback;
 mod renderer;
-pub mod text;
 pub mod shaders;
+pub mod text;
 
 pub use context::{AdapterChoice, AdapterSummary, GpuContext, is_software_adapter, list_adapters};
 pub use error::GpuError;
 pub use frame::{FrameFeatures, FrameUniforms};
-pub use layers::{BackgroundParams, BarsParams, LayerSpec, Rgba, srgb_to_linear};
+pub use layers::{
+    BackgroundParams, BarsParams, BlendMode, BloomParams, CustomParams, CustomShader, ImageParams,
+    LayerImage, LayerKind, LayerSpec, PARTICLE_BYTES, ParticlesParams, ProgressParams,
+    RadialParams, Rgba, SpectrogramParams, TextParams, VignetteParams, WaveformParams,
+    srgb_to_linear,
+};
 pub use nv12::{Nv12Layout, rgb_to_nv12_reference};
 pub use renderer::{FrameRenderer, RendererConfig};
 

@@ -4,7 +4,7 @@
 //! [`compose`] expands imports (each file once) and [`validate`] runs naga's WGSL front end and
 //! validator, so a broken shader is reported with its file, line and column before any GPU work.
 
-use crate::GpuError;
+use crate::{CustomShader, GpuError};
 
 macro_rules! embed {
     ($($path:literal),* $(,)?) => {
@@ -20,10 +20,28 @@ embed!(
     "shared/frame.wgsl",
     "shared/fullscreen.wgsl",
     "shared/color.wgsl",
+    "shared/layer.wgsl",
+    "shared/palettes.wgsl",
+    "shared/particles.wgsl",
     "layers/background.wgsl",
     "layers/bars.wgsl",
+    "layers/custom.wgsl",
+    "layers/image.wgsl",
+    "layers/particles.wgsl",
+    "layers/particles_sim.wgsl",
+    "layers/progress.wgsl",
+    "layers/radial.wgsl",
+    "layers/spectrogram.wgsl",
+    "layers/text.wgsl",
+    "layers/vignette.wgsl",
+    "layers/waveform.wgsl",
+    "post/bloom.wgsl",
     "color/nv12.wgsl",
 );
+
+/// Embedded files that are not complete modules on their own (the custom layer's epilogue
+/// needs the user's `shade` function).
+pub const PARTIAL: &[&str] = &["layers/custom.wgsl"];
 
 /// The raw source of an embedded file.
 pub fn source(path: &str) -> Result<&'static str, GpuError> {
@@ -97,6 +115,71 @@ pub fn create_module(device: &wgpu::Device, path: &str) -> Result<wgpu::ShaderMo
     validate(path, &wgsl)?;
     Ok(device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some(path),
+        source: wgpu::ShaderSource::Wgsl(wgsl.into()),
+    }))
+}
+
+/// The module of a custom layer: the user's source FIRST (so naga's line and column numbers in
+/// errors are the user's own), then the custom layer's epilogue with everything it imports.
+pub fn compose_custom(user_source: &str) -> Result<String, GpuError> {
+    let epilogue = compose("layers/custom.wgsl")?;
+    Ok(format!("{user_source}\n{epilogue}"))
+}
+
+/// Validates a custom layer's WGSL with naga. An error names the user's file, line and column
+/// (`file:line:column: message`) followed by naga's annotated excerpt.
+pub fn validate_custom(shader: &CustomShader) -> Result<naga::Module, GpuError> {
+    let wgsl = compose_custom(&shader.source)?;
+    let user_lines = shader.source.lines().count().max(1);
+    let locate = |loc: Option<naga::SourceLocation>, message: String, emitted: String| {
+        let at = match loc {
+            Some(l) if (l.line_number as usize) <= user_lines => {
+                format!("{}:{}:{}: ", shader.file, l.line_number, l.line_position)
+            }
+            // Errors past the user's last line come from a missing or mistyped `shade`
+            // function (the epilogue calls it).
+            _ => format!("{}: ", shader.file),
+        };
+        GpuError::Shader {
+            file: shader.file.clone(),
+            message: format!(
+                "{at}{message}\n{emitted}\nA custom layer defines `fn shade(input: ShadeInput) \
+                 -> vec4<f32>`; see shaders/layers/custom.wgsl for what it can use."
+            ),
+        }
+    };
+    let module = naga::front::wgsl::parse_str(&wgsl).map_err(|e| {
+        locate(
+            e.location(&wgsl),
+            e.message().to_owned(),
+            e.emit_to_string_with_path(&wgsl, &shader.file),
+        )
+    })?;
+    naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::default(),
+    )
+    .validate(&module)
+    .map_err(|e| {
+        let loc = e.spans().next().map(|(span, _)| span.location(&wgsl));
+        locate(
+            loc,
+            e.as_inner().to_string(),
+            e.emit_to_string_with_path(&wgsl, &shader.file),
+        )
+    })?;
+    Ok(module)
+}
+
+/// Validates and creates the shader module of a custom layer.
+pub fn create_custom_module(
+    device: &wgpu::Device,
+    shader: &CustomShader,
+) -> Result<wgpu::ShaderModule, GpuError> {
+    validate_custom(shader)?;
+    let wgsl = compose_custom(&shader.source)?;
+    Ok(device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(&shader.file),
         source: wgpu::ShaderSource::Wgsl(wgsl.into()),
     }))
 }

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use gpu::{
     AdapterChoice, BackgroundParams, BarsParams, FrameRenderer, FrameUniforms, GpuContext,
-    GpuError, LayerSpec, RendererConfig, rgb_to_nv12_reference,
+    GpuError, LayerKind, LayerSpec, RendererConfig, rgb_to_nv12_reference,
 };
 
 /// One device for all tests in this file. Prefers a CPU adapter (deterministic rasteriser);
@@ -46,13 +46,13 @@ fn encoded(c: [u8; 3]) -> [f32; 4] {
 }
 
 fn solid_background() -> LayerSpec {
-    LayerSpec::Background(BackgroundParams {
+    LayerSpec::from(LayerKind::Background(BackgroundParams {
         color_a: encoded(BG),
         color_b: encoded(BG),
         direction: [0.0, 1.0],
         mode: 0,
         opacity: 1.0,
-    })
+    }))
 }
 
 fn bars(width: f32, height: f32, count: u32) -> LayerSpec {
@@ -60,18 +60,23 @@ fn bars(width: f32, height: f32, count: u32) -> LayerSpec {
 }
 
 fn colored_bars(width: f32, height: f32, count: u32, color: [u8; 3]) -> LayerSpec {
-    LayerSpec::Bars(BarsParams {
+    LayerSpec::from(LayerKind::Bars(BarsParams {
         rect: [0.0, 0.0, width, height],
         color_a: linear(color),
         color_b: linear(color),
+        peak_color: [0.0; 4],
         count,
         gap: 0.5,
         radius: 0.0,
-        mode: 0,
+        align: 0,
         opacity: 1.0,
         min_height: 0.0,
+        gradient: 0,
+        symmetric: 0,
+        caps: 0,
+        cap_height: 0.0,
         _pad: [0.0; 2],
-    })
+    }))
 }
 
 fn uniforms(w: u32, h: u32, frame: u32, bands: u32) -> FrameUniforms {
@@ -109,6 +114,7 @@ fn bars_are_drawn_where_there_is_energy() {
         ring_slots: 2,
         chunk_frames: 1,
         frame_stride: 4,
+    bands: 4,
     };
     let mut r = FrameRenderer::new(ctx, config, &[solid_background(), bars(64.0, 32.0, 4)])
         .expect("renderer");
@@ -159,19 +165,20 @@ fn nv12_conversion_matches_the_cpu_reference() {
     let Some(ctx) = context() else { return };
     // 100 px wide: the row pitch (256) differs from the width, so padding is exercised.
     let (w, h) = (100, 50);
-    let gradient = LayerSpec::Background(BackgroundParams {
+    let gradient = LayerSpec::from(LayerKind::Background(BackgroundParams {
         color_a: encoded([0xff, 0x80, 0x10]),
         color_b: encoded([0x10, 0x30, 0xf0]),
         direction: [0.6, 0.8],
         mode: 1,
         opacity: 1.0,
-    });
+    }));
     let config = RendererConfig {
         width: w,
         height: h,
         ring_slots: 3,
         chunk_frames: 1,
         frame_stride: 8,
+    bands: 4,
     };
     let mut r =
         FrameRenderer::new(ctx, config, &[gradient, bars(100.0, 50.0, 8)]).expect("renderer");
@@ -212,6 +219,7 @@ fn readback_ring_returns_frames_in_order_with_their_own_spectrum() {
         ring_slots: 3,
         chunk_frames: n,
         frame_stride: 1,
+    bands: 4,
     };
     // Yellow bars: far brighter than the background, so the Y plane shows them clearly.
     let yellow = [0xff, 0xff, 0x00];
@@ -253,6 +261,7 @@ fn odd_sizes_are_a_clear_error() {
         ring_slots: 2,
         chunk_frames: 1,
         frame_stride: 1,
+    bands: 4,
     };
     let err = FrameRenderer::new(ctx, config, &[solid_background()]).expect_err("odd width");
     assert!(err.to_string().contains("must be even"), "{err}");
@@ -263,13 +272,13 @@ fn translucent_layers_blend_in_linear_light_over_the_opaque_base() {
     let Some(ctx) = context() else { return };
     let (w, h) = (32, 16);
     let solid = |value: f32, opacity: f32| {
-        LayerSpec::Background(BackgroundParams {
+        LayerSpec::from(LayerKind::Background(BackgroundParams {
             color_a: [value, value, value, 1.0],
             color_b: [value, value, value, 1.0],
             direction: [1.0, 0.0],
             mode: 0,
             opacity,
-        })
+        }))
     };
     let half_white = solid(1.0, 0.5);
     let config = RendererConfig {
@@ -278,8 +287,9 @@ fn translucent_layers_blend_in_linear_light_over_the_opaque_base() {
         ring_slots: 2,
         chunk_frames: 1,
         frame_stride: 1,
+    bands: 4,
     };
-    let mut r = FrameRenderer::new(ctx, config, &[solid(0.0, 1.0), half_white]).expect("renderer");
+    let mut r = FrameRenderer::new(ctx, config, &[solid(0.0, 1.0), half_white.clone()]).expect("renderer");
     r.upload_spectrum(&[0.0]).expect("upload");
     let rgba = r.render_rgba(&uniforms(w, h, 0, 1)).expect("render");
     // 50% white over black is 0.5 in linear light: sRGB-encoded 0.735 -> 188 (gamma-space

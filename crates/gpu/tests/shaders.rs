@@ -42,12 +42,70 @@ fn every_shader_file_is_embedded_and_valid() {
         .iter()
         .filter_map(|file| {
             shaders::compose_with(file, &lookup)
+                .map(|src| {
+                    // Partial files are checked with a minimal user function in front.
+                    if shaders::PARTIAL.contains(&file.as_str()) {
+                        format!("{MINIMAL_SHADE}\n{src}")
+                    } else {
+                        src
+                    }
+                })
                 .and_then(|src| shaders::validate(file, &src))
                 .err()
                 .map(|e| e.to_string())
         })
         .collect();
     assert!(errors.is_empty(), "invalid shaders:\n{}", errors.join("\n"));
+}
+
+const MINIMAL_SHADE: &str =
+    "fn shade(input: ShadeInput) -> vec4<f32> { return vec4<f32>(input.uv, 0.0, 1.0); }";
+
+fn custom(source: &str) -> Result<naga::Module, gpu::GpuError> {
+    shaders::validate_custom(&gpu::CustomShader {
+        file: "my/plasma.wgsl".into(),
+        source: source.into(),
+    })
+}
+
+#[test]
+fn custom_layers_validate_and_report_the_users_line_and_column() {
+    // A working shader that uses the documented inputs.
+    custom(
+        "// plasma\nfn shade(input: ShadeInput) -> vec4<f32> {\n    let b = band_level(input.uv.x) + \
+         frame.features.bass + value(0u);\n    return vec4<f32>(palette(0u, b), 1.0);\n}\n",
+    )
+    .expect("valid custom shader");
+
+    // A syntax error on line 3 at the doubled `*` (columns 24-26).
+    let err = custom("// plasma\nfn shade(input: ShadeInput) -> vec4<f32> {\n    let x = input.uv.x * * 2.0;\n    return vec4<f32>(x);\n}\n")
+        .expect_err("syntax error");
+    let text = err.to_string();
+    assert!(text.contains("my/plasma.wgsl:3:"), "{text}");
+    let column: u32 = text
+        .split("my/plasma.wgsl:3:")
+        .nth(1)
+        .and_then(|rest| rest.split(':').next())
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no column in {text}"));
+    assert!((24..=26).contains(&column), "column {column}: {text}");
+
+    // A type error (validation, not parsing) on line 2: returns a scalar.
+    let err = custom("fn shade(input: ShadeInput) -> vec4<f32> {\n    return 1.0;\n}\n")
+        .expect_err("type error");
+    let text = err.to_string();
+    assert!(text.contains("my/plasma.wgsl:"), "{text}");
+    assert!(text.contains(":2:") || text.contains(":1:"), "{text}");
+
+    // An unknown identifier names it.
+    let err = custom("fn shade(input: ShadeInput) -> vec4<f32> {\n    return vec4<f32>(no_such_thing);\n}\n")
+        .expect_err("unknown identifier");
+    let text = err.to_string();
+    assert!(text.contains("my/plasma.wgsl:2:") && text.contains("no_such_thing"), "{text}");
+
+    // No `shade` at all: a clear hint.
+    let err = custom("fn other() {}\n").expect_err("missing shade");
+    assert!(err.to_string().contains("fn shade(input: ShadeInput)"), "{err}");
 }
 
 #[test]
@@ -149,7 +207,72 @@ fn host_structs_match_wgsl_layouts() {
         gpu::BarsParams,
         "BarsParams",
         [
-            rect, color_a, color_b, count, gap, radius, mode, opacity, min_height
+            rect, color_a, color_b, peak_color, count, gap, radius, align, opacity, min_height,
+            gradient, symmetric, caps, cap_height
         ]
+    );
+    check_layout!(
+        "layers/radial.wgsl",
+        gpu::RadialParams,
+        "RadialParams",
+        [
+            centre, inner, length, color_a, color_b, count, gap, rotation, opacity, symmetric,
+            min_length, radius
+        ]
+    );
+    check_layout!(
+        "layers/image.wgsl",
+        gpu::ImageParams,
+        "ImageParams",
+        [rect, uv_transform, tint, opacity, shape, corner]
+    );
+    check_layout!(
+        "layers/waveform.wgsl",
+        gpu::WaveformParams,
+        "WaveformParams",
+        [
+            rect, color, glow_color, opacity, thickness, glow, gain, mode, stereo, segments
+        ]
+    );
+    check_layout!(
+        "layers/spectrogram.wgsl",
+        gpu::SpectrogramParams,
+        "SpectrogramParams",
+        [rect, opacity, columns, palette, gamma]
+    );
+    check_layout!(
+        "layers/particles.wgsl",
+        gpu::ParticlesParams,
+        "ParticlesParams",
+        [
+            rect, color_a, color_b, emitter, gravity, capacity, emit_start, emit_count, shape,
+            speed, life, size, dt, opacity, drag, spread, direction
+        ]
+    );
+    let (particle, _) = reflect("layers/particles.wgsl", "Particle");
+    assert_eq!(u64::from(particle), gpu::PARTICLE_BYTES);
+    check_layout!(
+        "layers/text.wgsl",
+        gpu::TextParams,
+        "TextParams",
+        [rect, color, shadow_color, shadow_offset, opacity, shadow_blur]
+    );
+    check_layout!(
+        "layers/progress.wgsl",
+        gpu::ProgressParams,
+        "ProgressParams",
+        [rect, track, fill, value, radius, opacity]
+    );
+    check_layout!(
+        "layers/vignette.wgsl",
+        gpu::VignetteParams,
+        "VignetteParams",
+        [color, strength, radius, softness, opacity]
+    );
+    check_layout!(
+        "post/bloom.wgsl",
+        gpu::BloomParams,
+        "BloomParams",
+        [threshold, knee, intensity, opacity, direction, texel]
     );
 }
