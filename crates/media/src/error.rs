@@ -57,4 +57,30 @@ pub enum MediaError {
     },
     #[error("invalid encoder setting: {0}")]
     Config(String),
+    #[error("invalid video frame options: {0}")]
+    VideoConfig(String),
+    #[error(
+        "ffprobe was not found (tried `{program}`): install ffmpeg, which includes it \
+         (`apt-get install ffmpeg`, `brew install ffmpeg`), or set FFPROBE to its path"
+    )]
+    FfprobeMissing { program: String },
+    #[error("video file {path} does not exist (or is not a file): check the path")]
+    VideoMissing { path: PathBuf },
+    #[error(
+        "{path} has no video stream: use a video (MP4, MKV, WebM, MOV, GIF) or an image \
+         (PNG, JPEG) file"
+    )]
+    NoVideoStream { path: PathBuf },
+    #[error("ffprobe cannot read {path} as a video or image ({status}); it says:\n{stderr}")]
+    VideoProbe {
+        path: PathBuf,
+        status: String,
+        stderr: String,
+    },
+    #[error("decoding video {path} failed: {reason}; ffmpeg's last lines:\n{stderr}")]
+    VideoDecode {
+        path: PathBuf,
+        reason: String,
+        stderr: String,
+    },
 }
