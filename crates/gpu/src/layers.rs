@@ -270,9 +270,17 @@ pub struct CustomShader {
 #[derive(Clone, PartialEq, Eq)]
 pub enum LayerImage {
     /// sRGB-encoded RGBA8, straight alpha, row-major (images, video frames).
-    Rgba { width: u32, height: u32, pixels: Vec<u8> },
+    Rgba {
+        width: u32,
+        height: u32,
+        pixels: Vec<u8>,
+    },
     /// 8-bit coverage, row-major (rasterised text).
-    Coverage { width: u32, height: u32, pixels: Vec<u8> },
+    Coverage {
+        width: u32,
+        height: u32,
+        pixels: Vec<u8>,
+    },
 }
 
 impl std::fmt::Debug for LayerImage {

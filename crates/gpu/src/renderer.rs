@@ -2,10 +2,12 @@
 
 use std::collections::HashMap;
 
+use crate::layers::{BloomParams, LayerImage, LayerKind, PARTICLE_BYTES};
 use crate::nv12::Nv12Converter;
 use crate::readback::ReadbackRing;
-use crate::layers::{BloomParams, LayerImage, LayerKind, PARTICLE_BYTES};
-use crate::{BlendMode, FrameSink, FrameUniforms, GpuContext, GpuError, LayerSpec, Nv12Layout, shaders};
+use crate::{
+    BlendMode, FrameSink, FrameUniforms, GpuContext, GpuError, LayerSpec, Nv12Layout, shaders,
+};
 
 /// Size-dependent settings of a [`FrameRenderer`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -354,8 +356,7 @@ impl FrameRenderer {
         let mut by_shader: HashMap<(String, bool, BlendMode), usize> = HashMap::new();
         for (i, layer) in layers.iter().enumerate() {
             // The leading run of opaque layers forms the base pass.
-            let base = layer.kind.is_opaque()
-                && layers[..=i].iter().all(|l| l.kind.is_opaque());
+            let base = layer.kind.is_opaque() && layers[..=i].iter().all(|l| l.kind.is_opaque());
             let key_name = match &layer.kind {
                 LayerKind::Custom(..) => format!("custom#{i}"),
                 kind => kind.shader().to_owned(),
@@ -760,10 +761,7 @@ impl FrameRenderer {
             ];
             let quarter = [1.0 / size.0 as f32, 1.0 / size.1 as f32];
             let passes = [
-                BloomParams {
-                    texel: full,
-                    ..*p
-                },
+                BloomParams { texel: full, ..*p },
                 BloomParams {
                     direction: [1.0, 0.0],
                     texel: quarter,
@@ -791,9 +789,10 @@ impl FrameRenderer {
     /// Replaces the parameters of layer `index` from the next submitted frame on (reactors,
     /// particle emission, clocks). The kind must be the one the layer was created with.
     pub fn set_params(&mut self, index: usize, kind: &LayerKind) -> Result<(), GpuError> {
-        let layer = self.layers.get(index).ok_or_else(|| {
-            GpuError::Config(format!("there is no layer {index} to update"))
-        })?;
+        let layer = self
+            .layers
+            .get(index)
+            .ok_or_else(|| GpuError::Config(format!("there is no layer {index} to update")))?;
         let bytes = kind.params_bytes();
         if layer.name != kind.name() || bytes.len() != layer.params_len {
             return Err(GpuError::Config(format!(
@@ -813,9 +812,10 @@ impl FrameRenderer {
     /// from the next submitted frame on. A new size or format reallocates the texture.
     pub fn set_image(&mut self, index: usize, img: &LayerImage) -> Result<(), GpuError> {
         img.check()?;
-        let layer = self.layers.get(index).ok_or_else(|| {
-            GpuError::Config(format!("there is no layer {index} to update"))
-        })?;
+        let layer = self
+            .layers
+            .get(index)
+            .ok_or_else(|| GpuError::Config(format!("there is no layer {index} to update")))?;
         match &layer.image {
             Some((texture, format, size)) if *format == img.format() && *size == img.size() => {
                 self.write_image(texture, img);
@@ -933,9 +933,13 @@ impl FrameRenderer {
 
     /// Records the bloom layer's passes that read the frame drawn so far.
     fn encode_bloom(&self, encoder: &mut wgpu::CommandEncoder, extra: &Extra) {
-        let (Extra::Bloom {
-            views, bind_groups, ..
-        }, Some(extract), Some(blur)) = (extra, &self.helpers.bloom_extract, &self.helpers.bloom_blur)
+        let (
+            Extra::Bloom {
+                views, bind_groups, ..
+            },
+            Some(extract),
+            Some(blur),
+        ) = (extra, &self.helpers.bloom_extract, &self.helpers.bloom_blur)
         else {
             return;
         };
@@ -1055,12 +1059,12 @@ impl FrameRenderer {
         self.ctx
             .queue
             .write_buffer(&self.frame_buffer, 0, bytemuck::bytes_of(uniforms));
-        let mut encoder =
-            self.ctx
-                .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("frame.advance"),
-                });
+        let mut encoder = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("frame.advance"),
+            });
         self.encode_updates(&mut encoder, uniforms.frame_index);
         self.ctx.queue.submit([encoder.finish()]);
         self.ctx.check()

@@ -114,7 +114,7 @@ fn bars_are_drawn_where_there_is_energy() {
         ring_slots: 2,
         chunk_frames: 1,
         frame_stride: 4,
-    bands: 4,
+        bands: 4,
     };
     let mut r = FrameRenderer::new(ctx, config, &[solid_background(), bars(64.0, 32.0, 4)])
         .expect("renderer");
@@ -178,7 +178,7 @@ fn nv12_conversion_matches_the_cpu_reference() {
         ring_slots: 3,
         chunk_frames: 1,
         frame_stride: 8,
-    bands: 4,
+        bands: 4,
     };
     let mut r =
         FrameRenderer::new(ctx, config, &[gradient, bars(100.0, 50.0, 8)]).expect("renderer");
@@ -219,7 +219,7 @@ fn readback_ring_returns_frames_in_order_with_their_own_spectrum() {
         ring_slots: 3,
         chunk_frames: n,
         frame_stride: 1,
-    bands: 4,
+        bands: 4,
     };
     // Yellow bars: far brighter than the background, so the Y plane shows them clearly.
     let yellow = [0xff, 0xff, 0x00];
@@ -261,7 +261,7 @@ fn odd_sizes_are_a_clear_error() {
         ring_slots: 2,
         chunk_frames: 1,
         frame_stride: 1,
-    bands: 4,
+        bands: 4,
     };
     let err = FrameRenderer::new(ctx, config, &[solid_background()]).expect_err("odd width");
     assert!(err.to_string().contains("must be even"), "{err}");
@@ -287,9 +287,10 @@ fn translucent_layers_blend_in_linear_light_over_the_opaque_base() {
         ring_slots: 2,
         chunk_frames: 1,
         frame_stride: 1,
-    bands: 4,
+        bands: 4,
     };
-    let mut r = FrameRenderer::new(ctx, config, &[solid(0.0, 1.0), half_white.clone()]).expect("renderer");
+    let mut r =
+        FrameRenderer::new(ctx, config, &[solid(0.0, 1.0), half_white.clone()]).expect("renderer");
     r.upload_spectrum(&[0.0]).expect("upload");
     let rgba = r.render_rgba(&uniforms(w, h, 0, 1)).expect("render");
     // 50% white over black is 0.5 in linear light: sRGB-encoded 0.735 -> 188 (gamma-space

@@ -98,14 +98,22 @@ fn custom_layers_validate_and_report_the_users_line_and_column() {
     assert!(text.contains(":2:") || text.contains(":1:"), "{text}");
 
     // An unknown identifier names it.
-    let err = custom("fn shade(input: ShadeInput) -> vec4<f32> {\n    return vec4<f32>(no_such_thing);\n}\n")
-        .expect_err("unknown identifier");
+    let err = custom(
+        "fn shade(input: ShadeInput) -> vec4<f32> {\n    return vec4<f32>(no_such_thing);\n}\n",
+    )
+    .expect_err("unknown identifier");
     let text = err.to_string();
-    assert!(text.contains("my/plasma.wgsl:2:") && text.contains("no_such_thing"), "{text}");
+    assert!(
+        text.contains("my/plasma.wgsl:2:") && text.contains("no_such_thing"),
+        "{text}"
+    );
 
     // No `shade` at all: a clear hint.
     let err = custom("fn other() {}\n").expect_err("missing shade");
-    assert!(err.to_string().contains("fn shade(input: ShadeInput)"), "{err}");
+    assert!(
+        err.to_string().contains("fn shade(input: ShadeInput)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -255,7 +263,14 @@ fn host_structs_match_wgsl_layouts() {
         "layers/text.wgsl",
         gpu::TextParams,
         "TextParams",
-        [rect, color, shadow_color, shadow_offset, opacity, shadow_blur]
+        [
+            rect,
+            color,
+            shadow_color,
+            shadow_offset,
+            opacity,
+            shadow_blur
+        ]
     );
     check_layout!(
         "layers/progress.wgsl",

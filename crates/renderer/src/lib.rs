@@ -35,12 +35,14 @@
 
 pub mod expr;
 pub mod job;
-mod layers;
 mod memory;
 mod render;
+mod scene;
 
 pub use job::{Job, JobError};
-pub use render::{Limits, Progress, RenderOptions, RenderSummary, render};
+pub use render::{
+    Limits, Progress, RenderOptions, RenderSummary, StillSummary, render, render_still, write_png,
+};
 
 /// Everything a render can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +56,11 @@ pub enum RenderError {
     Gpu(#[from] gpu::GpuError),
     #[error(transparent)]
     Media(#[from] media::MediaError),
+    #[error("{path}: {message}")]
+    Asset {
+        path: std::path::PathBuf,
+        message: String,
+    },
     #[error("the job exceeds a limit: {0}")]
     Limit(String),
     #[error("the render was cancelled; no output was written")]

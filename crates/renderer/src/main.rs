@@ -37,9 +37,13 @@ struct Cli {
     /// List the GPU adapters this machine offers (one per line) and exit.
     #[arg(long)]
     list_adapters: bool,
-    /// Output MP4 path (overrides `output`).
+    /// Output path (overrides `output`): the MP4, or with --preview the PNG.
     #[arg(long, short)]
     output: Option<PathBuf>,
+    /// Render only the frame at this time (seconds into the audio) to a PNG, quickly, without
+    /// an encoder; written to --output (default: the job's output with a .png extension).
+    #[arg(long, value_name = "TIME")]
+    preview: Option<f64>,
     /// Seconds into the audio where the video starts (overrides `start`).
     #[arg(long)]
     start: Option<f64>,
@@ -126,7 +130,9 @@ fn apply_overrides(job: &mut Job, cli: &Cli) -> Result<(), renderer::JobError> {
         what: flag.to_owned(),
         message,
     };
-    if let Some(o) = &cli.output {
+    if let Some(o) = &cli.output
+        && cli.preview.is_none()
+    {
         job.output = o.clone();
     }
     if let Some(s) = cli.start {
@@ -168,6 +174,25 @@ fn run(cli: &Cli, signals: &Signals) -> anyhow::Result<()> {
     let mut job = Job::from_file(job_path)?;
     apply_overrides(&mut job, cli)?;
 
+    if let Some(time) = cli.preview {
+        let output = cli
+            .output
+            .clone()
+            .unwrap_or_else(|| job.output.with_extension("png"));
+        let still = renderer::render_still(&job, time, &output, None)?;
+        if !cli.quiet {
+            println!(
+                "preview of {:.3} s ({}x{}) written to {} in {:.2} s on {}",
+                still.time,
+                still.width,
+                still.height,
+                still.path.display(),
+                still.elapsed.as_secs_f64(),
+                still.adapter.name
+            );
+        }
+        return Ok(());
+    }
     let cancel = signals.cancel.clone();
 
     let bar = (!cli.quiet && std::io::stderr().is_terminal()).then(|| {

@@ -12,8 +12,11 @@ use gpu::{
 };
 use media::{AudioInput, EncoderSettings, FfmpegEncoder, VideoCodec};
 
+use crate::expr::{Var, Vars};
 use crate::job::{EncoderChoice, Job, Layer};
-use crate::{RenderError, layers, memory};
+use crate::scene::Scene;
+use crate::{RenderError, memory};
+use audio::AnalysisConfig;
 
 /// Frames of band levels sent from the analysis thread to the GPU per chunk.
 const CHUNK_FRAMES: u32 = 64;
@@ -175,29 +178,30 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
         )));
     }
 
-    // Audio first: a missing or corrupt file is reported before any GPU or ffmpeg work.
+    // Audio first: a missing or corrupt file is reported before any GPU or ffmpeg work; then
+    // the layers' files (images, fonts, shaders, videos).
     let decoder = AudioDecoder::open(&job.audio)?;
     let info = decoder.info().clone();
-    let bars = job
-        .layers
-        .iter()
-        .filter_map(|l| match l {
-            Layer::Bars(b) => Some(b.count.0),
-            _ => None,
-        })
-        .max();
+    let (mut scene, specs) = Scene::new(&job.layers, width, height, fps)?;
+    let plan = Plan::new(
+        &info,
+        &job.audio,
+        job.start,
+        job.duration,
+        fps,
+        scene.preroll_seconds(),
+    )?;
     let analyzer = FrameAnalyzer::new(
         decoder,
         fps,
-        job.start,
-        job.duration,
-        job.analysis.to_config(bars),
+        plan.analysis_start,
+        Some(plan.analysis_frames() as f64 / fps),
+        analysis_config(job),
     )?;
     let bands = analyzer.band_count() as u32;
     let points = analyzer.buffers().waveform.len() as u32 / 2;
-    // Per frame in an upload: band levels, peak-hold levels, waveform pairs.
-    let stride = 2 * bands + 2 * points;
-    let frames_total = analyzer.frames();
+    let stride = frame_stride(bands, points);
+    let frames_total = plan.frames;
     let video_seconds = frames_total as f64 / fps;
     if let Some(max) = limits.max_duration.filter(|&m| video_seconds > m) {
         return Err(RenderError::Limit(format!(
@@ -243,7 +247,6 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
         None => GpuContext::new(&video.adapter.parse::<AdapterChoice>().unwrap_or_default())?,
     };
     log::info!("GPU adapter: {}", ctx.adapter);
-    let gpu_layers = layers::to_gpu(&job.layers, width, height);
     let mut renderer = FrameRenderer::new(
         &ctx,
         RendererConfig {
@@ -252,8 +255,9 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
             ring_slots: RING_SLOTS,
             chunk_frames: CHUNK_FRAMES,
             frame_stride: stride,
+            bands,
         },
-        &gpu_layers,
+        &specs,
     )?;
     let layout = renderer.layout();
 
@@ -326,27 +330,23 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
             }
             Ok(())
         };
+        let mut index = 0u64;
         for chunk in &chunk_rx {
             renderer.upload_spectrum(&chunk.levels)?;
             for (i, f) in chunk.features.iter().enumerate() {
                 if cancel.load(Ordering::Relaxed) {
                     return Err(RenderError::Cancelled);
                 }
-                let base = i as u32 * stride;
-                let uniforms = FrameUniforms {
-                    resolution: [width as f32, height as f32],
-                    time: f.time,
-                    duration: video_seconds as f32,
-                    frame_index: f.frame,
-                    spectrum_offset: base,
-                    band_count: bands,
-                    peaks_offset: base + bands,
-                    waveform_offset: base + 2 * bands,
-                    waveform_points: points,
-                    _pad: [0; 2],
-                    features: *f,
-                };
-                renderer.submit(&uniforms, &mut sink)?;
+                let drawn = index >= plan.preroll_frames;
+                let (uniforms, vars) =
+                    frame_inputs(f, i as u32, bands, points, [width, height], &plan, index);
+                scene.update(&mut renderer, &vars, f64::from(f.time), drawn)?;
+                if drawn {
+                    renderer.submit(&uniforms, &mut sink)?;
+                } else {
+                    renderer.advance(&uniforms)?;
+                }
+                index += 1;
             }
         }
         renderer.finish(&mut sink)?;
@@ -410,7 +410,7 @@ fn spawn_analysis(
         .name("analysis".into())
         .spawn(move || {
             let mut buffers = analyzer.buffers();
-            let stride = 2 * buffers.bands.len() + buffers.waveform.len();
+            let stride = 2 * buffers.bands.len() + 3 * buffers.waveform.len();
             loop {
                 let mut chunk = Chunk {
                     features: Vec::with_capacity(CHUNK_FRAMES as usize),
@@ -423,6 +423,7 @@ fn spawn_analysis(
                             chunk.levels.extend_from_slice(&buffers.bands);
                             chunk.levels.extend_from_slice(&buffers.peaks);
                             chunk.levels.extend_from_slice(&buffers.waveform);
+                            chunk.levels.extend_from_slice(&buffers.waveform_stereo);
                         }
                         None => break,
                     }
@@ -440,4 +441,255 @@ fn spawn_analysis(
             })
         })
         .map_err(|e| RenderError::Thread(format!("cannot start the analysis thread: {e}")))
+}
+
+/// Per frame in an upload: band levels, peak-hold levels, the mono waveform pairs, then the
+/// left and right waveform pairs.
+fn frame_stride(bands: u32, points: u32) -> u32 {
+    2 * bands + 6 * points
+}
+
+fn analysis_config(job: &Job) -> AnalysisConfig {
+    let bars = job
+        .layers
+        .iter()
+        .filter_map(|l| match l {
+            Layer::Bars(b) => Some(b.count.0),
+            Layer::Radial(r) => Some(r.count.0),
+            _ => None,
+        })
+        .max();
+    job.analysis.to_config(bars)
+}
+
+/// Which frames a render (or a still) analyses: the frames shown, preceded by warm-up frames
+/// for stateful layers (spectrogram history, particles), all on one frame grid.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    /// Frames shown.
+    frames: u64,
+    /// Warm-up frames analysed and simulated before the first shown frame.
+    preroll_frames: u64,
+    /// Seconds into the audio of the first analysed frame.
+    analysis_start: f64,
+    /// The render's start and length (what the reactors' `progress` runs over).
+    start: f64,
+    seconds: f64,
+    fps: f64,
+}
+
+impl Plan {
+    fn new(
+        info: &audio::AudioInfo,
+        path: &std::path::Path,
+        start: f64,
+        duration: Option<f64>,
+        fps: f64,
+        preroll_seconds: f64,
+    ) -> Result<Self, RenderError> {
+        let total = info.duration_secs();
+        if !(start.is_finite() && start >= 0.0) || start >= total {
+            return Err(audio::AudioError::Config(format!(
+                "start {start} s is outside the audio ({total:.3} s long) of {}",
+                path.display()
+            ))
+            .into());
+        }
+        let length = duration.map_or(total - start, |d| d.min(total - start));
+        let frames = ((length * fps).round() as u64).max(1);
+        let preroll_frames =
+            ((preroll_seconds * fps).ceil() as u64).min((start * fps).floor() as u64);
+        Ok(Self {
+            frames,
+            preroll_frames,
+            analysis_start: start - preroll_frames as f64 / fps,
+            start,
+            seconds: frames as f64 / fps,
+            fps,
+        })
+    }
+
+    fn analysis_frames(&self) -> u64 {
+        self.frames + self.preroll_frames
+    }
+}
+
+/// Uniforms and reactor variables of analysed frame `index` (counting warm-up frames), whose
+/// arrays sit at position `slot` of the current upload.
+fn frame_inputs(
+    f: &FrameFeatures,
+    slot: u32,
+    bands: u32,
+    points: u32,
+    [width, height]: [u32; 2],
+    plan: &Plan,
+    index: u64,
+) -> (FrameUniforms, Vars) {
+    let base = slot * frame_stride(bands, points);
+    let uniforms = FrameUniforms {
+        resolution: [width as f32, height as f32],
+        time: f.time,
+        duration: plan.seconds as f32,
+        // Absolute frame number on the audio's frame grid: the same time gives the same index
+        // in a full render, a still and a segment (particles and spectrogram columns use it).
+        frame_index: (f64::from(f.time) * plan.fps).round().max(0.0) as u32,
+        spectrum_offset: base,
+        band_count: bands,
+        peaks_offset: base + bands,
+        waveform_offset: base + 2 * bands,
+        waveform_points: points,
+        _pad: [0; 2],
+        features: *f,
+    };
+    let mut vars = Vars::from_features(f, plan.start, plan.seconds);
+    vars.set(Var::Frame, index as f32 - plan.preroll_frames as f32);
+    (uniforms, vars)
+}
+
+/// What a still reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StillSummary {
+    pub path: std::path::PathBuf,
+    /// The time shown, seconds into the audio (on the job's frame grid).
+    pub time: f64,
+    pub width: u32,
+    pub height: u32,
+    pub elapsed: Duration,
+    pub adapter: AdapterSummary,
+}
+
+/// Renders the single frame at `time` seconds into the audio to a PNG at `output` (written to a
+/// temporary file, then renamed): no encoder, no audio muxing. Stateful layers (spectrogram,
+/// particles) are warmed up on the audio before `time`, so the still matches the frame a full
+/// render shows at that time.
+pub fn render_still(
+    job: &Job,
+    time: f64,
+    output: &std::path::Path,
+    gpu: Option<GpuContext>,
+) -> Result<StillSummary, RenderError> {
+    let started = Instant::now();
+    job.validate()?;
+    let video = &job.video;
+    let (width, height, fps) = (video.width.0, video.height.0, video.fps.0);
+    let decoder = AudioDecoder::open(&job.audio)?;
+    let info = decoder.info().clone();
+    let total = info.duration_secs();
+    if !(time.is_finite() && time >= 0.0 && time < total) {
+        return Err(RenderError::Job(crate::JobError::Invalid {
+            what: "--preview".into(),
+            message: format!(
+                "time {time} s is outside the audio ({total:.3} s long) of {}",
+                job.audio.display()
+            ),
+        }));
+    }
+    // The frame on the job's frame grid (counted from `start`) nearest `time`.
+    let frame = ((time - job.start) * fps).round();
+    let shown = (job.start + frame * fps.recip()).clamp(0.0, total - 0.5 / fps);
+    let (mut scene, specs) = Scene::new(&job.layers, width, height, fps)?;
+    let mut plan = Plan::new(
+        &info,
+        &job.audio,
+        shown,
+        Some(1.0 / fps),
+        fps,
+        scene.preroll_seconds(),
+    )?;
+    // Reactors see the whole render's progress, not the still's.
+    let render_len = job
+        .duration
+        .map_or(total - job.start, |d| d.min(total - job.start));
+    plan.start = job.start;
+    plan.seconds = ((render_len * fps).round().max(1.0)) / fps;
+    let mut analyzer = FrameAnalyzer::new(
+        decoder,
+        fps,
+        plan.analysis_start,
+        Some(plan.analysis_frames() as f64 / fps),
+        analysis_config(job),
+    )?;
+    let bands = analyzer.band_count() as u32;
+    let points = analyzer.buffers().waveform.len() as u32 / 2;
+    let ctx = match gpu {
+        Some(ctx) => ctx,
+        None => GpuContext::new(&video.adapter.parse::<AdapterChoice>().unwrap_or_default())?,
+    };
+    let mut renderer = FrameRenderer::new(
+        &ctx,
+        RendererConfig {
+            width,
+            height,
+            ring_slots: 2,
+            chunk_frames: 1,
+            frame_stride: frame_stride(bands, points),
+            bands,
+        },
+        &specs,
+    )?;
+    let mut buffers = analyzer.buffers();
+    let mut levels = Vec::new();
+    let mut index = 0u64;
+    let mut rgba = None;
+    while let Some(f) = analyzer.next_frame(&mut buffers)? {
+        levels.clear();
+        levels.extend_from_slice(&buffers.bands);
+        levels.extend_from_slice(&buffers.peaks);
+        levels.extend_from_slice(&buffers.waveform);
+        levels.extend_from_slice(&buffers.waveform_stereo);
+        renderer.upload_spectrum(&levels)?;
+        let drawn = index >= plan.preroll_frames;
+        let (uniforms, mut vars) =
+            frame_inputs(&f, 0, bands, points, [width, height], &plan, index);
+        vars.set(Var::Frame, frame as f32);
+        scene.update(&mut renderer, &vars, f64::from(f.time), drawn)?;
+        if drawn {
+            rgba = Some(renderer.render_rgba(&uniforms)?);
+            break;
+        }
+        renderer.advance(&uniforms)?;
+        index += 1;
+    }
+    let rgba = rgba.ok_or_else(|| RenderError::Thread("the analysis gave no frame".into()))?;
+    write_png(output, width, height, &rgba)?;
+    Ok(StillSummary {
+        path: output.to_owned(),
+        time: shown,
+        width,
+        height,
+        elapsed: started.elapsed(),
+        adapter: ctx.adapter.clone(),
+    })
+}
+
+/// Writes RGBA8 as a PNG through a temporary file in the same folder, renamed into place.
+pub fn write_png(
+    path: &std::path::Path,
+    width: u32,
+    height: u32,
+    rgba: &[u8],
+) -> Result<(), RenderError> {
+    let tmp = media::temp_path_for(path);
+    let result = image::save_buffer_with_format(
+        &tmp,
+        rgba,
+        width,
+        height,
+        image::ExtendedColorType::Rgba8,
+        image::ImageFormat::Png,
+    )
+    .map_err(|e| RenderError::Asset {
+        path: path.to_owned(),
+        message: format!("cannot write the PNG: {e}"),
+    })
+    .and_then(|()| {
+        std::fs::rename(&tmp, path).map_err(|e| RenderError::Asset {
+            path: path.to_owned(),
+            message: format!("cannot move the finished PNG into place: {e}"),
+        })
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }

@@ -8,6 +8,15 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod layers;
+
+pub use layers::{
+    Align, BackgroundLayer, BarsLayer, Blend, BloomLayer, CustomLayer, Emitter, Fit, Fraction,
+    GradientAlong, ImageLayer, Palette, ParticlesLayer, Placement, Point, ProgressLayer,
+    RadialLayer, Rect, Shape, SpectrogramLayer, TextAlign, TextBaseline, TextLayer, VignetteLayer,
+    WaveStyle, WaveformLayer,
+};
+
 /// Job file format version this build reads.
 pub const JOB_VERSION: u32 = 1;
 
@@ -353,17 +362,117 @@ impl TryFrom<String> for Preset {
 }
 
 /// `[video]`: output format and device.
+/// Frame shape presets: `aspect` with `size` (the short side) instead of width and height.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Aspect {
+    /// Landscape (YouTube): 1920x1080 at size 1080.
+    #[serde(rename = "16:9")]
+    Landscape,
+    /// Vertical (Shorts, Reels, TikTok): 1080x1920.
+    #[serde(rename = "9:16")]
+    Vertical,
+    /// Square: 1080x1080.
+    #[serde(rename = "1:1")]
+    Square,
+    /// Portrait feed (Instagram): 1080x1350.
+    #[serde(rename = "4:5")]
+    Portrait,
+}
+
+impl Aspect {
+    /// (width, height) for a short side of `size` pixels, both even.
+    pub fn dimensions(self, size: u32) -> (u32, u32) {
+        let even = |v: f64| ((v / 2.0).round() as u32) * 2;
+        let s = f64::from(size);
+        match self {
+            Self::Landscape => (even(s * 16.0 / 9.0), size),
+            Self::Vertical => (size, even(s * 16.0 / 9.0)),
+            Self::Square => (size, size),
+            Self::Portrait => (size, even(s * 5.0 / 4.0)),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+struct RawVideoSettings {
+    width: Option<Dimension>,
+    height: Option<Dimension>,
+    aspect: Option<Aspect>,
+    size: Option<Dimension>,
+    fps: Fps,
+    encoder: EncoderChoice,
+    quality: Crf,
+    preset: Preset,
+    adapter: String,
+}
+
+impl Default for RawVideoSettings {
+    fn default() -> Self {
+        let d = VideoSettings::default();
+        Self {
+            width: None,
+            height: None,
+            aspect: None,
+            size: None,
+            fps: d.fps,
+            encoder: d.encoder,
+            quality: d.quality,
+            preset: d.preset,
+            adapter: d.adapter,
+        }
+    }
+}
+
+impl TryFrom<RawVideoSettings> for VideoSettings {
+    type Error = String;
+    fn try_from(raw: RawVideoSettings) -> Result<Self, String> {
+        let (width, height) = match (raw.aspect, raw.width, raw.height) {
+            (Some(aspect), None, None) => {
+                let size = raw.size.map_or(1080, |s| s.0);
+                let (w, h) = aspect.dimensions(size);
+                if w.max(h) > 7680 {
+                    return Err(format!(
+                        "size {size} with that aspect gives {w}x{h}; sides are limited to 7680"
+                    ));
+                }
+                (Dimension(w), Dimension(h))
+            }
+            (Some(_), _, _) => {
+                return Err("give either aspect (with size) or width and height, not both".into());
+            }
+            (None, w, h) => {
+                if raw.size.is_some() {
+                    return Err(
+                        "size goes with aspect (e.g. aspect = \"9:16\", size = 1080)".into(),
+                    );
+                }
+                let d = VideoSettings::default();
+                (w.unwrap_or(d.width), h.unwrap_or(d.height))
+            }
+        };
+        Ok(Self {
+            width,
+            height,
+            fps: raw.fps,
+            encoder: raw.encoder,
+            quality: raw.quality,
+            preset: raw.preset,
+            adapter: raw.adapter,
+        })
+    }
+}
+
+/// `[video]`: output size, frame rate, encoder.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "RawVideoSettings")]
 pub struct VideoSettings {
     pub width: Dimension,
     pub height: Dimension,
     pub fps: Fps,
     pub encoder: EncoderChoice,
-    /// x264 CRF: 0 (lossless) ..= 51; 18-23 is visually good.
     pub quality: Crf,
     pub preset: Preset,
-    /// "auto" | "gpu" | "cpu" | a substring of the adapter's name.
     pub adapter: String,
 }
 
@@ -382,58 +491,6 @@ impl Default for VideoSettings {
 }
 
 /// Placement of a layer: `[x, y, width, height]` as fractions of the frame (top-left origin).
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(try_from = "Vec<f64>")]
-pub struct Rect(pub [f32; 4]);
-
-impl TryFrom<Vec<f64>> for Rect {
-    type Error = String;
-    fn try_from(v: Vec<f64>) -> Result<Self, String> {
-        let ok = v.len() == 4
-            && v.iter().all(|x| x.is_finite())
-            && v[2] > 0.0
-            && v[3] > 0.0
-            && v.iter().all(|x| (-1.0..=2.0).contains(x));
-        if !ok {
-            return Err(format!(
-                "rect must be [x, y, width, height] as fractions of the frame \
-                 (e.g. [0.05, 0.2, 0.9, 0.6]) with positive width and height, got {v:?}"
-            ));
-        }
-        Ok(Self([v[0] as f32, v[1] as f32, v[2] as f32, v[3] as f32]))
-    }
-}
-
-impl Default for Rect {
-    fn default() -> Self {
-        Self([0.0, 0.0, 1.0, 1.0])
-    }
-}
-
-/// `kind = "background"`: a solid colour, or a gradient when `color2` is given.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BackgroundLayer {
-    pub color: Color,
-    /// Second gradient colour; omit for a solid background.
-    pub color2: Option<Color>,
-    /// Gradient direction in degrees: 0 = left to right, 90 = top to bottom.
-    pub angle: f64,
-    pub opacity: Unit,
-}
-
-impl Default for BackgroundLayer {
-    fn default() -> Self {
-        Self {
-            color: Color([0x10, 0x12, 0x1c, 255]),
-            color2: None,
-            angle: 90.0,
-            opacity: Unit(1.0),
-        }
-    }
-}
-
-/// Number of bars, 1..=1024.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "i64")]
 pub struct BarCount(pub u32);
@@ -449,46 +506,56 @@ impl TryFrom<i64> for BarCount {
     }
 }
 
-/// `kind = "bars"`: one bar per frequency band.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BarsLayer {
-    pub count: BarCount,
-    /// Colour at the base of each bar.
-    pub color: Color,
-    /// Colour at full height (defaults to `color`).
-    pub color2: Option<Color>,
-    /// Fraction of each bar's cell left empty.
-    pub gap: Unit,
-    /// Corner radius as a fraction of the bar width (0 = square, 0.5 = fully round).
-    pub radius: Unit,
-    /// Mirror the bars about the rectangle's horizontal centre line.
-    pub mirror: bool,
-    pub rect: Rect,
-    pub opacity: Unit,
-}
-
-impl Default for BarsLayer {
-    fn default() -> Self {
-        Self {
-            count: BarCount(64),
-            color: Color([0x33, 0xcc, 0xff, 255]),
-            color2: None,
-            gap: Unit(0.25),
-            radius: Unit(0.3),
-            mirror: false,
-            rect: Rect([0.05, 0.2, 0.9, 0.6]),
-            opacity: Unit(1.0),
-        }
-    }
-}
-
-/// One `[[layer]]` entry; drawn in file order, later layers over earlier ones.
+/// One `[[layer]]` of the stack.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Layer {
     Background(BackgroundLayer),
+    Image(ImageLayer),
     Bars(BarsLayer),
+    Radial(RadialLayer),
+    Waveform(WaveformLayer),
+    Spectrogram(SpectrogramLayer),
+    Particles(ParticlesLayer),
+    Text(TextLayer),
+    Progress(ProgressLayer),
+    Vignette(VignetteLayer),
+    Bloom(BloomLayer),
+    Custom(CustomLayer),
+}
+
+impl Layer {
+    /// The `kind` as written in job files.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Self::Background(_) => "background",
+            Self::Image(_) => "image",
+            Self::Bars(_) => "bars",
+            Self::Radial(_) => "radial",
+            Self::Waveform(_) => "waveform",
+            Self::Spectrogram(_) => "spectrogram",
+            Self::Particles(_) => "particles",
+            Self::Text(_) => "text",
+            Self::Progress(_) => "progress",
+            Self::Vignette(_) => "vignette",
+            Self::Bloom(_) => "bloom",
+            Self::Custom(_) => "custom",
+        }
+    }
+
+    /// The files this layer reads, mutable (to resolve relative paths).
+    fn paths_mut(&mut self) -> Vec<&mut PathBuf> {
+        let mut out: Vec<&mut PathBuf> = Vec::new();
+        match self {
+            Self::Background(l) => out.extend(l.image.iter_mut().chain(l.video.iter_mut())),
+            Self::Image(l) => out.extend(l.path.iter_mut().chain(l.video.iter_mut())),
+            Self::Radial(l) => out.extend(l.cover.iter_mut()),
+            Self::Text(l) => out.extend(l.font.iter_mut()),
+            Self::Custom(l) => out.push(&mut l.shader),
+            _ => {}
+        }
+        out
+    }
 }
 
 /// The `kind` key of a `[[layer]]` table.
@@ -496,7 +563,38 @@ pub enum Layer {
 #[serde(rename_all = "lowercase")]
 enum LayerKind {
     Background,
+    Image,
     Bars,
+    Radial,
+    Waveform,
+    Spectrogram,
+    Particles,
+    Text,
+    Progress,
+    Vignette,
+    #[serde(alias = "glow")]
+    Bloom,
+    Custom,
+}
+
+/// Fails deserialisation with `message` at the span of the value it is given.
+struct FailAt(String);
+
+impl<'de> serde::de::DeserializeSeed<'de> for FailAt {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        struct V(String);
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = ();
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<(), E> {
+                Err(E::custom(self.0))
+            }
+        }
+        d.deserialize_any(V(self.0))
+    }
 }
 
 /// Used only to report a `[[layer]]` without `kind`.
@@ -585,11 +683,33 @@ fn parse_document(text: &str) -> Result<Job, toml::de::Error> {
                 continue;
             };
             let kind = LayerKind::deserialize(ValueDeserializer::from(kind))?;
-            let de = ValueDeserializer::from(toml::Spanned::new(item_span, DeValue::Table(fields)));
-            layers.push(match kind {
+            let de = ValueDeserializer::from(toml::Spanned::new(
+                item_span.clone(),
+                DeValue::Table(fields),
+            ));
+            let layer = match kind {
                 LayerKind::Background => Layer::Background(BackgroundLayer::deserialize(de)?),
+                LayerKind::Image => Layer::Image(ImageLayer::deserialize(de)?),
                 LayerKind::Bars => Layer::Bars(BarsLayer::deserialize(de)?),
-            });
+                LayerKind::Radial => Layer::Radial(RadialLayer::deserialize(de)?),
+                LayerKind::Waveform => Layer::Waveform(WaveformLayer::deserialize(de)?),
+                LayerKind::Spectrogram => Layer::Spectrogram(SpectrogramLayer::deserialize(de)?),
+                LayerKind::Particles => Layer::Particles(ParticlesLayer::deserialize(de)?),
+                LayerKind::Text => Layer::Text(TextLayer::deserialize(de)?),
+                LayerKind::Progress => Layer::Progress(ProgressLayer::deserialize(de)?),
+                LayerKind::Vignette => Layer::Vignette(VignetteLayer::deserialize(de)?),
+                LayerKind::Bloom => Layer::Bloom(BloomLayer::deserialize(de)?),
+                LayerKind::Custom => Layer::Custom(CustomLayer::deserialize(de)?),
+            };
+            if let Err(message) = layers::check_layer(&layer) {
+                use serde::de::DeserializeSeed;
+                let at = ValueDeserializer::from(toml::Spanned::new(
+                    item_span.clone(),
+                    DeValue::Boolean(false),
+                ));
+                FailAt(format!("{} layer: {message}", layer.kind_name())).deserialize(at)?;
+            }
+            layers.push(layer);
         }
     }
     Ok(Job {
@@ -672,6 +792,11 @@ impl Job {
         })?;
         job.audio = resolve(base, &job.audio);
         job.output = resolve(base, &job.output);
+        for layer in &mut job.layers {
+            for path in layer.paths_mut() {
+                *path = resolve(base, path);
+            }
+        }
         job.validate().map_err(|e| match e {
             JobError::Invalid { what, message } => JobError::Parse {
                 path: name.to_owned(),

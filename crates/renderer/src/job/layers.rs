@@ -1,0 +1,650 @@
+//! `[[layer]]` tables: one struct per `kind`, every value checked while deserialising (so
+//! errors carry the line and column). Properties typed [`Reactive`] (or a range newtype around
+//! it) accept a number, an expression string or a `{ feature, scale, offset }` table (see
+//! [`crate::expr`]). Lengths in pixels are for a 1080-pixel-high frame and scale with the
+//! frame's height, so a job looks the same at 720p and 4K.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::{BarCount, Color};
+use crate::expr::{Reactive, Vars};
+
+macro_rules! reactive_range {
+    ($(#[$meta:meta])* $name:ident, $min:expr, $max:expr, $what:literal) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Deserialize)]
+        #[serde(try_from = "Reactive")]
+        pub struct $name(pub Reactive);
+
+        impl TryFrom<Reactive> for $name {
+            type Error = String;
+            fn try_from(r: Reactive) -> Result<Self, String> {
+                r.check_const_range($min, $max, $what)?;
+                Ok(Self(r))
+            }
+        }
+
+        impl $name {
+            /// The value for this frame, clamped to the property's range.
+            pub fn at(&self, vars: &Vars) -> f32 {
+                self.0.eval_clamped(vars, $min, $max)
+            }
+
+            pub fn is_reactive(&self) -> bool {
+                self.0.is_reactive()
+            }
+        }
+
+        impl From<f32> for $name {
+            fn from(v: f32) -> Self {
+                Self(Reactive::Const(v))
+            }
+        }
+    };
+}
+
+reactive_range!(
+    /// 0..=1 (opacity, strengths).
+    Fraction, 0.0, 1.0, "this value"
+);
+reactive_range!(
+    /// A scale factor, 0..=10.
+    Scale, 0.0, 10.0, "scale"
+);
+reactive_range!(
+    /// A length in pixels at 1080p, 0..=2000.
+    Pixels, 0.0, 2000.0, "length (px at 1080p)"
+);
+reactive_range!(
+    /// An angle in degrees.
+    Degrees, -3600.0, 3600.0, "angle (degrees)"
+);
+reactive_range!(
+    /// A free multiplier, -100..=100 (gains, rates).
+    Amount, -100.0, 100.0, "this value"
+);
+reactive_range!(
+    /// A rate or speed, 0..=100000.
+    Rate, 0.0, 100_000.0, "this value"
+);
+
+/// How a layer combines with what is below it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Blend {
+    #[default]
+    Normal,
+    Add,
+    Screen,
+    Multiply,
+}
+
+impl Blend {
+    pub fn to_gpu(self) -> gpu::BlendMode {
+        match self {
+            Self::Normal => gpu::BlendMode::Normal,
+            Self::Add => gpu::BlendMode::Add,
+            Self::Screen => gpu::BlendMode::Screen,
+            Self::Multiply => gpu::BlendMode::Multiply,
+        }
+    }
+}
+
+/// `[x, y, width, height]`, each a number or a reactor.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "Vec<Reactive>")]
+pub struct Rect(pub [Reactive; 4]);
+
+impl TryFrom<Vec<Reactive>> for Rect {
+    type Error = String;
+    fn try_from(v: Vec<Reactive>) -> Result<Self, String> {
+        let n = v.len();
+        let arr: [Reactive; 4] = v.try_into().map_err(|_| {
+            format!("a rect is [x, y, width, height] (e.g. [0.05, 0.2, 0.9, 0.6]); got {n} values")
+        })?;
+        for (i, r) in arr.iter().enumerate().skip(2) {
+            if let Some(c) = r.constant()
+                && c <= 0.0
+            {
+                return Err(format!(
+                    "the rect's {} must be positive, got {c}",
+                    if i == 2 { "width" } else { "height" }
+                ));
+            }
+        }
+        Ok(Self(arr))
+    }
+}
+
+impl Rect {
+    pub fn new(v: [f32; 4]) -> Self {
+        Self(v.map(Reactive::Const))
+    }
+
+    pub fn is_reactive(&self) -> bool {
+        self.0.iter().any(Reactive::is_reactive)
+    }
+
+    /// The rectangle for this frame: (x, y, w, h), each multiplied by `scale`.
+    pub fn at(&self, vars: &Vars, scale: [f32; 2]) -> [f32; 4] {
+        let v = |i: usize, lo: f32, hi: f32| self.0[i].eval_clamped(vars, lo, hi);
+        [
+            v(0, -1e5, 1e5) * scale[0],
+            v(1, -1e5, 1e5) * scale[1],
+            v(2, 0.0, 1e5) * scale[0],
+            v(3, 0.0, 1e5) * scale[1],
+        ]
+    }
+}
+
+/// `[x, y]` as fractions of the frame.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "Vec<Reactive>")]
+pub struct Point(pub [Reactive; 2]);
+
+impl TryFrom<Vec<Reactive>> for Point {
+    type Error = String;
+    fn try_from(v: Vec<Reactive>) -> Result<Self, String> {
+        let n = v.len();
+        v.try_into()
+            .map(Self)
+            .map_err(|_| format!("a point is [x, y] (e.g. [0.5, 0.5]); got {n} values"))
+    }
+}
+
+impl Point {
+    pub fn new(x: f32, y: f32) -> Self {
+        Self([Reactive::Const(x), Reactive::Const(y)])
+    }
+
+    pub fn is_reactive(&self) -> bool {
+        self.0.iter().any(Reactive::is_reactive)
+    }
+
+    pub fn at(&self, vars: &Vars, scale: [f32; 2]) -> [f32; 2] {
+        [
+            self.0[0].eval_clamped(vars, -1e5, 1e5) * scale[0],
+            self.0[1].eval_clamped(vars, -1e5, 1e5) * scale[1],
+        ]
+    }
+}
+
+/// Where a layer is drawn: `rect` in fractions of the frame, or `rect_px` in pixels (of the
+/// actual output size). Neither: the whole frame.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Placement {
+    pub rect: Option<Rect>,
+    pub rect_px: Option<Rect>,
+}
+
+impl Placement {
+    pub fn is_reactive(&self) -> bool {
+        self.rect.as_ref().is_some_and(Rect::is_reactive)
+            || self.rect_px.as_ref().is_some_and(Rect::is_reactive)
+    }
+
+    /// Pixel rectangle for a `size` frame.
+    pub fn at(&self, vars: &Vars, size: [f32; 2], default: [f32; 4]) -> [f32; 4] {
+        match (&self.rect_px, &self.rect) {
+            (Some(px), _) => px.at(vars, [1.0, 1.0]),
+            (None, Some(r)) => r.at(vars, size),
+            (None, None) => [
+                default[0] * size[0],
+                default[1] * size[1],
+                default[2] * size[0],
+                default[3] * size[1],
+            ],
+        }
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.rect.is_some() && self.rect_px.is_some() {
+            return Err(
+                "give either rect (fractions of the frame) or rect_px (pixels), not both".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// How an image fills its rectangle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fit {
+    /// Fill the rectangle, cropping the image's overflow.
+    #[default]
+    Cover,
+    /// Show the whole image inside the rectangle (transparent bands).
+    Contain,
+    /// Distort the image to the rectangle.
+    Stretch,
+}
+
+/// Shape an image is clipped to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Shape {
+    #[default]
+    Rect,
+    Circle,
+}
+
+/// Which way bars grow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Align {
+    #[default]
+    Bottom,
+    Center,
+    Top,
+}
+
+/// What a bar gradient follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GradientAlong {
+    #[default]
+    Height,
+    X,
+}
+
+/// Spectrogram colour maps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Palette {
+    #[default]
+    Viridis,
+    Magma,
+    Inferno,
+    Grey,
+}
+
+/// Waveform drawing style.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WaveStyle {
+    #[default]
+    Line,
+    Filled,
+}
+
+/// Where particles are born.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Emitter {
+    /// At `emitter` (a point).
+    #[default]
+    Point,
+    /// Anywhere in the layer's rectangle.
+    Area,
+    /// Along the rectangle's bottom edge.
+    Bottom,
+}
+
+/// Horizontal text alignment (anchor and multi-line alignment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TextAlign {
+    Left,
+    #[default]
+    Center,
+    Right,
+}
+
+/// Vertical text anchor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TextBaseline {
+    Top,
+    #[default]
+    Middle,
+    Bottom,
+}
+
+/// Particle capacity, 1..=65536.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "i64")]
+pub struct Capacity(pub u32);
+
+impl TryFrom<i64> for Capacity {
+    type Error = String;
+    fn try_from(v: i64) -> Result<Self, String> {
+        if (1..=65_536).contains(&v) {
+            Ok(Self(v as u32))
+        } else {
+            Err(format!("count must be between 1 and 65536, got {v}"))
+        }
+    }
+}
+
+/// Seconds of spectrogram history, 0.5..=120.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(try_from = "f64")]
+pub struct HistorySeconds(pub f32);
+
+impl TryFrom<f64> for HistorySeconds {
+    type Error = String;
+    fn try_from(v: f64) -> Result<Self, String> {
+        if v.is_finite() && (0.5..=120.0).contains(&v) {
+            Ok(Self(v as f32))
+        } else {
+            Err(format!("seconds must be between 0.5 and 120, got {v}"))
+        }
+    }
+}
+
+/// Seconds of particle life, 0.05..=30.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(try_from = "f64")]
+pub struct LifeSeconds(pub f32);
+
+impl TryFrom<f64> for LifeSeconds {
+    type Error = String;
+    fn try_from(v: f64) -> Result<Self, String> {
+        if v.is_finite() && (0.05..=30.0).contains(&v) {
+            Ok(Self(v as f32))
+        } else {
+            Err(format!("life must be between 0.05 and 30 seconds, got {v}"))
+        }
+    }
+}
+
+/// Text, at most 4096 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct TextString(pub String);
+
+impl TryFrom<String> for TextString {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        if s.chars().count() > 4096 {
+            return Err("text is longer than 4096 characters".into());
+        }
+        Ok(Self(s))
+    }
+}
+
+/// `values` of a custom layer: up to 8 numbers or reactors.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(try_from = "Vec<Reactive>")]
+pub struct Values(pub Vec<Reactive>);
+
+impl TryFrom<Vec<Reactive>> for Values {
+    type Error = String;
+    fn try_from(v: Vec<Reactive>) -> Result<Self, String> {
+        if v.len() > 8 {
+            return Err(format!("values holds at most 8 numbers, got {}", v.len()));
+        }
+        Ok(Self(v))
+    }
+}
+
+macro_rules! layer_struct {
+    (
+        $(#[$meta:meta])*
+        $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty = $default:expr),* $(,)? }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct $name {
+            /// Placement as fractions of the frame: [x, y, width, height].
+            pub rect: Option<Rect>,
+            /// Placement in pixels of the output: [x, y, width, height].
+            pub rect_px: Option<Rect>,
+            pub opacity: Fraction,
+            pub blend: Blend,
+            $($(#[$fmeta])* pub $field: $ty,)*
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self {
+                    rect: None,
+                    rect_px: None,
+                    opacity: Fraction::from(1.0),
+                    blend: Blend::Normal,
+                    $($field: $default,)*
+                }
+            }
+        }
+
+        impl $name {
+            pub fn placement(&self) -> Placement {
+                Placement { rect: self.rect.clone(), rect_px: self.rect_px.clone() }
+            }
+        }
+    };
+}
+
+layer_struct!(
+    /// `kind = "background"`: a colour, a gradient, an image or a looping video, optionally
+    /// zooming slowly or pulsing on beats.
+    BackgroundLayer {
+        color: Color = Color([0x10, 0x12, 0x1c, 255]),
+        color2: Option<Color> = None,
+        angle: f64 = 90.0,
+        /// A PNG or JPEG drawn over the colour.
+        image: Option<PathBuf> = None,
+        /// A video (any format ffmpeg reads), looped, drawn over the colour.
+        video: Option<PathBuf> = None,
+        fit: Fit = Fit::Cover,
+        /// Slow zoom: the image grows by this fraction over the whole render.
+        zoom: Fraction = Fraction::from(0.0),
+        /// Beat pulse: the image grows by this fraction on each beat, then settles.
+        pulse: Fraction = Fraction::from(0.0),
+    }
+);
+
+layer_struct!(
+    /// `kind = "image"`: a picture or logo (PNG with alpha, JPEG), or a looping video.
+    ImageLayer {
+        path: Option<PathBuf> = None,
+        video: Option<PathBuf> = None,
+        fit: Fit = Fit::Contain,
+        shape: Shape = Shape::Rect,
+        /// Corner radius, px at 1080p.
+        corner: Pixels = Pixels::from(0.0),
+        /// Scale around the rectangle's centre.
+        scale: Scale = Scale::from(1.0),
+    }
+);
+
+layer_struct!(
+    /// `kind = "bars"`: spectrum bars.
+    BarsLayer {
+        count: BarCount = BarCount(64),
+        color: Color = Color([0x33, 0xcc, 0xff, 255]),
+        color2: Option<Color> = None,
+        gradient: GradientAlong = GradientAlong::Height,
+        gap: Fraction = Fraction::from(0.25),
+        radius: Fraction = Fraction::from(0.3),
+        align: Align = Align::Bottom,
+        /// Alias of align = "center" (kept from the first job format).
+        mirror: bool = false,
+        /// Spectrum mirrored left-right (lowest band in the middle).
+        symmetric: bool = false,
+        /// Peak-hold caps.
+        peaks: bool = false,
+        peak_color: Option<Color> = None,
+    }
+);
+
+layer_struct!(
+    /// `kind = "radial"`: bars around a circle, optionally with cover art in the middle.
+    RadialLayer {
+        count: BarCount = BarCount(96),
+        /// Centre as fractions of the frame.
+        center: Point = Point::new(0.5, 0.5),
+        /// Inner radius as a fraction of the frame's smaller side.
+        radius: Fraction = Fraction::from(0.18),
+        /// Length of a full-level bar, same unit.
+        length: Fraction = Fraction::from(0.2),
+        color: Color = Color([0x33, 0xcc, 0xff, 255]),
+        color2: Option<Color> = None,
+        gap: Fraction = Fraction::from(0.3),
+        /// Degrees clockwise from 12 o'clock.
+        rotation: Degrees = Degrees::from(0.0),
+        symmetric: bool = true,
+        /// Image shown in the circle (cropped to it).
+        cover: Option<PathBuf> = None,
+        /// How much the cover grows with the bass (fraction of its size).
+        cover_pulse: Fraction = Fraction::from(0.08),
+    }
+);
+
+layer_struct!(
+    /// `kind = "waveform"`: oscilloscope of the frame's samples.
+    WaveformLayer {
+        color: Color = Color([0xff, 0xff, 0xff, 255]),
+        style: WaveStyle = WaveStyle::Line,
+        stereo: bool = false,
+        /// Line thickness, px at 1080p.
+        thickness: Pixels = Pixels::from(3.0),
+        /// Glow radius, px at 1080p (0 = none).
+        glow: Pixels = Pixels::from(0.0),
+        glow_color: Option<Color> = None,
+        gain: Amount = Amount::from(1.0),
+        /// Segments drawn across the width (16..=512).
+        points: BarCount = BarCount(256),
+    }
+);
+
+layer_struct!(
+    /// `kind = "spectrogram"`: scrolling time x frequency image.
+    SpectrogramLayer {
+        palette: Palette = Palette::Viridis,
+        /// Seconds of history across the width.
+        seconds: HistorySeconds = HistorySeconds(8.0),
+        /// Contrast: shown = level ^ gamma.
+        gamma: Scale = Scale::from(1.0),
+    }
+);
+
+layer_struct!(
+    /// `kind = "particles"`: sparks emitted on beats, simulated on the GPU.
+    ParticlesLayer {
+        /// Most particles alive at once.
+        count: Capacity = Capacity(2000),
+        emitter: Emitter = Emitter::Point,
+        /// Emitter position (emitter = "point") as fractions of the frame.
+        position: Point = Point::new(0.5, 0.5),
+        /// Particles born per beat.
+        burst: Rate = Rate::from(80.0),
+        /// Particles born per second regardless of beats.
+        rate: Rate = Rate::from(0.0),
+        color: Color = Color([0xff, 0xd0, 0x80, 255]),
+        color2: Option<Color> = None,
+        /// Radius, px at 1080p.
+        size: Pixels = Pixels::from(4.0),
+        /// Initial speed, px per second at 1080p.
+        speed: Rate = Rate::from(300.0),
+        life: LifeSeconds = LifeSeconds(1.5),
+        /// Gravity [x, y], px per second squared at 1080p (y down).
+        gravity: [f64; 2] = [0.0, 200.0],
+        /// Direction in degrees (0 = up) and half-angle of the cone.
+        direction: Degrees = Degrees::from(0.0),
+        spread: Degrees = Degrees::from(180.0),
+        /// Fraction of velocity lost per second.
+        drag: Fraction = Fraction::from(0.3),
+    }
+);
+
+layer_struct!(
+    /// `kind = "text"`: a title, an artist or any string; `{elapsed}`, `{remaining}` and
+    /// `{total}` are replaced by times (m:ss).
+    TextLayer {
+        text: TextString = TextString(String::new()),
+        /// A TTF/OTF file; default: the embedded DejaVu Sans.
+        font: Option<PathBuf> = None,
+        /// Font size, px at 1080p.
+        size: Pixels = Pixels::from(64.0),
+        color: Color = Color([0xff, 0xff, 0xff, 255]),
+        /// Anchor point as fractions of the frame.
+        position: Point = Point::new(0.5, 0.1),
+        align: TextAlign = TextAlign::Center,
+        baseline: TextBaseline = TextBaseline::Middle,
+        shadow: Option<Color> = None,
+        /// Shadow offset [x, y], px at 1080p.
+        shadow_offset: [f64; 2] = [3.0, 3.0],
+        /// Shadow softness, px at 1080p.
+        shadow_blur: f64 = 4.0,
+        scale: Scale = Scale::from(1.0),
+    }
+);
+
+layer_struct!(
+    /// `kind = "progress"`: a bar filling up over the render.
+    ProgressLayer {
+        color: Color = Color([0xff, 0xff, 0xff, 255]),
+        track: Color = Color([0xff, 0xff, 0xff, 0x40]),
+        /// Corner radius, px at 1080p.
+        radius: Pixels = Pixels::from(4.0),
+    }
+);
+
+layer_struct!(
+    /// `kind = "vignette"`: darkens the edges.
+    VignetteLayer {
+        color: Color = Color([0, 0, 0, 255]),
+        strength: Fraction = Fraction::from(0.6),
+        /// Where darkening starts, fraction of the half-diagonal.
+        radius: Fraction = Fraction::from(0.55),
+        softness: Fraction = Fraction::from(0.5),
+    }
+);
+
+layer_struct!(
+    /// `kind = "bloom"`: glow around bright parts of everything drawn before it.
+    BloomLayer {
+        /// Linear-light brightness above which pixels glow (0..1).
+        threshold: Fraction = Fraction::from(0.6),
+        intensity: Scale = Scale::from(1.0),
+    }
+);
+
+layer_struct!(
+    /// `kind = "custom"`: your own WGSL `fn shade(input: ShadeInput) -> vec4<f32>`.
+    CustomLayer {
+        shader: PathBuf = PathBuf::new(),
+        values: Values = Values::default(),
+    }
+);
+
+/// Checks across fields of one layer (called after deserialising it).
+pub(super) fn check_layer(layer: &super::Layer) -> Result<(), String> {
+    use super::Layer as L;
+    let placement = match layer {
+        L::Background(_) => Placement::default(),
+        L::Image(l) => l.placement(),
+        L::Bars(l) => l.placement(),
+        L::Radial(l) => l.placement(),
+        L::Waveform(l) => l.placement(),
+        L::Spectrogram(l) => l.placement(),
+        L::Particles(l) => l.placement(),
+        L::Text(l) => l.placement(),
+        L::Progress(l) => l.placement(),
+        L::Vignette(l) => l.placement(),
+        L::Bloom(l) => l.placement(),
+        L::Custom(l) => l.placement(),
+    };
+    placement.check()?;
+    match layer {
+        L::Background(b) if b.image.is_some() && b.video.is_some() => {
+            Err("give either image or video, not both".into())
+        }
+        L::Image(i) if i.path.is_some() == i.video.is_some() => {
+            Err("an image layer needs exactly one of path (PNG/JPEG) or video".into())
+        }
+        L::Waveform(w) if !(2..=512).contains(&w.points.0) => Err(format!(
+            "points must be between 2 and 512, got {}",
+            w.points.0
+        )),
+        L::Custom(c) if c.shader.as_os_str().is_empty() => {
+            Err("a custom layer needs shader = \"path/to/file.wgsl\"".into())
+        }
+        _ => Ok(()),
+    }
+}
