@@ -33,6 +33,8 @@ pub enum JobError {
     Parse { path: String, message: String },
     #[error("{what}: {message}")]
     Invalid { what: String, message: String },
+    #[error("{0}")]
+    Shader(String),
 }
 
 fn invalid(what: &str, message: impl Into<String>) -> JobError {
@@ -795,6 +797,24 @@ impl Job {
         for layer in &mut job.layers {
             for path in layer.paths_mut() {
                 *path = resolve(base, path);
+            }
+        }
+        // Custom shaders are validated now, so a typo is a job error (exit status 2) that
+        // names the shader file, line and column, before any audio or GPU work.
+        for layer in &job.layers {
+            if let Layer::Custom(c) = layer {
+                let source = std::fs::read_to_string(&c.shader).map_err(|e| JobError::Parse {
+                    path: name.to_owned(),
+                    message: format!(
+                        "custom layer: cannot read shader {}: {e}",
+                        c.shader.display()
+                    ),
+                })?;
+                gpu::shaders::validate_custom(&gpu::CustomShader {
+                    file: c.shader.display().to_string(),
+                    source,
+                })
+                .map_err(|e| JobError::Shader(e.to_string()))?;
             }
         }
         job.validate().map_err(|e| match e {

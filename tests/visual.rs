@@ -1,0 +1,415 @@
+//! The visual language, rendered through the library's `render_still` on the test adapter
+//! (Mesa lavapipe in CI): golden images per layer kind, reactors, custom shaders, non-ASCII
+//! text, dithering, blend modes.
+//!
+//! Golden images live in tests/golden/. On a mismatch the actual image and an amplified diff
+//! are written to target/golden-out/ (named in the failure). `GOLDEN_BLESS=1 cargo test
+//! --test visual` rewrites the references (look at them before committing).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use renderer::Job;
+use support::*;
+
+/// One GPU context for the whole file (device creation dominates small renders).
+fn ctx(test: &str) -> Option<gpu::GpuContext> {
+    static CTX: OnceLock<Option<gpu::GpuContext>> = OnceLock::new();
+    if !have_gpu(test) {
+        return None;
+    }
+    CTX.get_or_init(|| gpu::GpuContext::new(&gpu::AdapterChoice::Cpu).ok())
+        .clone()
+        .or_else(|| {
+            assert!(!in_ci(), "{test}: no CPU adapter under CI=true");
+            None
+        })
+}
+
+/// A stereo test track written without ffmpeg: a chord on the left, a higher chord on the right,
+/// a kick (low thump) every half second for the beat tracker, silence in the first 0.2 s.
+fn track(dir: &Scratch) -> PathBuf {
+    let path = dir.path("track.wav");
+    let rate = 48_000u32;
+    let n = rate as usize * 5;
+    let mut samples = Vec::with_capacity(2 * n);
+    for i in 0..n {
+        let t = i as f32 / rate as f32;
+        let on = if t < 0.2 { 0.0 } else { 1.0 };
+        let beat_t = t % 0.5;
+        let kick = (-beat_t * 18.0).exp() * (std::f32::consts::TAU * 55.0 * beat_t).sin() * 0.6;
+        let s = |f: f32| (std::f32::consts::TAU * f * t).sin();
+        let left = on * (0.2 * s(220.0) + 0.12 * s(330.0) + 0.05 * s(2500.0) + kick);
+        let right = on * (0.15 * s(440.0) + 0.1 * s(660.0) + 0.04 * s(5000.0) + kick);
+        samples.push(left);
+        samples.push(right);
+    }
+    std::fs::write(&path, audio::wav::encode_i16(rate, 2, &samples)).expect("write track");
+    path
+}
+
+/// A 64x48 RGBA test picture: a colour ramp with a transparent checker hole.
+fn picture(dir: &Scratch) -> PathBuf {
+    let path = dir.path("picture.png");
+    let img = image::RgbaImage::from_fn(64, 48, |x, y| {
+        let hole = (20..44).contains(&x) && (12..36).contains(&y) && (x / 4 + y / 4) % 2 == 0;
+        image::Rgba([
+            (x * 4) as u8,
+            (y * 5) as u8,
+            200,
+            if hole { 0 } else { 255 },
+        ])
+    });
+    img.save(&path).expect("write picture");
+    path
+}
+
+const SIZE: &str = "[video]\nwidth = 192\nheight = 108\nfps = 30\n";
+
+fn job(dir: &Scratch, layers: &str) -> Job {
+    let text = format!(
+        "audio = \"track.wav\"\noutput = \"out.mp4\"\n{SIZE}\n[[layer]]\nkind = \"background\"\ncolor = \"#141821\"\n\n{layers}"
+    );
+    Job::from_toml_str(&text, "visual-test.toml", dir.path("").as_path()).expect("valid job")
+}
+
+/// Renders the frame at `time` and returns (width, height, RGBA).
+fn still(dir: &Scratch, job: &Job, time: f64, ctx: &gpu::GpuContext) -> (u32, u32, Vec<u8>) {
+    let out = dir.path(&format!("still-{:.3}.png", time));
+    renderer::render_still(job, time, &out, Some(ctx.clone())).expect("still renders");
+    let img = image::open(&out).expect("png").to_rgba8();
+    (img.width(), img.height(), img.into_raw())
+}
+
+fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden")
+}
+
+/// Compares against tests/golden/<name>.png.
+///
+/// Tolerances: rasterisers may differ in anti-aliasing and in float rounding of blended edges,
+/// so a pixel "differs" only when a channel is off by more than 8 (of 255), at most 0.5 % of
+/// pixels may differ, and the mean absolute difference over all channels must stay below 1.0.
+/// A wrong layout, colour, size or a missing layer breaks all three by far.
+fn assert_golden(name: &str, (w, h, rgba): &(u32, u32, Vec<u8>)) {
+    let reference = golden_dir().join(format!("{name}.png"));
+    let out_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/golden-out");
+    if std::env::var("GOLDEN_BLESS").is_ok_and(|v| v == "1") {
+        std::fs::create_dir_all(golden_dir()).expect("golden dir");
+        image::save_buffer(&reference, rgba, *w, *h, image::ExtendedColorType::Rgba8)
+            .expect("bless");
+        eprintln!("blessed {}", reference.display());
+        return;
+    }
+    let Ok(expected) = image::open(&reference) else {
+        panic!(
+            "no reference {} (render it with GOLDEN_BLESS=1 cargo test --test visual)",
+            reference.display()
+        );
+    };
+    let expected = expected.to_rgba8();
+    let mut differing = 0usize;
+    let mut total_abs = 0u64;
+    let mut diff = Vec::with_capacity(rgba.len());
+    let same_size = expected.dimensions() == (*w, *h);
+    if same_size {
+        for (px, ex) in rgba.chunks(4).zip(expected.as_raw().chunks(4)) {
+            let d: Vec<u8> = px.iter().zip(ex).map(|(a, b)| a.abs_diff(*b)).collect();
+            total_abs += d.iter().map(|&v| u64::from(v)).sum::<u64>();
+            if d.iter().any(|&v| v > 8) {
+                differing += 1;
+            }
+            diff.extend(d[..3].iter().map(|&v| v.saturating_mul(16)));
+            diff.push(255);
+        }
+    }
+    let pixels = (*w as usize) * (*h as usize);
+    let mean = total_abs as f64 / (pixels * 4) as f64;
+    let ok = same_size && differing as f64 <= 0.005 * pixels as f64 && mean < 1.0;
+    if !ok {
+        std::fs::create_dir_all(&out_dir).expect("out dir");
+        let actual = out_dir.join(format!("{name}.actual.png"));
+        image::save_buffer(&actual, rgba, *w, *h, image::ExtendedColorType::Rgba8)
+            .expect("write actual");
+        let diff_path = out_dir.join(format!("{name}.diff.png"));
+        if same_size {
+            image::save_buffer(&diff_path, &diff, *w, *h, image::ExtendedColorType::Rgba8)
+                .expect("write diff");
+        }
+        panic!(
+            "{name}: differs from {} (size {}x{} vs {:?}, {differing} of {pixels} pixels off by \
+             more than 8, mean abs diff {mean:.3}); actual: {}, diff (x16): {}",
+            reference.display(),
+            w,
+            h,
+            expected.dimensions(),
+            actual.display(),
+            diff_path.display()
+        );
+    }
+}
+
+macro_rules! golden {
+    ($name:ident, $time:expr, $layers:expr) => {
+        #[test]
+        fn $name() {
+            let Some(ctx) = ctx(stringify!($name)) else {
+                return;
+            };
+            let dir = Scratch::new(stringify!($name));
+            track(&dir);
+            picture(&dir);
+            std::fs::copy(
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/shaders/plasma.wgsl"),
+                dir.path("plasma.wgsl"),
+            )
+            .expect("copy shader");
+            let job = job(&dir, $layers);
+            let frame = still(&dir, &job, $time, &ctx);
+            assert_golden(stringify!($name), &frame);
+        }
+    };
+}
+
+golden!(
+    golden_gradient,
+    1.0,
+    "[[layer]]\nkind = \"background\"\ncolor = \"#203048\"\ncolor2 = \"#c04070c0\"\nangle = 30\nopacity = 0.9\n"
+);
+golden!(
+    golden_background_image,
+    2.0,
+    "[[layer]]\nkind = \"background\"\nimage = \"picture.png\"\nfit = \"cover\"\nzoom = 0.2\npulse = 0.05\n"
+);
+golden!(
+    golden_image_logo,
+    2.0,
+    "[[layer]]\nkind = \"image\"\npath = \"picture.png\"\nrect = [0.1, 0.1, 0.5, 0.8]\nfit = \"contain\"\n\n[[layer]]\nkind = \"image\"\npath = \"picture.png\"\nrect = [0.65, 0.2, 0.3, 0.6]\nshape = \"circle\"\nfit = \"cover\"\n"
+);
+golden!(
+    golden_bars,
+    2.1,
+    "[[layer]]\nkind = \"bars\"\ncount = 24\ncolor = \"#33ccff\"\ncolor2 = \"#ff5fd2\"\ngradient = \"x\"\npeaks = true\nrect = [0.05, 0.05, 0.9, 0.4]\n\n[[layer]]\nkind = \"bars\"\ncount = 16\nalign = \"center\"\nsymmetric = true\nradius = 0.5\nrect = [0.05, 0.5, 0.9, 0.45]\n"
+);
+golden!(
+    golden_radial,
+    2.1,
+    "[[layer]]\nkind = \"radial\"\ncount = 48\nradius = 0.2\nlength = 0.25\ncolor = \"#ffd060\"\ncolor2 = \"#ff4080\"\ncover = \"picture.png\"\n"
+);
+golden!(
+    golden_waveform,
+    2.2,
+    "[[layer]]\nkind = \"waveform\"\nrect = [0.0, 0.0, 1.0, 0.5]\nstereo = true\nthickness = 4\nglow = 12\ncolor = \"#a0ffb0\"\n\n[[layer]]\nkind = \"waveform\"\nrect = [0.0, 0.5, 1.0, 0.5]\nstyle = \"filled\"\ncolor = \"#6080ff\"\ngain = 1.5\n"
+);
+golden!(
+    golden_spectrogram,
+    3.0,
+    "[[layer]]\nkind = \"spectrogram\"\npalette = \"inferno\"\nseconds = 2.5\nrect = [0.0, 0.0, 1.0, 0.5]\n\n[[layer]]\nkind = \"spectrogram\"\npalette = \"viridis\"\nseconds = 2.5\nrect = [0.0, 0.5, 1.0, 0.5]\ngamma = 0.6\n"
+);
+golden!(
+    golden_particles,
+    2.3,
+    "[[layer]]\nkind = \"particles\"\ncount = 800\nburst = 120\nsize = 6\nspeed = 500\ncolor = \"#ffd080\"\ncolor2 = \"#ff306000\"\n"
+);
+golden!(
+    golden_text,
+    2.0,
+    "[[layer]]\nkind = \"text\"\ntext = \"Café Ωμέγα Привет\"\nsize = 150\nposition = [0.5, 0.3]\nshadow = \"#000000\"\nshadow_offset = [6, 6]\n\n[[layer]]\nkind = \"text\"\ntext = \"{elapsed} / {total}\"\nsize = 110\nposition = [0.95, 0.8]\nalign = \"right\"\ncolor = \"#ffd060\"\n\n[[layer]]\nkind = \"progress\"\nrect = [0.05, 0.92, 0.9, 0.04]\n"
+);
+golden!(
+    golden_post_effects,
+    2.0,
+    "[[layer]]\nkind = \"bars\"\ncount = 12\ncolor = \"#ffffff\"\nrect = [0.1, 0.2, 0.8, 0.6]\n\n[[layer]]\nkind = \"bloom\"\nthreshold = 0.4\nintensity = 1.5\n\n[[layer]]\nkind = \"vignette\"\nstrength = 0.8\n"
+);
+golden!(
+    golden_blend_modes,
+    1.0,
+    "[[layer]]\nkind = \"image\"\npath = \"picture.png\"\nrect = [0.0, 0.0, 0.5, 1.0]\nfit = \"stretch\"\n\n[[layer]]\nkind = \"image\"\npath = \"picture.png\"\nrect = [0.5, 0.0, 0.5, 1.0]\nfit = \"stretch\"\n\n[[layer]]\nkind = \"progress\"\nrect = [0.0, 0.0, 1.0, 0.33]\ncolor = \"#ff8000\"\ntrack = \"#ff8000\"\nradius = 0\nblend = \"multiply\"\n\n[[layer]]\nkind = \"progress\"\nrect = [0.0, 0.33, 1.0, 0.33]\ncolor = \"#4060ff\"\ntrack = \"#4060ff\"\nradius = 0\nblend = \"screen\"\n\n[[layer]]\nkind = \"progress\"\nrect = [0.0, 0.66, 1.0, 0.34]\ncolor = \"#404040\"\ntrack = \"#404040\"\nradius = 0\nblend = \"add\"\n"
+);
+golden!(
+    golden_custom,
+    2.0,
+    "[[layer]]\nkind = \"custom\"\nshader = \"plasma.wgsl\"\nvalues = [0.5, \"bass\"]\nrect = [0.1, 0.1, 0.8, 0.8]\n"
+);
+
+fn pixel(frame: &(u32, u32, Vec<u8>), x: u32, y: u32) -> [u8; 4] {
+    let i = ((y * frame.0 + x) * 4) as usize;
+    [frame.2[i], frame.2[i + 1], frame.2[i + 2], frame.2[i + 3]]
+}
+
+fn solid_png(dir: &Scratch, name: &str, rgba: [u8; 4]) {
+    image::RgbaImage::from_pixel(8, 8, image::Rgba(rgba))
+        .save(dir.path(name))
+        .expect("png");
+}
+
+#[test]
+fn reactors_drive_opacity_and_position_from_time_and_features() {
+    let Some(ctx) = ctx("reactors") else {
+        return;
+    };
+    let dir = Scratch::new("reactors");
+    track(&dir);
+    solid_png(&dir, "red.png", [255, 0, 0, 255]);
+    // Visible only after 2 s; its x position follows the render's progress (0 -> 0.8).
+    let job = job(
+        &dir,
+        "[[layer]]\nkind = \"image\"\npath = \"red.png\"\nfit = \"stretch\"\n\
+         opacity = \"clamp(time - 2, 0, 1)\"\nrect = [\"0.8 * progress\", 0.0, 0.1, 1.0]\n",
+    );
+    let before = still(&dir, &job, 1.0, &ctx);
+    let after = still(&dir, &job, 4.0, &ctx);
+    // At 1 s the layer is fully transparent: the background shows where it would be.
+    let x1 = (0.8 * 1.0 / 5.0 * 192.0 + 5.0) as u32;
+    assert_eq!(
+        pixel(&before, x1, 50),
+        pixel(&before, 150, 50),
+        "invisible before 2 s"
+    );
+    // At 4 s (progress 0.8) it is opaque red at x = 0.64 * width, and gone from x1.
+    let x4 = (0.8 * 4.0 / 5.0 * 192.0 + 9.0) as u32;
+    let red = pixel(&after, x4, 50);
+    assert!(
+        red[0] > 240 && red[1] < 10 && red[2] < 10,
+        "red at {x4}: {red:?}"
+    );
+    assert_ne!(pixel(&after, x1, 50)[0], 255, "moved away from {x1}");
+}
+
+#[test]
+fn feature_reactors_follow_the_audio() {
+    let Some(ctx) = ctx("feature reactors") else {
+        return;
+    };
+    let dir = Scratch::new("feature-reactors");
+    track(&dir);
+    solid_png(&dir, "white.png", [255, 255, 255, 255]);
+    // Opacity = RMS level x 4 (table form): silent in the first 0.2 s, loud afterwards.
+    let job = job(
+        &dir,
+        "[[layer]]\nkind = \"image\"\npath = \"white.png\"\nfit = \"stretch\"\n\
+         rect = [0, 0, 1, 1]\nopacity = { feature = \"rms\", scale = 4.0 }\n",
+    );
+    let quiet = still(&dir, &job, 0.0, &ctx);
+    let loud = still(&dir, &job, 3.0, &ctx);
+    let q = pixel(&quiet, 96, 54);
+    let l = pixel(&loud, 96, 54);
+    assert!(
+        q[0] < 40,
+        "silence keeps the white layer (almost) transparent: {q:?}"
+    );
+    assert!(l[0] > 200, "the loud part shows it: {l:?}");
+}
+
+#[test]
+fn gradients_are_dithered_not_banded() {
+    let Some(ctx) = ctx("dither") else {
+        return;
+    };
+    let dir = Scratch::new("dither");
+    track(&dir);
+    // 192 px from #000000 to #0c0c0c: 12 code values, so undithered steps 16 px wide.
+    let text = format!(
+        "audio = \"track.wav\"\noutput = \"out.mp4\"\n{SIZE}\n[[layer]]\nkind = \"background\"\n\
+         color = \"#000000\"\ncolor2 = \"#0c0c0c\"\nangle = 0\n"
+    );
+    let job = Job::from_toml_str(&text, "dither.toml", dir.path("").as_path()).expect("job");
+    let frame = still(&dir, &job, 1.0, &ctx);
+    let (w, h) = (frame.0, frame.1);
+    let mut worst = 0.0f64;
+    for x in 0..w {
+        let mean: f64 = (0..h)
+            .map(|y| f64::from(pixel(&frame, x, y)[0]))
+            .sum::<f64>()
+            / f64::from(h);
+        // The shader's gradient position at pixel centre x: 12 * (x + 0.5) / w.
+        let ideal = 12.0 * (f64::from(x) + 0.5) / f64::from(w);
+        worst = worst.max((mean - ideal).abs());
+    }
+    // Rounding without dither is off by up to 0.5 code value in every column; the column means
+    // of a dithered gradient follow the ideal ramp closely.
+    assert!(
+        worst < 0.3,
+        "column means stray {worst:.3} code values from the ramp"
+    );
+}
+
+#[test]
+fn a_custom_shader_error_names_the_users_file_line_and_column() {
+    if !have_gpu("custom shader error") {
+        return;
+    }
+    let dir = Scratch::new("custom-error");
+    std::fs::write(dir.path("track.wav"), tone_wav(48_000, 1.0)).expect("wav");
+    std::fs::write(
+        dir.path("broken.wgsl"),
+        "// my shader\nfn shade(input: ShadeInput) -> vec4<f32> {\n    let c = input.uv.x +;\n    return vec4<f32>(c);\n}\n",
+    )
+    .expect("shader");
+    std::fs::write(
+        dir.path("job.toml"),
+        "audio = \"track.wav\"\n[[layer]]\nkind = \"custom\"\nshader = \"broken.wgsl\"\n",
+    )
+    .expect("job");
+    let job = dir.path("job.toml");
+    let out = run_renderer(&[job.to_str().expect("utf-8"), "--preview", "0.5"], &[]);
+    let err = stderr(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a bad shader is a job error: {err}"
+    );
+    assert!(err.contains("broken.wgsl:3:"), "line 3 named: {err}");
+    let column: u32 = err
+        .split("broken.wgsl:3:")
+        .nth(1)
+        .and_then(|r| r.split(':').next())
+        .and_then(|c| c.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no column: {err}"));
+    assert!(
+        (22..=26).contains(&column),
+        "column {column} near the stray `+`: {err}"
+    );
+    assert!(
+        dir.files().iter().all(|f| !f.ends_with(".png")),
+        "no output: {:?}",
+        dir.files()
+    );
+}
+
+#[test]
+fn preview_writes_a_png_of_the_job_size_from_the_cli() {
+    if !have_gpu("preview cli") {
+        return;
+    }
+    let dir = Scratch::new("preview-cli");
+    std::fs::write(dir.path("track.wav"), tone_wav(48_000, 2.0)).expect("wav");
+    std::fs::write(
+        dir.path("job.toml"),
+        "audio = \"track.wav\"\n[video]\naspect = \"9:16\"\nsize = 180\n[[layer]]\nkind = \"text\"\ntext = \"Ünïcödé ✓\"\n",
+    )
+    .expect("job");
+    let job = dir.path("job.toml");
+    let png = dir.path("still.png");
+    let out = run_renderer(
+        &[
+            job.to_str().expect("utf-8"),
+            "--preview",
+            "1.0",
+            "--output",
+            png.to_str().expect("utf-8"),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let img = image::open(&png).expect("png").to_rgba8();
+    assert_eq!(img.dimensions(), (180, 320), "9:16 at size 180");
+    // The text drew something white near the top.
+    let white = img
+        .pixels()
+        .filter(|p| p[0] > 200 && p[1] > 200 && p[2] > 200)
+        .count();
+    assert!(white > 20, "text pixels: {white}");
+}
