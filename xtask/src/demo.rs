@@ -108,7 +108,7 @@ pub fn synthesize() -> Vec<f32> {
     out
 }
 
-/// Writes assets/demo.flac (via a temporary WAV and ffmpeg's FLAC encoder).
+/// Writes assets/demo.flac (via a temporary WAV and ffmpeg's FLAC encoder) and assets/cover.jpg.
 pub fn generate(root: &Path) -> anyhow::Result<()> {
     let samples = synthesize();
     let wav = std::env::temp_dir().join(format!("demo-{}.wav", std::process::id()));
@@ -128,5 +128,31 @@ pub fn generate(root: &Path) -> anyhow::Result<()> {
         out.display()
     );
     println!("wrote {}", out.display());
+
+    // Cover art for the gallery styles: a Mandelbrot render from ffmpeg's lavfi source.
+    let cover = root.join("assets/cover.jpg");
+    let status = Command::new(media::ffmpeg_program())
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
+        .arg(
+            "mandelbrot=s=640x640:start_scale=1.2:end_scale=1.2:maxiter=300:\
+             outer=normalized_iteration_count,hue=h=200:s=0.7",
+        )
+        .args(["-frames:v", "1", "-q:v", "4"])
+        .arg(&cover)
+        .status();
+    anyhow::ensure!(
+        status?.success(),
+        "ffmpeg could not write {}",
+        cover.display()
+    );
+    println!("wrote {}", cover.display());
     Ok(())
 }

@@ -15,6 +15,7 @@ mod bench;
 mod demo;
 mod doctor;
 mod fuzz;
+mod gallery;
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -28,7 +29,8 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   doctor            check prerequisites and print the fix for anything missing
   test [--no-lint]  doctor, rustfmt --check, clippy -D warnings, cargo test --workspace
-  gen-demo          regenerate assets/demo.flac (needs ffmpeg)
+  gen-demo          regenerate assets/demo.flac and assets/cover.jpg (needs ffmpeg)
+  gallery           render a still per style in assets/styles/ into assets/gallery/
   fuzz [--seconds N] run each cargo-fuzz target (job parser, analysis) for N seconds
                     (default 60) from the committed corpus; needs `cargo install cargo-fuzz`
   bench [--quick] [--audio FILE] [--seconds S] [--seconds-4k S] [--repeats N]
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
         Some("doctor") => doctor::run().map(|ok| ok.then_some(()).ok_or("doctor found problems")),
         Some("test") => test(args.iter().any(|a| a == "--no-lint")).map(Ok),
         Some("gen-demo") => demo::generate(&workspace_root()).map(Ok),
+        Some("gallery") => gallery::run(&workspace_root()).map(Ok),
         Some("fuzz") => fuzz::run(&workspace_root(), &args[1..]).map(Ok),
         Some("bench") => bench::Options::parse(&args[1..])
             .and_then(|o| bench::run(&workspace_root(), &o))

@@ -62,6 +62,10 @@ struct Cli {
     /// Frames per second.
     #[arg(long)]
     fps: Option<f64>,
+    /// Multiply the output size by this factor (e.g. 0.5 for a quick draft); lengths in a job
+    /// scale with the frame, so the picture looks the same.
+    #[arg(long)]
+    scale: Option<f64>,
     /// Adapter: auto, gpu, cpu, or part of an adapter's name.
     #[arg(long)]
     adapter: Option<String>,
@@ -151,6 +155,19 @@ fn apply_overrides(job: &mut Job, cli: &Cli) -> Result<(), renderer::JobError> {
     }
     if let Some(h) = cli.height {
         job.video.height = Dimension::try_from(h).map_err(|m| bad("--height", m))?;
+    }
+    if let Some(s) = cli.scale {
+        if !(s.is_finite() && s > 0.0) {
+            return Err(bad(
+                "--scale",
+                format!("must be a positive number, got {s}"),
+            ));
+        }
+        let even = |v: u32| ((f64::from(v) * s / 2.0).round() * 2.0).max(16.0);
+        job.video.width =
+            Dimension::try_from(even(job.video.width.0)).map_err(|m| bad("--scale", m))?;
+        job.video.height =
+            Dimension::try_from(even(job.video.height.0)).map_err(|m| bad("--scale", m))?;
     }
     if let Some(f) = cli.fps {
         job.video.fps = Fps::try_from(f).map_err(|m| bad("--fps", m))?;

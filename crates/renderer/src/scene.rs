@@ -80,7 +80,8 @@ pub struct Scene {
     layers: Vec<Layer>,
     items: Vec<Item>,
     size: [f32; 2],
-    /// Pixels per "pixel at 1080p".
+    /// Output pixels per job pixel: job lengths are for a frame whose shorter side is 1080
+    /// (1920x1080, 1080x1920, 1080x1080), so a job looks the same at any size or orientation.
     px: f32,
     fps: f64,
     frame_buffer: Vec<u8>,
@@ -217,7 +218,7 @@ impl Scene {
             layers: layers.to_vec(),
             items: Vec::new(),
             size: [width as f32, height as f32],
-            px: height as f32 / 1080.0,
+            px: width.min(height) as f32 / 1080.0,
             fps,
             frame_buffer: Vec::new(),
         };
@@ -516,7 +517,7 @@ impl Scene {
                     radius: l.radius.at(vars).min(0.5),
                     align,
                     opacity: l.opacity.at(vars),
-                    min_height: (self.size[1] / 270.0).max(1.0),
+                    min_height: (4.0 * px).max(1.0),
                     gradient: u32::from(l.gradient == GradientAlong::X),
                     symmetric: u32::from(l.symmetric),
                     caps,

@@ -1,8 +1,9 @@
 //! `[[layer]]` tables: one struct per `kind`, every value checked while deserialising (so
 //! errors carry the line and column). Properties typed [`Reactive`] (or a range newtype around
 //! it) accept a number, an expression string or a `{ feature, scale, offset }` table (see
-//! [`crate::expr`]). Lengths in pixels are for a 1080-pixel-high frame and scale with the
-//! frame's height, so a job looks the same at 720p and 4K.
+//! [`crate::expr`]). Lengths in pixels ("px at 1080p") are for a frame whose shorter side is
+//! 1080 pixels and scale with the frame's shorter side, so a job looks the same at 720p and 4K,
+//! landscape or vertical.
 
 use std::path::PathBuf;
 
