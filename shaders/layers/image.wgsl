@@ -5,6 +5,11 @@
 // an ellipse (cover art) or a rounded rectangle, with an anti-aliased edge.
 // Host mirror: crates/gpu/src/layers.rs (`ImageParams`).
 
+// True when this layer is opaque, covers the frame and is drawn first: the texture is then bound
+// through a non-sRGB view and its encoded bytes are stored as they are (no blending, no
+// transfer function per pixel), which software rasterisers render much faster.
+override OUTPUT_ENCODED: bool = false;
+
 struct ImageParams {
     // Placement in pixels: x, y (top-left), width, height.
     rect: vec4<f32>,
@@ -64,6 +69,9 @@ fn fs_main(in: VsOut) -> @location(0) vec4<f32> {
         d = sd_round_box(in.local, in.half, min(in.shape_corner_opacity.y, min(in.half.x, in.half.y)));
     }
     var c = textureSampleLevel(image, image_sampler, in.uv, 0.0);
+    if OUTPUT_ENCODED {
+        return vec4<f32>(c.rgb, 1.0);
+    }
     // Outside the image (contain leaves bands): transparent.
     let inside = all(in.uv >= vec2<f32>(0.0)) && all(in.uv <= vec2<f32>(1.0));
     c = select(vec4<f32>(0.0), c, inside) * in.tint;

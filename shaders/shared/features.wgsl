@@ -5,7 +5,8 @@
 struct FrameFeatures {
     // Time of the frame in the audio file, seconds.
     time: f32,
-    // Frame index from the start of the render.
+    // Index of the frame counted from the first analysed frame (warm-up frames included); a
+    // frame's number on the audio's frame grid is FrameUniforms.frame_index.
     frame: u32,
     // RMS and peak of the mono mix over the spectrum window.
     rms: f32,

@@ -10,7 +10,8 @@ struct FrameUniforms {
     time: f32,
     // Seconds of the whole render.
     duration: f32,
-    // Frame index from the start of the render.
+    // Frame number on the audio's frame grid: round(time * fps), counted from the start of the
+    // audio file (the same time gives the same number in a render, a preview or a segment).
     frame_index: u32,
     // Offsets (in f32 elements) of this frame's arrays in `spectrum`: `band_count` smoothed band
     // levels, `band_count` peak-hold levels, `waveform_points` (min, max) pairs.

@@ -248,6 +248,60 @@ color2 = "#ff5fd2"
     path
 }
 
+/// The six-layer 1080p scene of the visual-language issue: background image, bars, waveform,
+/// particles, text and a logo, encoder "null".
+fn write_six_layer_job(dir: &Path, audio: &Path, cover: &Path) -> PathBuf {
+    let job = format!(
+        r##"audio = "{audio}"
+output = "six-layers.mp4"
+
+[video]
+width = 1920
+height = 1080
+fps = 30
+encoder = "null"
+
+[[layer]]
+kind = "background"
+image = "{cover}"
+zoom = 0.1
+
+[[layer]]
+kind = "bars"
+count = 64
+color = "#33ccff"
+color2 = "#ff5fd2"
+peaks = true
+
+[[layer]]
+kind = "waveform"
+rect = [0.05, 0.05, 0.9, 0.2]
+glow = 8
+
+[[layer]]
+kind = "particles"
+burst = 80
+
+[[layer]]
+kind = "text"
+text = "Six layers — {{elapsed}}"
+size = 64
+shadow = "#000000"
+
+[[layer]]
+kind = "image"
+path = "{cover}"
+shape = "circle"
+rect = [0.86, 0.04, 0.1, 0.18]
+"##,
+        audio = audio.display(),
+        cover = cover.display()
+    );
+    let path = dir.join("six-layers.toml");
+    let _ = std::fs::write(&path, job);
+    path
+}
+
 fn renderer(bin: &Path, job: &Path, duration: f64) -> Command {
     let mut c = Command::new(bin);
     c.arg(job)
@@ -396,6 +450,7 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
     let job_1080 = write_job(&work, "ours-1080p", &audio, 1920, 1080, "x264");
     let job_null = write_job(&work, "ours-null-1080p", &audio, 1920, 1080, "null");
     let job_4k = write_job(&work, "ours-2160p", &audio, 3840, 2160, "x264");
+    let job_six = write_six_layer_job(&work, &audio, &root.join("assets/cover.jpg"));
     let frames = (o.seconds * 30.0).round() as u64;
     let frames_4k = (o.seconds_4k.min(o.seconds) * 30.0).round() as u64;
 
@@ -437,6 +492,14 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
             ..Default::default()
         },
         Row {
+            name: "ours_null_1080p_six_layers",
+            what: "ours, 1920x1080@30, encoder null, six layers (image bg, bars, waveform, \
+                   particles, text, logo)"
+                .into(),
+            frames,
+            ..Default::default()
+        },
+        Row {
             name: "ours_x264_2160p",
             what: "ours, 3840x2160@30, x264 veryfast CRF 20, AAC".into(),
             frames: frames_4k,
@@ -453,6 +516,7 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
                 }
                 "ffmpeg_floor_1080p" => floor(&raw, &work.join("floor.mp4")),
                 "ours_null_1080p" => renderer(&bin, &job_null, o.seconds),
+                "ours_null_1080p_six_layers" => renderer(&bin, &job_six, o.seconds),
                 _ => renderer(&bin, &job_4k, o.seconds_4k.min(o.seconds)),
             };
             let s = measure(cmd, row.name);

@@ -12,7 +12,7 @@ use bytemuck::{Pod, Zeroable};
 pub struct FrameFeatures {
     /// Time of the frame in the audio file, seconds.
     pub time: f32,
-    /// Frame index from the start of the render.
+    /// Index of the frame counted from the first analysed frame (warm-up frames included).
     pub frame: u32,
     /// RMS of the mono mix over the spectrum window (full-scale sine = 0.707).
     pub rms: f32,

@@ -294,6 +294,14 @@ impl std::fmt::Debug for LayerImage {
 }
 
 impl LayerImage {
+    /// True for RGBA pixels that are all fully opaque (coverage images never are).
+    pub fn is_opaque(&self) -> bool {
+        match self {
+            Self::Rgba { pixels, .. } => pixels.chunks_exact(4).all(|p| p[3] == 255),
+            Self::Coverage { .. } => false,
+        }
+    }
+
     pub fn size(&self) -> (u32, u32) {
         match self {
             Self::Rgba { width, height, .. } | Self::Coverage { width, height, .. } => {
@@ -364,6 +372,9 @@ pub struct LayerSpec {
     /// The texture of image and text layers (replaced per frame with
     /// [`FrameRenderer::set_image`](crate::FrameRenderer::set_image)).
     pub image: Option<LayerImage>,
+    /// True when later parameters may make the layer translucent or uncover part of the frame
+    /// (a reactive opacity or placement): it is then never drawn as an opaque base layer.
+    pub dynamic_alpha: bool,
 }
 
 impl From<LayerKind> for LayerSpec {
@@ -376,6 +387,7 @@ impl From<LayerKind> for LayerSpec {
             kind,
             blend,
             image: None,
+            dynamic_alpha: false,
         }
     }
 }
@@ -419,10 +431,29 @@ impl LayerKind {
 
     /// True when the layer covers every pixel with alpha 1, so it can overwrite instead of
     /// blend (blending reads the target back, which software rasterisers pay for per pixel).
-    pub(crate) fn is_opaque(&self) -> bool {
+    pub(crate) fn is_opaque(&self, (width, height): (u32, u32)) -> bool {
         match self {
             Self::Background(p) => {
                 p.opacity >= 1.0 && p.color_a[3] >= 1.0 && (p.mode == 0 || p.color_b[3] >= 1.0)
+            }
+            // A picture covering the frame, not clipped, sampled inside the image (the texture's
+            // own alpha is checked separately).
+            Self::Image(p) => {
+                let [x, y, w, h] = p.rect;
+                let [u, v, su, sv] = p.uv_transform;
+                let e = 1e-4;
+                p.opacity >= 1.0
+                    && p.tint[3] >= 1.0
+                    && p.shape == 0
+                    && p.corner <= 0.0
+                    && x <= 0.0
+                    && y <= 0.0
+                    && x + w >= width as f32
+                    && y + h >= height as f32
+                    && u >= -e
+                    && v >= -e
+                    && u + su <= 1.0 + e
+                    && v + sv <= 1.0 + e
             }
             _ => false,
         }
@@ -430,7 +461,7 @@ impl LayerKind {
 
     /// True when the shader has the `OUTPUT_ENCODED` override (it can be drawn as a base layer).
     pub(crate) fn has_encoded_output(&self) -> bool {
-        matches!(self, Self::Background(_))
+        matches!(self, Self::Background(_) | Self::Image(_))
     }
 
     /// Vertices and instances of the layer's draw call.

@@ -236,6 +236,19 @@ fn texture_2d(
     })
 }
 
+/// The view a layer samples: base (opaque, encoded-output) image layers read the stored sRGB
+/// bytes as they are, through a non-sRGB view; everything else gets linear light.
+fn image_view(texture: &wgpu::Texture, img: &LayerImage, base: bool) -> wgpu::TextureView {
+    match img {
+        LayerImage::Rgba { .. } if base => texture.create_view(&wgpu::TextureViewDescriptor {
+            label: Some("layer.image.encoded_view"),
+            format: Some(wgpu::TextureFormat::Rgba8Unorm),
+            ..Default::default()
+        }),
+        _ => texture.create_view(&Default::default()),
+    }
+}
+
 fn uniform_buffer(device: &wgpu::Device, label: &str, size: usize) -> wgpu::Buffer {
     device.create_buffer(&wgpu::BufferDescriptor {
         label: Some(label),
@@ -356,7 +369,14 @@ impl FrameRenderer {
         let mut by_shader: HashMap<(String, bool, BlendMode), usize> = HashMap::new();
         for (i, layer) in layers.iter().enumerate() {
             // The leading run of opaque layers forms the base pass.
-            let base = layer.kind.is_opaque() && layers[..=i].iter().all(|l| l.kind.is_opaque());
+            let size = (config.width, config.height);
+            let opaque = |l: &LayerSpec| {
+                l.kind.is_opaque(size)
+                    && !l.dynamic_alpha
+                    && (!matches!(l.kind, LayerKind::Image(_))
+                        || l.image.as_ref().is_some_and(LayerImage::is_opaque))
+            };
+            let base = layers[..=i].iter().all(opaque);
             let key_name = match &layer.kind {
                 LayerKind::Custom(..) => format!("custom#{i}"),
                 kind => kind.shader().to_owned(),
@@ -419,7 +439,7 @@ impl FrameRenderer {
                     )));
                 };
                 let texture = self.upload_image(&label, img)?;
-                own_view = Some(texture.create_view(&Default::default()));
+                own_view = Some(image_view(&texture, img, base));
                 image = Some((texture, img.format(), img.size()));
             }
             LayerKind::Spectrogram(p) => {
@@ -724,13 +744,24 @@ impl FrameRenderer {
                 "image of {w}x{h} exceeds this adapter's limit of {max} pixels per side"
             )));
         }
-        let texture = texture_2d(
-            &self.ctx.device,
-            label,
-            (w, h),
-            img.format(),
-            wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-        );
+        let texture = self.ctx.device.create_texture(&wgpu::TextureDescriptor {
+            label: Some(label),
+            size: wgpu::Extent3d {
+                width: w,
+                height: h,
+                depth_or_array_layers: 1,
+            },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: img.format(),
+            usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+            // Opaque base layers read the encoded bytes through a non-sRGB view.
+            view_formats: match img {
+                LayerImage::Rgba { .. } => &[wgpu::TextureFormat::Rgba8Unorm],
+                LayerImage::Coverage { .. } => &[],
+            },
+        });
         self.write_image(&texture, img);
         Ok(texture)
     }
@@ -823,7 +854,7 @@ impl FrameRenderer {
             Some(_) => {
                 let label = format!("layer.{}", layer.name);
                 let texture = self.upload_image(&label, img)?;
-                let view = texture.create_view(&Default::default());
+                let view = image_view(&texture, img, layer.base);
                 let layer = &self.layers[index];
                 let bind_group = self.layer_bind_group(
                     &label,

@@ -75,7 +75,7 @@
 //! ```toml
 //! opacity = "0.3 + 0.7 * pulse"                 # flash on every beat
 //! scale = "1 + 0.3 * smoothstep(0.2, 0.8, bass)" # grow with the bass, gently
-//! rotation = "time * 2 * pi / 8"                # one turn every 8 seconds
+//! rotation = "time * 45"                        # degrees: one turn every 8 seconds
 //! opacity = "step(-30, loudness)"               # visible only when louder than -30 LUFS
 //! opacity = "min(1, progress * 10)"             # fade in over the first tenth
 //! ```

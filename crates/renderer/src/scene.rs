@@ -124,6 +124,23 @@ pub fn load_image(path: &Path) -> Result<LayerImage, RenderError> {
     })
 }
 
+fn layer_blend(layer: &Layer) -> Option<crate::job::Blend> {
+    match layer {
+        Layer::Background(l) => l.blend,
+        Layer::Image(l) => l.blend,
+        Layer::Bars(l) => l.blend,
+        Layer::Radial(l) => l.blend,
+        Layer::Waveform(l) => l.blend,
+        Layer::Spectrogram(l) => l.blend,
+        Layer::Particles(l) => l.blend,
+        Layer::Text(l) => l.blend,
+        Layer::Progress(l) => l.blend,
+        Layer::Vignette(l) => l.blend,
+        Layer::Bloom(l) => l.blend,
+        Layer::Custom(l) => l.blend,
+    }
+}
+
 fn hex_linear(c: crate::job::Color) -> [f32; 4] {
     c.to_gpu().to_linear()
 }
@@ -268,7 +285,9 @@ impl Scene {
                         image = Some(LayerImage::Rgba {
                             width: w,
                             height: h,
-                            pixels: vec![0; (w * h * 4) as usize],
+                            // Opaque black until the first frame arrives (decoded video frames
+                            // are opaque; formats with alpha are drawn as if they were not).
+                            pixels: [0, 0, 0, 255].repeat((w * h) as usize),
                         });
                         item.picture = Some((w, h));
                         // Spawned lazily at the first drawn frame (its time sets the start).
@@ -290,7 +309,7 @@ impl Scene {
                         + 2.0 * t.shadow_blur;
                     let padding = (shadow_reach as f32 * scene.px).ceil() as u32 + 2;
                     let style = TextStyle {
-                        size_px: t.size.at(&vars) * scene.px,
+                        size_px: t.size.0 * scene.px,
                         align: match t.align {
                             TextAlign::Left => gpu::text::Align::Left,
                             TextAlign::Center => gpu::text::Align::Center,
@@ -329,25 +348,29 @@ impl Scene {
                 let kind = scene.build(layer, &item, &vars)?;
                 item.dynamic |= scene.is_dynamic(layer, role);
                 let blend = match (layer, role) {
+                    // A background's picture and a radial's cover are drawn like the layer's
+                    // main part would be drawn over them: plain "over".
                     (_, Role::Picture) => gpu::BlendMode::Normal,
-                    (Layer::Background(b), _) => b.blend.to_gpu(),
-                    (Layer::Image(l), _) => l.blend.to_gpu(),
-                    (Layer::Bars(l), _) => l.blend.to_gpu(),
-                    (Layer::Radial(l), _) => l.blend.to_gpu(),
-                    (Layer::Waveform(l), _) => l.blend.to_gpu(),
-                    (Layer::Spectrogram(l), _) => l.blend.to_gpu(),
-                    (Layer::Particles(l), _) => match l.blend {
-                        // Particles add light unless asked otherwise (order-independent).
-                        crate::job::Blend::Normal => gpu::BlendMode::Add,
-                        other => other.to_gpu(),
-                    },
-                    (Layer::Text(l), _) => l.blend.to_gpu(),
-                    (Layer::Progress(l), _) => l.blend.to_gpu(),
-                    (Layer::Vignette(l), _) => l.blend.to_gpu(),
-                    (Layer::Bloom(l), _) => l.blend.to_gpu(),
-                    (Layer::Custom(l), _) => l.blend.to_gpu(),
+                    // Particles add light unless asked otherwise (order-independent).
+                    (Layer::Particles(l), _) => l.blend.map_or(gpu::BlendMode::Add, |b| b.to_gpu()),
+                    _ => layer_blend(layer).map_or(gpu::BlendMode::Normal, |b| b.to_gpu()),
                 };
-                specs.push(LayerSpec { kind, blend, image });
+                let dynamic_alpha = match layer {
+                    Layer::Background(b) => b.opacity.is_reactive(),
+                    Layer::Image(l) => {
+                        l.opacity.is_reactive()
+                            || l.placement().is_reactive()
+                            || l.scale.is_reactive()
+                            || l.corner.is_reactive()
+                    }
+                    _ => true,
+                };
+                specs.push(LayerSpec {
+                    kind,
+                    blend,
+                    image,
+                    dynamic_alpha,
+                });
                 scene.items.push(item);
             }
         }
@@ -378,7 +401,10 @@ impl Scene {
                     || b.opacity.is_reactive()
             }
             Layer::Image(l) => {
-                l.placement().is_reactive() || l.opacity.is_reactive() || l.scale.is_reactive()
+                l.placement().is_reactive()
+                    || l.opacity.is_reactive()
+                    || l.scale.is_reactive()
+                    || l.corner.is_reactive()
             }
             Layer::Bars(l) => {
                 l.placement().is_reactive() || l.opacity.is_reactive() || {
@@ -602,7 +628,10 @@ impl Scene {
                     rect,
                     color_a: c,
                     color_b: end,
-                    emitter: l.position.at(vars, self.size),
+                    emitter: {
+                        let p = l.position.at(vars, [rect[2], rect[3]]);
+                        [rect[0] + p[0], rect[1] + p[1]]
+                    },
                     gravity: [l.gravity[0] as f32 * px, l.gravity[1] as f32 * px],
                     capacity: l.count.0,
                     emit_start: 0,

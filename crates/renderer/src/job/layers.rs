@@ -60,7 +60,7 @@ reactive_range!(
 );
 reactive_range!(
     /// An angle in degrees.
-    Degrees, -3600.0, 3600.0, "angle (degrees)"
+    Degrees, -1.0e6, 1.0e6, "angle (degrees)"
 );
 reactive_range!(
     /// A free multiplier, -100..=100 (gains, rates).
@@ -336,6 +336,25 @@ impl TryFrom<f64> for HistorySeconds {
     }
 }
 
+/// A font size in px at 1080p, 1..=1000 (a plain number: text is rasterised once).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(try_from = "f64")]
+pub struct FontSize(pub f32);
+
+impl TryFrom<f64> for FontSize {
+    type Error = String;
+    fn try_from(v: f64) -> Result<Self, String> {
+        if v.is_finite() && (1.0..=1000.0).contains(&v) {
+            Ok(Self(v as f32))
+        } else {
+            Err(format!(
+                "size must be a number of pixels between 1 and 1000, got {v} (to animate text, \
+                 use scale)"
+            ))
+        }
+    }
+}
+
 /// Seconds of particle life, 0.05..=30.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(try_from = "f64")]
@@ -396,7 +415,8 @@ macro_rules! layer_struct {
             /// Placement in pixels of the output: [x, y, width, height].
             pub rect_px: Option<Rect>,
             pub opacity: Fraction,
-            pub blend: Blend,
+            /// Blend mode; default "normal" ("add" for particles).
+            pub blend: Option<Blend>,
             $($(#[$fmeta])* pub $field: $ty,)*
         }
 
@@ -406,7 +426,7 @@ macro_rules! layer_struct {
                     rect: None,
                     rect_px: None,
                     opacity: Fraction::from(1.0),
-                    blend: Blend::Normal,
+                    blend: None,
                     $($field: $default,)*
                 }
             }
@@ -477,7 +497,7 @@ layer_struct!(
     /// `kind = "radial"`: bars around a circle, optionally with cover art in the middle.
     RadialLayer {
         count: BarCount = BarCount(96),
-        /// Centre as fractions of the frame.
+        /// Centre as fractions of the layer's rect (the frame by default).
         center: Point = Point::new(0.5, 0.5),
         /// Inner radius as a fraction of the frame's smaller side.
         radius: Fraction = Fraction::from(0.18),
@@ -508,7 +528,7 @@ layer_struct!(
         glow: Pixels = Pixels::from(0.0),
         glow_color: Option<Color> = None,
         gain: Amount = Amount::from(1.0),
-        /// Segments drawn across the width (16..=512).
+        /// Segments drawn across the width (2..=512).
         points: BarCount = BarCount(256),
     }
 );
@@ -530,7 +550,8 @@ layer_struct!(
         /// Most particles alive at once.
         count: Capacity = Capacity(2000),
         emitter: Emitter = Emitter::Point,
-        /// Emitter position (emitter = "point") as fractions of the frame.
+        /// Emitter position (emitter = "point") as fractions of the layer's rect (the frame by
+        /// default).
         position: Point = Point::new(0.5, 0.5),
         /// Particles born per beat.
         burst: Rate = Rate::from(80.0),
@@ -560,10 +581,10 @@ layer_struct!(
         text: TextString = TextString(String::new()),
         /// A TTF/OTF file; default: the embedded DejaVu Sans.
         font: Option<PathBuf> = None,
-        /// Font size, px at 1080p.
-        size: Pixels = Pixels::from(64.0),
+        /// Font size, px at 1080p (fixed; animate `scale` instead).
+        size: FontSize = FontSize(64.0),
         color: Color = Color([0xff, 0xff, 0xff, 255]),
-        /// Anchor point as fractions of the frame.
+        /// Anchor point as fractions of the layer's rect (the frame by default).
         position: Point = Point::new(0.5, 0.1),
         align: TextAlign = TextAlign::Center,
         baseline: TextBaseline = TextBaseline::Middle,
@@ -618,7 +639,7 @@ layer_struct!(
 pub(super) fn check_layer(layer: &super::Layer) -> Result<(), String> {
     use super::Layer as L;
     let placement = match layer {
-        L::Background(_) => Placement::default(),
+        L::Background(l) => l.placement(),
         L::Image(l) => l.placement(),
         L::Bars(l) => l.placement(),
         L::Radial(l) => l.placement(),
@@ -632,6 +653,10 @@ pub(super) fn check_layer(layer: &super::Layer) -> Result<(), String> {
         L::Custom(l) => l.placement(),
     };
     placement.check()?;
+    let full_frame = matches!(layer, L::Background(_) | L::Vignette(_) | L::Bloom(_));
+    if full_frame && (placement.rect.is_some() || placement.rect_px.is_some()) {
+        return Err("this kind always covers the whole frame: remove rect / rect_px".into());
+    }
     match layer {
         L::Background(b) if b.image.is_some() && b.video.is_some() => {
             Err("give either image or video, not both".into())

@@ -363,7 +363,6 @@ impl TryFrom<String> for Preset {
     }
 }
 
-/// `[video]`: output format and device.
 /// Frame shape presets: `aspect` with `size` (the short side) instead of width and height.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum Aspect {
@@ -492,7 +491,7 @@ impl Default for VideoSettings {
     }
 }
 
-/// Placement of a layer: `[x, y, width, height]` as fractions of the frame (top-left origin).
+/// A number of bars (or waveform points), 1..=1024.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "i64")]
 pub struct BarCount(pub u32);
