@@ -48,6 +48,8 @@ pub struct EncoderSettings {
     pub audio_kbps: u32,
     /// Final MP4 path. Written as a temporary file beside it, renamed on success.
     pub output: PathBuf,
+    /// Written as the MP4's `comment` tag (segments carry their identity in it).
+    pub comment: Option<String>,
 }
 
 /// x264's presets, fastest first.
@@ -151,6 +153,9 @@ impl EncoderSettings {
         ]);
         if self.audio.is_some() {
             push(&["-c:a", "aac", "-b:a", &format!("{}k", self.audio_kbps)]);
+        }
+        if let Some(comment) = &self.comment {
+            push(&["-metadata", &format!("comment={comment}")]);
         }
         push(&["-movflags", "+faststart", "-f", "mp4"]);
         a.push(temp.to_string_lossy().into_owned());

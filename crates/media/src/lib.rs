@@ -8,6 +8,7 @@
 
 mod encoder;
 mod error;
+mod join;
 mod process;
 pub mod video;
 
@@ -16,6 +17,7 @@ pub use encoder::{
     temp_path_for,
 };
 pub use error::MediaError;
+pub use join::{join_segments, probe_comment};
 pub use process::{
     ChildUsage, FfmpegInfo, ffmpeg_program, ffprobe_program, probe_ffmpeg, wait_with_usage,
 };

@@ -41,7 +41,8 @@ mod scene;
 
 pub use job::{Job, JobError};
 pub use render::{
-    Limits, Progress, RenderOptions, RenderSummary, StillSummary, render, render_still, write_png,
+    JoinSummary, Limits, Progress, RenderOptions, RenderSummary, Segment, SegmentTag, StillSummary,
+    job_fingerprint, join, render, render_still, write_png,
 };
 
 /// Everything a render can fail with.
@@ -61,6 +62,8 @@ pub enum RenderError {
         path: std::path::PathBuf,
         message: String,
     },
+    #[error("segments: {0}")]
+    Segment(String),
     #[error("the job exceeds a limit: {0}")]
     Limit(String),
     #[error("the render was cancelled; no output was written")]

@@ -25,15 +25,20 @@ mod exit {
 ///
 /// Reads JOB (a TOML job file, see README.md "Job reference"), decodes the audio as a stream,
 /// draws every frame on the GPU and encodes an MP4 (H.264 + AAC). Options override the job file.
+/// Several JOBs (or folders of *.toml jobs) render one after the other on one GPU device.
+///
+/// Split a long render across machines: `renderer JOB --segment I/N` renders part I of N
+/// (video only), `renderer join JOB SEGMENTS... --output OUT.mp4` joins them without
+/// re-encoding and muxes the audio once (see `renderer join --help`).
 ///
 /// Exit status: 0 done, 1 render failed, 2 invalid job or arguments, 130 interrupted (SIGINT),
 /// 143 terminated (SIGTERM). A failed or stopped render leaves no output file.
 #[derive(Debug, Parser)]
 #[command(name = "renderer", version, allow_negative_numbers = true)]
 struct Cli {
-    /// The job file (TOML).
-    #[arg(required_unless_present = "list_adapters")]
-    job: Option<PathBuf>,
+    /// Job file(s) (TOML), or folders of them (their *.toml files, in name order).
+    #[arg(required_unless_present = "list_adapters", value_name = "JOB")]
+    jobs: Vec<PathBuf>,
     /// List the GPU adapters this machine offers (one per line) and exit.
     #[arg(long)]
     list_adapters: bool,
@@ -69,22 +74,29 @@ struct Cli {
     /// Adapter: auto, gpu, cpu, or part of an adapter's name.
     #[arg(long)]
     adapter: Option<String>,
+    /// Render only part I of N of the job (0 <= I < N), video only, for `renderer join`;
+    /// written to --output or beside the job's output as NAME.segment-IIII-of-NNNN.mp4.
+    #[arg(long, value_name = "I/N")]
+    segment: Option<renderer::Segment>,
     /// Print nothing but errors (no progress, no summary).
     #[arg(long, short)]
     quiet: bool,
 }
 
 fn main() -> ExitCode {
+    if std::env::args_os().nth(1).is_some_and(|a| a == "join") {
+        let cli = JoinCli::parse_from(std::env::args_os().skip(1));
+        init_logging(cli.quiet);
+        return match run_join(&cli) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(exit_code(&e, false))
+            }
+        };
+    }
     let cli = Cli::parse();
-    let default_level = if cli.quiet {
-        "error"
-    } else {
-        "warn,renderer=info,gpu=info,audio=info,media=info"
-    };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default_level))
-        .format_timestamp(None)
-        .format_target(false)
-        .init();
+    init_logging(cli.quiet);
     let signals = match Signals::install() {
         Ok(s) => s,
         Err(e) => {
@@ -95,18 +107,32 @@ fn main() -> ExitCode {
     match run(&cli, &signals) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let code = match e.downcast_ref::<RenderError>() {
-                Some(RenderError::Cancelled) if signals.terminated.load(Ordering::Relaxed) => {
-                    exit::TERMINATED
-                }
-                Some(RenderError::Cancelled) => exit::INTERRUPTED,
-                Some(RenderError::Job(_)) => exit::BAD_JOB,
-                _ if e.downcast_ref::<renderer::JobError>().is_some() => exit::BAD_JOB,
-                _ => exit::RENDER_FAILED,
-            };
             eprintln!("error: {e:#}");
-            ExitCode::from(code)
+            ExitCode::from(exit_code(&e, signals.terminated.load(Ordering::Relaxed)))
         }
+    }
+}
+
+fn init_logging(quiet: bool) {
+    let default_level = if quiet {
+        "error"
+    } else {
+        "warn,renderer=info,gpu=info,audio=info,media=info"
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default_level))
+        .format_timestamp(None)
+        .format_target(false)
+        .init();
+}
+
+/// The exit status for an error (see the `exit` module).
+fn exit_code(e: &anyhow::Error, terminated: bool) -> u8 {
+    match e.downcast_ref::<RenderError>() {
+        Some(RenderError::Cancelled) if terminated => exit::TERMINATED,
+        Some(RenderError::Cancelled) => exit::INTERRUPTED,
+        Some(RenderError::Job(_) | RenderError::Segment(_)) => exit::BAD_JOB,
+        _ if e.downcast_ref::<renderer::JobError>().is_some() => exit::BAD_JOB,
+        _ => exit::RENDER_FAILED,
     }
 }
 
@@ -178,6 +204,68 @@ fn apply_overrides(job: &mut Job, cli: &Cli) -> Result<(), renderer::JobError> {
     job.validate()
 }
 
+/// `renderer join JOB SEGMENTS... --output OUT.mp4`
+#[derive(Debug, Parser)]
+#[command(name = "renderer join")]
+struct JoinCli {
+    /// The job file the segments were rendered from.
+    job: PathBuf,
+    /// Segment files rendered with `renderer JOB --segment I/N` (any order).
+    #[arg(required = true)]
+    segments: Vec<PathBuf>,
+    /// The joined MP4 (default: the job's output).
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// Joins segments: every segment present once, all from this job and these settings; the video
+/// is copied, the audio encoded once over the whole.
+fn run_join(cli: &JoinCli) -> anyhow::Result<()> {
+    let job = Job::from_file(&cli.job)?;
+    let output = cli.output.clone().unwrap_or_else(|| job.output.clone());
+    let summary = renderer::join(&job, &cli.segments, &output)?;
+    if !cli.quiet {
+        println!(
+            "joined {} segments ({} frames) into {} in {:.2} s",
+            summary.segments,
+            summary.frames,
+            summary.output.display(),
+            summary.elapsed.as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// The job files named on the command line, folders expanded to their *.toml files.
+fn expand_jobs(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|e| anyhow::anyhow!("cannot list job folder {}: {e}", p.display()))?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|f| f.extension().is_some_and(|x| x == "toml") && f.is_file())
+                .collect();
+            found.sort();
+            if found.is_empty() {
+                return Err(renderer::JobError::Invalid {
+                    what: p.display().to_string(),
+                    message: "the folder holds no *.toml job files".into(),
+                }
+                .into());
+            }
+            out.extend(found);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
 fn run(cli: &Cli, signals: &Signals) -> anyhow::Result<()> {
     if cli.list_adapters {
         for adapter in gpu::list_adapters() {
@@ -185,9 +273,71 @@ fn run(cli: &Cli, signals: &Signals) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let Some(job_path) = &cli.job else {
-        anyhow::bail!("no job file given (see --help)");
-    };
+    let jobs = expand_jobs(&cli.jobs)?;
+    match jobs.as_slice() {
+        [] => anyhow::bail!("no job file given (see --help)"),
+        [one] => run_one(cli, signals, one, None),
+        many => {
+            if cli.output.is_some() || cli.segment.is_some() || cli.preview.is_some() {
+                return Err(renderer::JobError::Invalid {
+                    what: "arguments".into(),
+                    message: "--output, --segment and --preview take a single job".into(),
+                }
+                .into());
+            }
+            // Every job is read first: a typo in the last one fails before hours of rendering.
+            for path in many {
+                let mut job = Job::from_file(path)?;
+                apply_overrides(&mut job, cli)?;
+            }
+            let mut first = Job::from_file(&many[0])?;
+            apply_overrides(&mut first, cli)?;
+            let ctx = gpu::GpuContext::new(
+                &first
+                    .video
+                    .adapter
+                    .parse::<gpu::AdapterChoice>()
+                    .unwrap_or_default(),
+            )?;
+            let mut failed = Vec::new();
+            for (i, path) in many.iter().enumerate() {
+                if !cli.quiet {
+                    eprintln!("[{}/{}] {}", i + 1, many.len(), path.display());
+                }
+                match run_one(cli, signals, path, Some(ctx.clone())) {
+                    Ok(()) => {}
+                    Err(e) => {
+                        if matches!(
+                            e.downcast_ref::<RenderError>(),
+                            Some(RenderError::Cancelled)
+                        ) {
+                            return Err(e);
+                        }
+                        eprintln!("error: {}: {e:#}", path.display());
+                        failed.push(path.display().to_string());
+                    }
+                }
+            }
+            if failed.is_empty() {
+                Ok(())
+            } else {
+                anyhow::bail!(
+                    "{} of {} jobs failed: {}",
+                    failed.len(),
+                    many.len(),
+                    failed.join(", ")
+                )
+            }
+        }
+    }
+}
+
+fn run_one(
+    cli: &Cli,
+    signals: &Signals,
+    job_path: &std::path::Path,
+    gpu: Option<gpu::GpuContext>,
+) -> anyhow::Result<()> {
     let mut job = Job::from_file(job_path)?;
     apply_overrides(&mut job, cli)?;
 
@@ -196,7 +346,7 @@ fn run(cli: &Cli, signals: &Signals) -> anyhow::Result<()> {
             .output
             .clone()
             .unwrap_or_else(|| job.output.with_extension("png"));
-        let still = renderer::render_still(&job, time, &output, None)?;
+        let still = renderer::render_still(&job, time, &output, gpu)?;
         if !cli.quiet {
             println!(
                 "preview of {:.3} s ({}x{}) written to {} in {:.2} s on {}",
@@ -252,7 +402,9 @@ fn run(cli: &Cli, signals: &Signals) -> anyhow::Result<()> {
             limits: Default::default(),
             progress: Some(&mut on_progress),
             cancel: Some(cancel),
-            gpu: None,
+            gpu,
+            segment: cli.segment,
+            segment_output: cli.segment.and(cli.output.clone()),
         },
     );
     if let Some(bar) = &bar {

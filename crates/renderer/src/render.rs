@@ -18,6 +18,9 @@ use crate::scene::Scene;
 use crate::{RenderError, memory};
 use audio::AnalysisConfig;
 
+/// AAC bit rate of the sound track, kbit/s.
+const AUDIO_KBPS: u32 = 192;
+
 /// Frames of band levels sent from the analysis thread to the GPU per chunk.
 const CHUNK_FRAMES: u32 = 64;
 /// Readback slots: frames the GPU may work on while the CPU writes older ones.
@@ -70,6 +73,10 @@ pub struct RenderOptions<'a> {
     pub cancel: Option<Arc<AtomicBool>>,
     /// Render on this device instead of selecting one from `job.video.adapter`.
     pub gpu: Option<GpuContext>,
+    /// Render only this part of the job (video only, for `join`).
+    pub segment: Option<Segment>,
+    /// Where a segment goes (default: [`Segment::default_path`] of the job's output).
+    pub segment_output: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for RenderOptions<'_> {
@@ -79,6 +86,8 @@ impl std::fmt::Debug for RenderOptions<'_> {
             .field("progress", &self.progress.is_some())
             .field("cancel", &self.cancel)
             .field("gpu", &self.gpu)
+            .field("segment", &self.segment)
+            .field("segment_output", &self.segment_output)
             .finish()
     }
 }
@@ -161,6 +170,8 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
         mut progress,
         cancel,
         gpu,
+        segment,
+        segment_output: options_output,
     } = options;
     let cancel = cancel.unwrap_or_default();
     let video = &job.video;
@@ -183,7 +194,7 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
     let decoder = AudioDecoder::open(&job.audio)?;
     let info = decoder.info().clone();
     let (mut scene, specs) = Scene::new(&job.layers, width, height, fps)?;
-    let plan = Plan::new(
+    let whole = Plan::new(
         &info,
         &job.audio,
         job.start,
@@ -191,6 +202,10 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
         fps,
         scene.preroll_seconds(),
     )?;
+    let plan = match segment {
+        Some(seg) => whole.segment(seg, scene.preroll_seconds())?,
+        None => whole,
+    };
     let analyzer = FrameAnalyzer::new(
         decoder,
         fps,
@@ -203,6 +218,12 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
     let stride = frame_stride(bands, points);
     let frames_total = plan.frames;
     let video_seconds = frames_total as f64 / fps;
+    let output = match segment {
+        Some(seg) => options_output
+            .clone()
+            .unwrap_or_else(|| seg.default_path(&job.output)),
+        None => job.output.clone(),
+    };
     if let Some(max) = limits.max_duration.filter(|&m| video_seconds > m) {
         return Err(RenderError::Limit(format!(
             "the render is {video_seconds:.1} s long; this service allows at most {max} s \
@@ -270,13 +291,25 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
             codec: VideoCodec::X264,
             crf: video.quality.0,
             preset: video.preset.0.clone(),
-            audio: Some(AudioInput {
+            // Segments are video only: the audio is muxed once over the joined whole.
+            audio: segment.is_none().then(|| AudioInput {
                 path: job.audio.clone(),
                 start: job.start,
                 duration: video_seconds,
             }),
-            audio_kbps: 192,
-            output: job.output.clone(),
+            audio_kbps: AUDIO_KBPS,
+            output: output.clone(),
+            comment: segment.map(|seg| {
+                SegmentTag {
+                    index: seg.index,
+                    count: seg.count,
+                    first: plan.first,
+                    frames: plan.frames,
+                    total: plan.total_frames,
+                    fingerprint: job_fingerprint(job),
+                }
+                .to_string()
+            }),
         })?),
         _ => None,
     };
@@ -390,7 +423,7 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
         adapter: ctx.adapter.clone(),
         peak_rss: memory::peak_rss(),
         ffmpeg_peak_rss: stats.map(|s| s.ffmpeg_peak_rss),
-        output: stats.map(|_| job.output.clone()),
+        output: stats.map(|_| output.clone()),
         skipped_audio_packets: analysis_end.skipped_packets,
     })
 }
@@ -476,6 +509,10 @@ struct Plan {
     start: f64,
     seconds: f64,
     fps: f64,
+    /// Index of the first shown frame within the whole render (non-zero for segments).
+    first: u64,
+    /// Frames of the whole render.
+    total_frames: u64,
 }
 
 impl Plan {
@@ -506,6 +543,38 @@ impl Plan {
             start,
             seconds: frames as f64 / fps,
             fps,
+            first: 0,
+            total_frames: frames,
+        })
+    }
+
+    /// The part of this render that segment `index` of `count` shows: frames
+    /// `floor(i * F / N) .. floor((i + 1) * F / N)`, so every frame belongs to exactly one segment.
+    fn segment(&self, seg: Segment, preroll_seconds: f64) -> Result<Self, RenderError> {
+        let f = self.total_frames;
+        let (i, n) = (u64::from(seg.index), u64::from(seg.count));
+        if n == 0 || i >= n {
+            return Err(RenderError::Segment(format!(
+                "segment {}/{} does not exist: write I/N with 0 <= I < N (e.g. 0/4 .. 3/4)",
+                seg.index, seg.count
+            )));
+        }
+        if n > f {
+            return Err(RenderError::Segment(format!(
+                "{n} segments for a render of {f} frames: use at most {f}"
+            )));
+        }
+        let a = i * f / n;
+        let b = (i + 1) * f / n;
+        let before = (self.start * self.fps).floor() as u64 + a;
+        let preroll_frames = ((preroll_seconds * self.fps).ceil() as u64).min(before);
+        let seg_start = self.start + a as f64 / self.fps;
+        Ok(Self {
+            frames: b - a,
+            preroll_frames,
+            analysis_start: seg_start - preroll_frames as f64 / self.fps,
+            first: a,
+            ..*self
         })
     }
 
@@ -542,7 +611,10 @@ fn frame_inputs(
         features: *f,
     };
     let mut vars = Vars::from_features(f, plan.start, plan.seconds);
-    vars.set(Var::Frame, index as f32 - plan.preroll_frames as f32);
+    vars.set(
+        Var::Frame,
+        (plan.first + index) as f32 - plan.preroll_frames as f32,
+    );
     (uniforms, vars)
 }
 
@@ -692,4 +764,253 @@ pub fn write_png(
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Part `index` of `count` of a render (`renderer JOB --segment I/N`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl std::str::FromStr for Segment {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || {
+            format!("segment \"{s}\" is not I/N: write e.g. 0/4 for the first of four (0 <= I < N)")
+        };
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let index: u32 = i.trim().parse().map_err(|_| bad())?;
+        let count: u32 = n.trim().parse().map_err(|_| bad())?;
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Self { index, count })
+    }
+}
+
+impl Segment {
+    /// `out.mp4` -> `out.segment-0003-of-0010.mp4` beside it.
+    pub fn default_path(&self, output: &std::path::Path) -> std::path::PathBuf {
+        let stem = output
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "output".into());
+        output.with_file_name(format!(
+            "{stem}.segment-{:04}-of-{:04}.mp4",
+            self.index, self.count
+        ))
+    }
+}
+
+/// What a segment file says about itself (its MP4 `comment` tag).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentTag {
+    pub index: u32,
+    pub count: u32,
+    /// First frame (within the whole render) and frames in this segment.
+    pub first: u64,
+    pub frames: u64,
+    /// Frames of the whole render.
+    pub total: u64,
+    /// [`job_fingerprint`] of the job it was rendered from.
+    pub fingerprint: String,
+}
+
+const SEGMENT_TAG: &str = "renderer-segment v1";
+
+impl std::fmt::Display for SegmentTag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{SEGMENT_TAG} index={} count={} first={} frames={} total={} fingerprint={}",
+            self.index, self.count, self.first, self.frames, self.total, self.fingerprint
+        )
+    }
+}
+
+impl std::str::FromStr for SegmentTag {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let rest = s
+            .strip_prefix(SEGMENT_TAG)
+            .ok_or_else(|| "not a segment tag".to_owned())?;
+        let mut tag = SegmentTag {
+            index: 0,
+            count: 0,
+            first: 0,
+            frames: 0,
+            total: 0,
+            fingerprint: String::new(),
+        };
+        for item in rest.split_whitespace() {
+            let (k, v) = item.split_once('=').ok_or("malformed segment tag")?;
+            let num = || {
+                v.parse::<u64>()
+                    .map_err(|_| format!("bad {k} in segment tag"))
+            };
+            match k {
+                "index" => tag.index = num()? as u32,
+                "count" => tag.count = num()? as u32,
+                "first" => tag.first = num()?,
+                "frames" => tag.frames = num()?,
+                "total" => tag.total = num()?,
+                "fingerprint" => tag.fingerprint = v.to_owned(),
+                _ => {}
+            }
+        }
+        if tag.count == 0 || tag.fingerprint.is_empty() {
+            return Err("incomplete segment tag".into());
+        }
+        Ok(tag)
+    }
+}
+
+/// A digest of everything that decides a render's pictures and encoding (the job without its
+/// output path, and this build's version): segments join only when theirs agree.
+pub fn job_fingerprint(job: &Job) -> String {
+    let mut j = job.clone();
+    j.output = std::path::PathBuf::new();
+    let text = format!("{}|{j:?}", env!("CARGO_PKG_VERSION"));
+    // FNV-1a, 64 bits: stable across processes and platforms (std's hasher is seeded).
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// What `join` reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JoinSummary {
+    pub output: std::path::PathBuf,
+    pub segments: usize,
+    pub frames: u64,
+    pub elapsed: Duration,
+}
+
+/// Joins the segments of `job` (rendered with `--segment I/N`, any order on the command line)
+/// into `output` without re-encoding the video, with the job's audio muxed once over the whole.
+/// Refuses missing, duplicated or foreign segments (other job, other settings, other build).
+pub fn join(
+    job: &Job,
+    segments: &[std::path::PathBuf],
+    output: &std::path::Path,
+) -> Result<JoinSummary, RenderError> {
+    let started = Instant::now();
+    job.validate()?;
+    let fps = job.video.fps.0;
+    let info = AudioDecoder::open(&job.audio)?.info().clone();
+    let whole = Plan::new(&info, &job.audio, job.start, job.duration, fps, 0.0)?;
+    let fingerprint = job_fingerprint(job);
+    if segments.is_empty() {
+        return Err(RenderError::Segment(
+            "no segments given: list the files rendered with --segment I/N".into(),
+        ));
+    }
+    let mut tagged: Vec<(SegmentTag, std::path::PathBuf)> = Vec::new();
+    for path in segments {
+        if !path.is_file() {
+            return Err(RenderError::Segment(format!(
+                "segment {} does not exist",
+                path.display()
+            )));
+        }
+        let comment = media::probe_comment(path)?;
+        let tag: SegmentTag = comment
+            .as_deref()
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| {
+                RenderError::Segment(format!(
+                    "{} is not a segment rendered by `renderer JOB --segment I/N` (it has no \
+                     segment tag)",
+                    path.display()
+                ))
+            })?;
+        if tag.fingerprint != fingerprint {
+            return Err(RenderError::Segment(format!(
+                "{} was rendered from a different job or with different settings or renderer \
+                 version (fingerprint {} , this job's {fingerprint}): render it again with this \
+                 job",
+                path.display(),
+                tag.fingerprint
+            )));
+        }
+        if let Some((_, other)) = tagged.iter().find(|(t, _)| t.index == tag.index) {
+            return Err(RenderError::Segment(format!(
+                "segment {}/{} is given twice: {} and {}",
+                tag.index,
+                tag.count,
+                other.display(),
+                path.display()
+            )));
+        }
+        if let Some((first, first_path)) = tagged.first()
+            && first.count != tag.count
+        {
+            return Err(RenderError::Segment(format!(
+                "{} is one of {} segments but {} is one of {}: render all segments with the \
+                 same N",
+                path.display(),
+                tag.count,
+                first_path.display(),
+                first.count
+            )));
+        }
+        tagged.push((tag, path.clone()));
+    }
+    let count = tagged[0].0.count;
+    let missing: Vec<String> = (0..count)
+        .filter(|i| !tagged.iter().any(|(t, _)| t.index == *i))
+        .map(|i| format!("{i}/{count}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(RenderError::Segment(format!(
+            "missing segment(s) {} of {count}: render them with --segment and join again",
+            missing.join(", ")
+        )));
+    }
+    tagged.sort_by_key(|(t, _)| t.index);
+    // The tags must tile the render exactly.
+    let mut next = 0u64;
+    for (t, path) in &tagged {
+        if t.first != next || t.total != whole.total_frames {
+            return Err(RenderError::Segment(format!(
+                "{} covers frames {}..{} of {}, expected to start at frame {next} of {}",
+                path.display(),
+                t.first,
+                t.first + t.frames,
+                t.total,
+                whole.total_frames
+            )));
+        }
+        next += t.frames;
+    }
+    if next != whole.total_frames {
+        return Err(RenderError::Segment(format!(
+            "the segments hold {next} frames, the render {}",
+            whole.total_frames
+        )));
+    }
+    let paths: Vec<(std::path::PathBuf, f64)> = tagged
+        .into_iter()
+        .map(|(t, p)| (p, t.frames as f64 / fps))
+        .collect();
+    media::join_segments(
+        &paths,
+        Some(&AudioInput {
+            path: job.audio.clone(),
+            start: job.start,
+            duration: whole.seconds,
+        }),
+        AUDIO_KBPS,
+        output,
+    )?;
+    Ok(JoinSummary {
+        output: output.to_owned(),
+        segments: paths.len(),
+        frames: whole.total_frames,
+        elapsed: started.elapsed(),
+    })
 }
