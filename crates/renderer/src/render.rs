@@ -931,7 +931,7 @@ pub fn join(
         if tag.fingerprint != fingerprint {
             return Err(RenderError::Segment(format!(
                 "{} was rendered from a different job or with different settings or renderer \
-                 version (fingerprint {} , this job's {fingerprint}): render it again with this \
+                 version (fingerprint {}, this job's {fingerprint}): render it again with this \
                  job",
                 path.display(),
                 tag.fingerprint
