@@ -86,9 +86,9 @@ impl Options {
 
 /// What one process run cost.
 #[derive(Debug, Clone, Copy)]
-struct Sample {
-    wall: f64,
-    cpu: f64,
+pub(crate) struct Sample {
+    pub(crate) wall: f64,
+    pub(crate) cpu: f64,
     /// Peak of the summed VmRSS of the process tree, bytes.
     tree_rss: u64,
     /// Peak VmRSS of the process itself (without its children), bytes.
@@ -96,7 +96,7 @@ struct Sample {
 }
 
 /// Runs `cmd` to completion, measuring it. Fails when the command fails.
-fn measure(mut cmd: Command, what: &str) -> anyhow::Result<Sample> {
+pub(crate) fn measure(mut cmd: Command, what: &str) -> anyhow::Result<Sample> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -200,7 +200,7 @@ fn ffmpeg() -> Command {
 }
 
 /// Generated test music: a chord, a kick-like thump and hats, `seconds` long, as FLAC.
-fn make_audio(path: &Path, seconds: f64) -> anyhow::Result<()> {
+pub(crate) fn make_audio(path: &Path, seconds: f64) -> anyhow::Result<()> {
     let expr = "0.25*sin(2*PI*110*t)*(1+sin(2*PI*0.5*t))\
         +0.2*sin(2*PI*(50+100*exp(-8*mod(t\\,0.5)))*t)*exp(-6*mod(t\\,0.5))\
         +0.1*sin(2*PI*440*t)+0.08*sin(2*PI*660*t)+0.05*sin(2*PI*3520*t)*exp(-20*mod(t\\,0.25))";
@@ -379,7 +379,7 @@ fn stat(v: Vec<f64>) -> (f64, f64, f64) {
     (median(v), min, max)
 }
 
-fn first_line(cmd: &str, arg: &str) -> String {
+pub(crate) fn first_line(cmd: &str, arg: &str) -> String {
     Command::new(cmd)
         .arg(arg)
         .output()
@@ -391,6 +391,30 @@ fn first_line(cmd: &str, arg: &str) -> String {
                 .map(str::to_owned)
         })
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// (CPU model, cores, GiB of RAM) of this machine.
+pub(crate) fn machine() -> (String, usize, f64) {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mem_gb = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
+    (cpu, cores, mem_gb)
 }
 
 pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
@@ -590,25 +614,7 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
     let vs_floor = pair(0, 2);
 
     let date = first_line("date", "-u");
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown".into());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let mem_gb = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .next()
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
+    let (cpu, cores, mem_gb) = machine();
     let ff = media::probe_ffmpeg()
         .map(|i| i.version)
         .unwrap_or_else(|_| "unknown".into());
@@ -732,14 +738,26 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
     };
     std::fs::write(root.join(json_name), json)?;
 
-    // Prepend the run to docs/BENCHMARKS.md (newest first), keeping the header.
-    let doc_path = root.join("docs/BENCHMARKS.md");
-    let header = "# Benchmarks\n\nWritten by `cargo xtask bench` (newest run first); see xtask/src/bench.rs for the method.\n\n";
-    let old = std::fs::read_to_string(&doc_path).unwrap_or_default();
-    let rest = old.strip_prefix(header).unwrap_or(&old);
-    std::fs::create_dir_all(root.join("docs"))?;
-    std::fs::write(&doc_path, format!("{header}{md}{rest}"))?;
+    prepend_to_benchmarks(root, &md)?;
     println!("{md}");
     println!("wrote docs/BENCHMARKS.md and {json_name}");
+    Ok(())
+}
+
+/// Puts `md` (one `## ...` section) at the top of docs/BENCHMARKS.md, under the title and its
+/// note (newest first), keeping every earlier section. Shared by `bench` and `scale-test`.
+pub(crate) fn prepend_to_benchmarks(root: &Path, md: &str) -> anyhow::Result<()> {
+    let doc_path = root.join("docs/BENCHMARKS.md");
+    let header = "# Benchmarks\n\nWritten by `cargo xtask bench` and `cargo xtask scale-test` (newest run \
+                  first); see xtask/src/bench.rs and xtask/src/scale.rs for the methods.\n\n";
+    let old = std::fs::read_to_string(&doc_path).unwrap_or_default();
+    // Everything before the first section is the title and note, rewritten here.
+    let rest = if old.starts_with("## ") {
+        &old[..]
+    } else {
+        old.find("\n## ").map_or("", |i| &old[i + 1..])
+    };
+    std::fs::create_dir_all(root.join("docs"))?;
+    std::fs::write(&doc_path, format!("{header}{md}{rest}"))?;
     Ok(())
 }

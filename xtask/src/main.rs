@@ -7,6 +7,8 @@
 //! * `gen-demo` — regenerates assets/demo.flac (procedural music owned by the project).
 //! * `bench`    — side-by-side performance figures (see bench.rs).
 //! * `fuzz`     — bounded cargo-fuzz runs of the job parser and the analysis.
+//! * `scale-test` — the Slurm split render of deploy/slurm on a throwaway local cluster, timed
+//!   against a single render (see scale.rs).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -16,6 +18,7 @@ mod demo;
 mod doctor;
 mod fuzz;
 mod gallery;
+mod scale;
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -37,7 +40,13 @@ commands:
         [--memory-minutes M,M]
                     side-by-side figures: ours vs ffmpeg showfreqs vs the x264 floor,
                     null encoder, 4K, memory flatness; writes docs/BENCHMARKS.md and
-                    bench/results.json (--quick: under two minutes)";
+                    bench/results.json (--quick: under two minutes)
+  scale-test [--segments N] [--seconds S] [--keep]
+                    split render on a throwaway single-node Slurm cluster (no systemd; needs
+                    `apt-get install -y slurm-wlm munge`, as root): deploy/slurm/submit.sh with
+                    N segments (default 4) of S seconds of test music (default 10), checks the
+                    joined MP4, times it against one render; appends to docs/BENCHMARKS.md
+                    (--keep: keep the temporary folder with the cluster's and jobs' logs)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -54,6 +63,9 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz::run(&workspace_root(), &args[1..]).map(Ok),
         Some("bench") => bench::Options::parse(&args[1..])
             .and_then(|o| bench::run(&workspace_root(), &o))
+            .map(Ok),
+        Some("scale-test") => scale::Options::parse(&args[1..])
+            .and_then(|o| scale::run(&workspace_root(), &o))
             .map(Ok),
         _ => {
             eprintln!("{USAGE}");
