@@ -41,7 +41,7 @@ commands:
                     side-by-side figures: ours vs ffmpeg showfreqs vs the x264 floor,
                     null encoder, 4K, memory flatness; writes docs/BENCHMARKS.md and
                     bench/results.json (--quick: under two minutes)
-  scale-test [--segments N] [--seconds S] [--keep]
+  scale-test [--segments N] [--seconds S] [--size WxH] [--keep]
                     split render on a throwaway single-node Slurm cluster (no systemd; needs
                     `apt-get install -y slurm-wlm munge`, as root): deploy/slurm/submit.sh with
                     N segments (default 4) of S seconds of test music (default 10), checks the

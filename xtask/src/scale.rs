@@ -41,6 +41,9 @@ pub struct Options {
     pub seconds: f64,
     /// Keep the temporary folder (cluster logs, segments, outputs) for inspection.
     pub keep: bool,
+    /// Output size (the issue's benchmark uses 1920x1080).
+    pub width: u32,
+    pub height: u32,
 }
 
 impl Options {
@@ -49,6 +52,8 @@ impl Options {
             segments: 4,
             seconds: 10.0,
             keep: false,
+            width: 640,
+            height: 360,
         };
         let mut it = args.iter();
         while let Some(a) = it.next() {
@@ -61,6 +66,14 @@ impl Options {
                 "--segments" => o.segments = value("--segments")?.parse()?,
                 "--seconds" => o.seconds = value("--seconds")?.parse()?,
                 "--keep" => o.keep = true,
+                "--size" => {
+                    let v = value("--size")?;
+                    let (w, h) = v.split_once('x').with_context(|| {
+                        format!("--size {v}: write WIDTHxHEIGHT, e.g. 1920x1080")
+                    })?;
+                    o.width = w.parse()?;
+                    o.height = h.parse()?;
+                }
                 other => bail!("unknown scale-test option {other} (see cargo xtask help)"),
             }
         }
@@ -569,15 +582,15 @@ fn tail(path: &Path, n: usize) -> String {
 }
 
 /// The scene: background, spectrogram, bars and particles at 640x360, x264 ultrafast.
-fn write_job(dir: &Path, audio: &Path) -> anyhow::Result<PathBuf> {
+fn write_job(dir: &Path, audio: &Path, (width, height): (u32, u32)) -> anyhow::Result<PathBuf> {
     let job = format!(
         r##"# Written by cargo xtask scale-test.
 audio = "{audio}"
 output = "single.mp4"
 
 [video]
-width = 640
-height = 360
+width = {width}
+height = {height}
 fps = {FPS}
 encoder = "x264"
 preset = "ultrafast"
@@ -787,7 +800,7 @@ fn scale_test(
     std::fs::create_dir_all(work)?;
     let audio = work.join("music.flac");
     crate::bench::make_audio(&audio, o.seconds)?;
-    let job = write_job(work, &audio)?;
+    let job = write_job(work, &audio, (o.width, o.height))?;
 
     // The reference: the whole job in one process, on an idle machine (no cluster yet).
     eprintln!("==> single render ({} s of audio)", o.seconds);
@@ -972,15 +985,15 @@ fn report(root: &Path, o: &Options, f: &Figures, total: f64) -> anyhow::Result<(
     writeln!(md, "## Scale-out run of {date}\n")?;
     writeln!(
         md,
-        "`cargo xtask scale-test --segments {n} --seconds {}`: the job rendered in one piece, \
+        "`cargo xtask scale-test --segments {n} --seconds {} --size {}x{}`: the job rendered in one piece, \
          then split into {n} segments by a Slurm job array and joined by a dependent job \
          (deploy/slurm/submit.sh) on a single-node cluster on the same machine ({cores} CPUs \
          for the tasks, so at most {cores} segments at once). Machine: {cpu}, {cores} cores, \
-         {mem_gb:.0} GiB RAM. GPU adapter: {adapter}. Job: 640x360@30, background, \
+         {mem_gb:.0} GiB RAM. GPU adapter: {adapter}. Job: {}x{}@30, background, \
          spectrogram, bars, particles, x264 ultrafast; {} frames. Joined output checked with \
          ffprobe (frames, audio) and against the single render: PSNR average {:.1} dB, \
          lowest frame {:.1} dB.\n",
-        o.seconds, f.frames, f.psnr.0, f.psnr.1
+        o.seconds, o.width, o.height, o.width, o.height, f.frames, f.psnr.0, f.psnr.1
     )?;
     writeln!(md, "| what | seconds |")?;
     writeln!(md, "|---|---|")?;
