@@ -37,6 +37,7 @@ embed!(
     "layers/waveform.wgsl",
     "post/bloom.wgsl",
     "color/nv12.wgsl",
+    "nn/conv2d.wgsl",
 );
 
 /// Embedded files that are not complete modules on their own (the custom layer's epilogue

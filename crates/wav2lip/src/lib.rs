@@ -7,5 +7,27 @@
 //! - [`npy`]: NumPy `.npy` files (float32, C order) for the parity examples.
 
 pub mod checkpoint;
+pub mod cpu;
+pub mod gpu;
 pub mod mel;
+pub mod model;
 pub mod npy;
+
+pub use gpu::LipSync;
+pub use model::{Architecture, Model};
+
+/// Everything the generator can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Wav2LipError {
+    #[error(transparent)]
+    Checkpoint(#[from] checkpoint::CheckpointError),
+    #[error(transparent)]
+    Mel(#[from] mel::MelError),
+    #[error(transparent)]
+    Shader(#[from] ::gpu::GpuError),
+    #[error("wav2lip on the GPU: {0}")]
+    Gpu(String),
+    #[error("wav2lip input: {0}")]
+    Input(String),
+}

@@ -1,1 +1,656 @@
-//! Placeholder: being written.
+//! Wav2Lip's audio front end: the normalised log-mel spectrogram the network was trained on, and
+//! the 80x16 window of it that goes with each video frame.
+//!
+//! The steps, as the original computes them (numbers from its `hparams.py`):
+//!
+//! 1. Mono at 16 kHz ([`resample_to_16k`]; [`mel_from_file`] decodes, averages the channels and
+//!    resamples).
+//! 2. Pre-emphasis `y[n] = x[n] - 0.97 x[n-1]`, `y[0] = x[0]`.
+//! 3. STFT: periodic Hann window of 800 samples, FFT size 800, hop 200, centred: the signal is
+//!    extended by 400 samples on each side by reflection about its first and last samples (NumPy's
+//!    `reflect`, the default of the librosa 0.7 the original used); magnitude, not power.
+//!    `T = 1 + floor(N / 200)` frames, 80 per second.
+//! 4. Mel filterbank ([`mel_filterbank`]): 80 triangular bands between 55 Hz and 7600 Hz on
+//!    Slaney's mel scale (linear below 1 kHz, logarithmic above), each scaled to unit area
+//!    (`2 / (f_hi - f_lo)`), stored as `f32` as librosa does.
+//! 5. `S = 20 log10(max(1e-5, mel)) - 20` (dB relative to the reference level 20 dB).
+//! 6. `clip(8 (S + 100) / 100 - 4, -4, 4)`.
+//!
+//! Steps 2 to 6 run in `f64`, as NumPy runs them in the original (pre-emphasis there yields
+//! float64), with the filterbank's `f32` weights; the result is stored as `f32`.
+
+use std::path::{Path, PathBuf};
+
+use audio::{AudioDecoder, AudioError};
+use realfft::RealFftPlanner;
+use realfft::num_complex::Complex;
+use rubato::{FftFixedIn, Resampler};
+
+/// Sample rate of the audio the mel spectrogram is computed from.
+pub const SAMPLE_RATE: u32 = 16_000;
+/// FFT size and window length of the STFT, in samples.
+pub const N_FFT: usize = 800;
+/// Hop between STFT frames, in samples (80 frames per second at 16 kHz).
+pub const HOP: usize = 200;
+/// Mel bands.
+pub const N_MELS: usize = 80;
+/// Mel frames in the window fed to the network with each video frame (0.2 s).
+pub const WINDOW_FRAMES: usize = 16;
+/// Frequency bins of one STFT frame (`N_FFT / 2 + 1`).
+pub const N_BINS: usize = N_FFT / 2 + 1;
+/// Lowest edge of the mel filterbank, in Hz.
+pub const FMIN: f64 = 55.0;
+/// Highest edge of the mel filterbank, in Hz.
+pub const FMAX: f64 = 7600.0;
+/// Pre-emphasis coefficient.
+pub const PREEMPHASIS: f64 = 0.97;
+/// Mel frames per second (`SAMPLE_RATE / HOP`).
+pub const MEL_FRAMES_PER_SECOND: f64 = 80.0;
+/// Smallest normalised value (silence).
+pub const MIN_VALUE: f32 = -4.0;
+/// Largest normalised value.
+pub const MAX_VALUE: f32 = 4.0;
+
+/// Magnitudes below this floor count as the floor before taking logarithms.
+const AMP_FLOOR: f64 = 1e-5;
+/// dB subtracted from every value (`ref_level_db`).
+const REF_LEVEL_DB: f64 = 20.0;
+/// dB mapped to [`MIN_VALUE`] (`min_level_db`).
+const MIN_LEVEL_DB: f64 = -100.0;
+/// Half the range of normalised values (`max_abs_value`).
+const MAX_ABS_VALUE: f64 = 4.0;
+/// Highest input sample rate accepted: the FFT resampler's buffers grow with the rate when it
+/// shares no large factor with 16 kHz.
+pub const MAX_INPUT_RATE: u32 = 2_000_000;
+/// The FFT resampler produces at least this many output samples per FFT: longer FFTs give a
+/// longer anti-aliasing filter, a higher cut-off (about 7.9 kHz at 1024) and a flatter passband.
+const MIN_FFT_OUT: usize = 1024;
+
+/// Why a mel spectrogram could not be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum MelError {
+    /// The audio file could not be opened or decoded (the message names the file).
+    #[error(transparent)]
+    Decode(#[from] AudioError),
+    /// The input sample rate is 0 or above [`MAX_INPUT_RATE`].
+    #[error(
+        "sample rate {rate} Hz is not supported: it must be between 1 Hz and {MAX_INPUT_RATE} Hz"
+    )]
+    InvalidRate { rate: u32 },
+    /// The resampler failed.
+    #[error("cannot resample audio from {rate} Hz to 16000 Hz: {reason}")]
+    Resample { rate: u32, reason: String },
+    /// Any other error while processing a file, with the file's name.
+    #[error("audio file {}: {source}", path.display())]
+    File {
+        path: PathBuf,
+        #[source]
+        source: Box<MelError>,
+    },
+}
+
+impl MelError {
+    /// Adds the file's name to an error that lacks it.
+    fn in_file(self, path: &Path) -> Self {
+        match self {
+            e @ (Self::Decode(_) | Self::File { .. }) => e,
+            e => Self::File {
+                path: path.to_owned(),
+                source: Box::new(e),
+            },
+        }
+    }
+}
+
+/// A normalised log-mel spectrogram: values in [`MIN_VALUE`]..=[`MAX_VALUE`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct MelSpectrogram {
+    /// Number of mel frames `T` (columns), 80 per second of audio.
+    pub frames: usize,
+    /// Row-major `(N_MELS, frames)`: band `m` (0 = lowest) at frame `t` is `data[m * frames + t]`.
+    pub data: Vec<f32>,
+}
+
+impl MelSpectrogram {
+    /// The value of band `mel` at frame `frame`. Panics when either is out of range.
+    pub fn value(&self, mel: usize, frame: usize) -> f32 {
+        assert!(
+            mel < N_MELS && frame < self.frames,
+            "mel index out of range"
+        );
+        self.data[mel * self.frames + frame]
+    }
+
+    /// Duration covered, in seconds (`frames / 80`).
+    pub fn duration_secs(&self) -> f64 {
+        self.frames as f64 / MEL_FRAMES_PER_SECOND
+    }
+}
+
+/// Resamples mono audio at `rate` Hz to 16 kHz.
+///
+/// The output has `round(samples.len() * 16000 / rate)` samples and output sample `k` is the
+/// band-limited input at time `k / 16000` s: the resampler's latency is removed, so sample 0 stays
+/// at time 0. 16 kHz input is returned unchanged. Audio before the start and after the end counts
+/// as silence.
+///
+/// The resampler is rubato's synchronous FFT resampler in `f64`: the rate ratio is reduced to
+/// `p / q`, the input is cut into chunks of `q * k` samples (`k` even, with at least
+/// [`MIN_FFT_OUT`] output samples per chunk) and each chunk is filtered in the frequency domain by a
+/// Blackman-Harris²-windowed sinc as long as the chunk, cut off just below 8 kHz (or below the
+/// input's Nyquist frequency when upsampling), with overlap-add. Its delay is exactly half a chunk
+/// (`p * k / 2` output samples, a whole number because `k` is even), which is dropped.
+pub fn resample_to_16k(samples: &[f32], rate: u32) -> Result<Vec<f32>, MelError> {
+    let mut resampler = StreamResampler::new(rate)?;
+    resampler.push(samples)?;
+    resampler.finish()
+}
+
+/// Resamples a stream pushed block by block, keeping one FFT chunk of input in memory.
+struct StreamResampler {
+    rate: u32,
+    /// Input samples pushed so far.
+    in_len: u64,
+    /// `None` at 16 kHz (no resampling).
+    fft: Option<FftStage>,
+    out: Vec<f32>,
+}
+
+/// The resampler proper and its buffers.
+struct FftStage {
+    resampler: FftFixedIn<f64>,
+    /// Input samples per call (one FFT chunk).
+    chunk: usize,
+    /// Input not yet processed (less than `chunk` between calls).
+    pending: Vec<f64>,
+    /// Output samples still to drop to remove the latency.
+    skip: usize,
+    out_buf: Vec<Vec<f64>>,
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+impl StreamResampler {
+    fn new(rate: u32) -> Result<Self, MelError> {
+        if rate == 0 || rate > MAX_INPUT_RATE {
+            return Err(MelError::InvalidRate { rate });
+        }
+        let fft = if rate == SAMPLE_RATE {
+            None
+        } else {
+            let g = gcd(u64::from(rate), u64::from(SAMPLE_RATE)) as usize;
+            let p = SAMPLE_RATE as usize / g;
+            let q = rate as usize / g;
+            // An even number of ratio periods per chunk makes the delay a whole number of
+            // output samples.
+            let mut k = MIN_FFT_OUT.div_ceil(p);
+            k += k % 2;
+            let chunk = k * q;
+            let resampler =
+                FftFixedIn::<f64>::new(rate as usize, SAMPLE_RATE as usize, chunk, 1, 1).map_err(
+                    |e| MelError::Resample {
+                        rate,
+                        reason: e.to_string(),
+                    },
+                )?;
+            let out_buf = resampler.output_buffer_allocate(true);
+            let skip = resampler.output_delay();
+            Some(FftStage {
+                resampler,
+                chunk,
+                pending: Vec::with_capacity(chunk),
+                skip,
+                out_buf,
+            })
+        };
+        Ok(Self {
+            rate,
+            in_len: 0,
+            fft,
+            out: Vec::new(),
+        })
+    }
+
+    /// Output length for the input so far: `round(in_len * 16000 / rate)`.
+    fn expected_len(&self) -> usize {
+        let num = u128::from(self.in_len) * u128::from(SAMPLE_RATE) * 2 + u128::from(self.rate);
+        (num / (2 * u128::from(self.rate))) as usize
+    }
+
+    fn push(&mut self, samples: &[f32]) -> Result<(), MelError> {
+        self.in_len += samples.len() as u64;
+        let Some(stage) = &mut self.fft else {
+            self.out.extend_from_slice(samples);
+            return Ok(());
+        };
+        let mut rest = samples;
+        while !rest.is_empty() {
+            let take = (stage.chunk - stage.pending.len()).min(rest.len());
+            stage
+                .pending
+                .extend(rest[..take].iter().map(|&s| f64::from(s)));
+            rest = &rest[take..];
+            if stage.pending.len() == stage.chunk {
+                let (_, n) = stage
+                    .resampler
+                    .process_into_buffer(&[&stage.pending], &mut stage.out_buf, None)
+                    .map_err(|e| resample_error(self.rate, &e))?;
+                stage.pending.clear();
+                emit(&stage.out_buf[0][..n], &mut stage.skip, &mut self.out);
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Vec<f32>, MelError> {
+        let expected = self.expected_len();
+        if let Some(stage) = &mut self.fft {
+            // The partial last chunk, zero-padded, then silence until the delayed output is out.
+            // (rubato reads an empty input slice as a missing channel: pass none instead.)
+            let last = [stage.pending.as_slice()];
+            let mut input = (!stage.pending.is_empty()).then_some(&last[..]);
+            // Each call yields a whole chunk of output; this bounds the loop.
+            let max_calls = 2 + (expected + stage.skip) / stage.out_buf[0].len().max(1);
+            let mut calls = 0;
+            while self.out.len() < expected {
+                if calls > max_calls {
+                    return Err(MelError::Resample {
+                        rate: self.rate,
+                        reason: "the resampler stopped producing output".into(),
+                    });
+                }
+                calls += 1;
+                let (_, n) = stage
+                    .resampler
+                    .process_partial_into_buffer(input.take(), &mut stage.out_buf, None)
+                    .map_err(|e| resample_error(self.rate, &e))?;
+                emit(&stage.out_buf[0][..n], &mut stage.skip, &mut self.out);
+            }
+        }
+        self.out.truncate(expected);
+        Ok(self.out)
+    }
+}
+
+fn resample_error(rate: u32, e: &rubato::ResampleError) -> MelError {
+    MelError::Resample {
+        rate,
+        reason: e.to_string(),
+    }
+}
+
+/// Appends `block` to `out` after dropping the first `*skip` samples (counted down across calls).
+fn emit(block: &[f64], skip: &mut usize, out: &mut Vec<f32>) {
+    let drop = (*skip).min(block.len());
+    *skip -= drop;
+    out.extend(block[drop..].iter().map(|&s| s as f32));
+}
+
+/// Slaney's mel scale (librosa's default, `htk=False`): linear below 1 kHz (3 mels per 200 Hz),
+/// logarithmic above (27 mels per factor 6.4).
+fn hz_to_mel(hz: f64) -> f64 {
+    let f_sp = 200.0 / 3.0;
+    let min_log_hz = 1000.0;
+    let min_log_mel = min_log_hz / f_sp;
+    let logstep = 6.4f64.ln() / 27.0;
+    if hz >= min_log_hz {
+        min_log_mel + (hz / min_log_hz).ln() / logstep
+    } else {
+        hz / f_sp
+    }
+}
+
+/// The inverse of [`hz_to_mel`].
+fn mel_to_hz(mel: f64) -> f64 {
+    let f_sp = 200.0 / 3.0;
+    let min_log_hz = 1000.0;
+    let min_log_mel = min_log_hz / f_sp;
+    let logstep = 6.4f64.ln() / 27.0;
+    if mel >= min_log_mel {
+        min_log_hz * (logstep * (mel - min_log_mel)).exp()
+    } else {
+        f_sp * mel
+    }
+}
+
+/// The mel filterbank, row-major `(N_MELS, N_BINS)`: weight of FFT bin `k` (frequency
+/// `k * 20` Hz) in band `m` at `[m * N_BINS + k]`.
+///
+/// Band edges: `N_MELS + 2` points evenly spaced on the mel scale from `hz_to_mel(55)` to
+/// `hz_to_mel(7600)`, converted back to Hz (`f[0..82]`). Band `m` is the triangle rising from
+/// `f[m]` to 1 at `f[m+1]` and falling to `f[m+2]`, evaluated at each bin's frequency, then
+/// multiplied by `2 / (f[m+2] - f[m])` so that every band has the same area. The arithmetic
+/// follows librosa step by step (including the rounding of the triangle to `f32` before the area
+/// factor is applied), so the weights agree with `librosa.filters.mel` to the last bit or so.
+pub fn mel_filterbank() -> Vec<f32> {
+    let sr = f64::from(SAMPLE_RATE);
+    // Bin frequencies as NumPy's rfftfreq computes them.
+    let bin_step = 1.0 / (N_FFT as f64 * (1.0 / sr));
+    let fft_freqs: Vec<f64> = (0..N_BINS).map(|k| k as f64 * bin_step).collect();
+    // Band edges: a linspace on the mel scale (endpoint exact, as NumPy sets it).
+    let n_points = N_MELS + 2;
+    let (min_mel, max_mel) = (hz_to_mel(FMIN), hz_to_mel(FMAX));
+    let step = (max_mel - min_mel) / (n_points - 1) as f64;
+    let edges: Vec<f64> = (0..n_points)
+        .map(|i| {
+            let mel = if i == n_points - 1 {
+                max_mel
+            } else {
+                i as f64 * step + min_mel
+            };
+            mel_to_hz(mel)
+        })
+        .collect();
+
+    let mut weights = vec![0f32; N_MELS * N_BINS];
+    for (m, row) in weights.chunks_exact_mut(N_BINS).enumerate() {
+        let (lo, mid, hi) = (edges[m], edges[m + 1], edges[m + 2]);
+        let enorm = 2.0 / (hi - lo);
+        for (w, &f) in row.iter_mut().zip(&fft_freqs) {
+            let lower = -(lo - f) / (mid - lo);
+            let upper = (hi - f) / (hi - mid);
+            let tri = 0f64.max(lower.min(upper)) as f32;
+            *w = (f64::from(tri) * enorm) as f32;
+        }
+    }
+    weights
+}
+
+/// The periodic Hann window of [`N_FFT`] samples, as SciPy's `get_window('hann', 800)` computes
+/// it: `0.5 + 0.5 cos(x)` for `x` from -pi in steps of `2 pi / 800`.
+fn hann_window() -> Vec<f64> {
+    // linspace(-pi, pi, 801)[:800]
+    let step = 2.0 * std::f64::consts::PI / N_FFT as f64;
+    (0..N_FFT)
+        .map(|n| 0.5 + 0.5 * (n as f64 * step - std::f64::consts::PI).cos())
+        .collect()
+}
+
+/// Index into `0..n` of position `i` of the signal extended by reflection about its first and
+/// last samples (NumPy's `reflect`: `x[-1] = x[1]`, `x[n] = x[n-2]`, repeated periodically for
+/// padding longer than the signal).
+fn reflect(i: isize, n: usize) -> usize {
+    if n <= 1 {
+        return 0;
+    }
+    let period = 2 * (n as isize - 1);
+    let j = i.rem_euclid(period);
+    if j >= n as isize {
+        (period - j) as usize
+    } else {
+        j as usize
+    }
+}
+
+/// Wav2Lip's normalised mel spectrogram of mono 16 kHz audio (see the module documentation).
+///
+/// `T = 1 + floor(N / 200)` frames. Empty input gives one frame of silence ([`MIN_VALUE`]).
+pub fn mel_from_16k(samples: &[f32]) -> MelSpectrogram {
+    let n = samples.len();
+    let frames = 1 + n / HOP;
+    if n == 0 {
+        return MelSpectrogram {
+            frames,
+            data: vec![MIN_VALUE; N_MELS * frames],
+        };
+    }
+
+    // Pre-emphasis, in f64 like scipy.signal.lfilter with float64 coefficients.
+    let mut y = Vec::with_capacity(n);
+    y.push(f64::from(samples[0]));
+    y.extend(
+        samples
+            .windows(2)
+            .map(|w| f64::from(w[1]) - PREEMPHASIS * f64::from(w[0])),
+    );
+
+    // Each band's non-zero weights, widened to f64 (the dot product runs in f64).
+    let bank = mel_filterbank();
+    let bands: Vec<(usize, Vec<f64>)> = bank
+        .chunks_exact(N_BINS)
+        .map(|row| {
+            let first = row.iter().position(|&w| w != 0.0).unwrap_or(0);
+            let last = row.iter().rposition(|&w| w != 0.0).map_or(0, |l| l + 1);
+            let weights = row[first..last.max(first)]
+                .iter()
+                .map(|&w| f64::from(w))
+                .collect();
+            (first, weights)
+        })
+        .collect();
+
+    let window = hann_window();
+    let fft = RealFftPlanner::<f64>::new().plan_fft_forward(N_FFT);
+    let mut frame = fft.make_input_vec();
+    let mut spectrum = fft.make_output_vec();
+    let mut scratch = fft.make_scratch_vec();
+    let mut magnitude = vec![0f64; N_BINS];
+    let mut data = vec![0f32; N_MELS * frames];
+    let half = (N_FFT / 2) as isize;
+
+    for t in 0..frames {
+        let origin = (t * HOP) as isize - half;
+        let inside = origin >= 0 && origin as usize + N_FFT <= n;
+        for (k, (x, w)) in frame.iter_mut().zip(&window).enumerate() {
+            let i = origin + k as isize;
+            let s = if inside {
+                y[i as usize]
+            } else {
+                y[reflect(i, n)]
+            };
+            *x = s * w;
+        }
+        // The buffers were made by the plan, so their lengths are right and this cannot fail.
+        fft.process_with_scratch(&mut frame, &mut spectrum, &mut scratch)
+            .expect("FFT buffers sized by their plan");
+        for (m, c) in magnitude.iter_mut().zip(&spectrum) {
+            *m = magnitude_of(*c);
+        }
+        for (b, (first, weights)) in bands.iter().enumerate() {
+            let mel: f64 = weights
+                .iter()
+                .zip(&magnitude[*first..])
+                .map(|(w, m)| w * m)
+                .sum();
+            data[b * frames + t] = normalize(mel);
+        }
+    }
+    MelSpectrogram { frames, data }
+}
+
+fn magnitude_of(c: Complex<f64>) -> f64 {
+    c.re.hypot(c.im)
+}
+
+/// dB above the reference, then scaled and clipped to -4..=4.
+fn normalize(mel: f64) -> f32 {
+    let db = 20.0 * mel.max(AMP_FLOOR).log10() - REF_LEVEL_DB;
+    let scaled = (2.0 * MAX_ABS_VALUE) * ((db - MIN_LEVEL_DB) / -MIN_LEVEL_DB) - MAX_ABS_VALUE;
+    scaled.clamp(-MAX_ABS_VALUE, MAX_ABS_VALUE) as f32
+}
+
+/// Decodes an audio file (any format [`audio::AudioDecoder`] reads), mixes it to mono (mean of
+/// the channels), resamples it to 16 kHz ([`resample_to_16k`]) and returns its mel spectrogram.
+///
+/// Decoding and resampling stream block by block; a stretch the decoder skipped as damaged is
+/// filled with silence so that the timeline is kept.
+pub fn mel_from_file(path: &Path) -> Result<MelSpectrogram, MelError> {
+    let mut decoder = AudioDecoder::open(path)?;
+    let rate = decoder.info().sample_rate;
+    let mut resampler = StreamResampler::new(rate).map_err(|e| e.in_file(path))?;
+    let mut mono = Vec::new();
+    // Frame index the next decoded frame should have.
+    let mut next: u64 = 0;
+    while let Some(block) = decoder.next_block()? {
+        let channels = block.channels.max(1);
+        let frames = (block.samples.len() / channels) as u64;
+        mono.clear();
+        if block.first_frame > next {
+            let gap = (block.first_frame - next) as usize;
+            mono.resize(gap, 0.0);
+        }
+        // Frames already seen (a block that overlaps the previous one) are not repeated.
+        let overlap = next.saturating_sub(block.first_frame) as usize;
+        let inv = 1.0 / channels as f32;
+        mono.extend(
+            block
+                .samples
+                .chunks_exact(channels)
+                .skip(overlap)
+                .map(|f| f.iter().sum::<f32>() * inv),
+        );
+        next = next.max(block.first_frame + frames);
+        resampler.push(&mono).map_err(|e| e.in_file(path))?;
+    }
+    let samples = resampler.finish().map_err(|e| e.in_file(path))?;
+    Ok(mel_from_16k(&samples))
+}
+
+/// Index of the first mel frame of video frame `i`'s window, for a spectrogram of `total_frames`
+/// frames: `int(i * (80 / fps))` as the original computes it (in `f64`, truncated), and
+/// `total_frames - 16` once the window would run past the end (the original stops at that frame
+/// and uses the last 16 frames; frames after it get the same last window here). With fewer than 16
+/// mel frames this is 0 (see [`frame_windows`]).
+///
+/// `fps` must be positive and finite; a NaN gives 0 and a non-positive or infinite rate the last
+/// window (the conversion saturates), never a panic.
+pub fn window_start(i: usize, fps: f64, total_frames: usize) -> usize {
+    let start = (i as f64 * (MEL_FRAMES_PER_SECOND / fps)) as usize;
+    start.min(total_frames.saturating_sub(WINDOW_FRAMES))
+}
+
+/// The network's audio input for `frames` video frames at `fps`: row-major
+/// `(frames, 1, N_MELS, WINDOW_FRAMES)`, where window `i` is `mel[:, s..s + 16]` with
+/// `s = window_start(i, fps, mel.frames)`.
+///
+/// A spectrogram shorter than 16 frames (under 0.2 s of audio) gives every window the `T` frames
+/// right-aligned after `16 - T` columns of [`MIN_VALUE`] (silence), i.e. the window "last 16
+/// columns" with the missing ones before the start of the audio read as silence.
+pub fn frame_windows(mel: &MelSpectrogram, fps: f64, frames: usize) -> Vec<f32> {
+    let t_total = mel.frames;
+    let per_window = N_MELS * WINDOW_FRAMES;
+    let mut out = vec![MIN_VALUE; frames * per_window];
+    // Columns of silence on the left when T < 16.
+    let pad = WINDOW_FRAMES.saturating_sub(t_total);
+    for (i, window) in out.chunks_exact_mut(per_window).enumerate() {
+        let start = window_start(i, fps, t_total);
+        let width = WINDOW_FRAMES - pad;
+        for (m, row) in window.chunks_exact_mut(WINDOW_FRAMES).enumerate() {
+            let src = &mel.data[m * t_total + start..m * t_total + start + width];
+            row[pad..].copy_from_slice(src);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mel_scale_round_trips_and_is_continuous_at_1khz() {
+        for hz in [0.0, 55.0, 999.0, 1000.0, 1001.0, 4000.0, 7600.0] {
+            assert!((mel_to_hz(hz_to_mel(hz)) - hz).abs() < 1e-9, "{hz}");
+        }
+        assert!((hz_to_mel(1000.0) - 15.0).abs() < 1e-12);
+        assert!((hz_to_mel(999.999_999) - hz_to_mel(1000.0)).abs() < 1e-6);
+        // 27 mels per factor 6.4 above 1 kHz.
+        assert!((hz_to_mel(6400.0) - 42.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn filterbank_bands_have_unit_area_in_hz() {
+        let bank = mel_filterbank();
+        assert_eq!(bank.len(), N_MELS * N_BINS);
+        for (m, row) in bank.chunks_exact(N_BINS).enumerate() {
+            // Sum of weights * bin width (20 Hz) approximates the triangle's area, 1 (a narrow
+            // band is sampled too coarsely for this at low frequencies, so only the upper half).
+            let area: f64 = row.iter().map(|&w| f64::from(w) * 20.0).sum();
+            if m >= 40 {
+                assert!((area - 1.0).abs() < 0.02, "band {m}: {area}");
+            }
+            assert!(row.iter().all(|&w| w >= 0.0));
+        }
+        // Nothing below 55 Hz or above 7600 Hz.
+        let bins_below = (55.0f64 / 20.0).floor() as usize;
+        let bins_above = (7600.0f64 / 20.0).ceil() as usize;
+        for row in bank.chunks_exact(N_BINS) {
+            assert!(row[..=bins_below].iter().all(|&w| w == 0.0));
+            assert!(row[bins_above..].iter().all(|&w| w == 0.0));
+        }
+    }
+
+    #[test]
+    fn reflect_matches_numpy() {
+        // np.pad(np.arange(3), 7, mode='reflect')
+        let want = [1, 2, 1, 0, 1, 2, 1, 0, 1, 2, 1, 0, 1, 2, 1, 0, 1];
+        let got: Vec<usize> = (-7..10).map(|i| reflect(i, 3)).collect();
+        assert_eq!(got, want);
+        assert_eq!(reflect(-5, 1), 0);
+    }
+
+    #[test]
+    fn frame_count_and_silence() {
+        for (n, t) in [
+            (0, 1),
+            (1, 1),
+            (199, 1),
+            (200, 2),
+            (16_000, 81),
+            (16_199, 81),
+        ] {
+            let mel = mel_from_16k(&vec![0.0; n]);
+            assert_eq!(mel.frames, t, "{n} samples");
+            assert_eq!(mel.data.len(), N_MELS * t);
+            assert!(mel.data.iter().all(|&v| v == MIN_VALUE));
+        }
+    }
+
+    #[test]
+    fn loud_tone_lights_its_band() {
+        // 1 kHz at full scale: the band whose centre is nearest 1 kHz is the loudest.
+        let x: Vec<f32> = (0..16_000)
+            .map(|i| (2.0 * std::f64::consts::PI * 1000.0 * i as f64 / 16_000.0).sin() as f32)
+            .collect();
+        let mel = mel_from_16k(&x);
+        let t = mel.frames / 2;
+        let (best, _) = (0..N_MELS)
+            .map(|m| (m, mel.value(m, t)))
+            .fold((0, f32::MIN), |a, b| if b.1 > a.1 { b } else { a });
+        let (min_mel, max_mel) = (hz_to_mel(FMIN), hz_to_mel(FMAX));
+        let centre = |m: usize| mel_to_hz(min_mel + (m + 1) as f64 * (max_mel - min_mel) / 81.0);
+        assert!(
+            (centre(best) - 1000.0).abs() < 60.0,
+            "band {best} at {} Hz",
+            centre(best)
+        );
+        assert!(mel.value(best, t) > 0.0);
+    }
+
+    #[test]
+    fn invalid_rates_are_errors() {
+        for rate in [0, MAX_INPUT_RATE + 1] {
+            let err = resample_to_16k(&[0.0; 10], rate).unwrap_err().to_string();
+            assert!(err.contains(&rate.to_string()), "{err}");
+        }
+    }
+
+    #[test]
+    fn short_spectrogram_windows_are_left_padded() {
+        let frames = 5;
+        let data: Vec<f32> = (0..N_MELS * frames).map(|i| i as f32 / 1000.0).collect();
+        let mel = MelSpectrogram { frames, data };
+        let w = frame_windows(&mel, 25.0, 3);
+        assert_eq!(w.len(), 3 * N_MELS * WINDOW_FRAMES);
+        for i in 0..3 {
+            for m in 0..N_MELS {
+                let row = &w[(i * N_MELS + m) * WINDOW_FRAMES..][..WINDOW_FRAMES];
+                assert!(row[..11].iter().all(|&v| v == MIN_VALUE));
+                assert_eq!(&row[11..], &mel.data[m * frames..(m + 1) * frames]);
+            }
+        }
+    }
+}

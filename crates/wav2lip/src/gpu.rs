@@ -1,0 +1,717 @@
+//! The generator as wgpu compute passes on the caller's device.
+//!
+//! Weights are uploaded once ([`LipSync::new`]); activations live in buffers allocated for the
+//! largest batch seen (up to [`LipSync::max_batch`], set by the device's storage-binding limit)
+//! and reused between batches. Encoder outputs are written straight into the channel range of
+//! the decoder level that concatenates them, so concatenation copies nothing. Inputs and outputs
+//! stay on the GPU: [`LipSync::infer`] reads face crops and mel windows from storage buffers and
+//! writes the generated faces into another, for the compositor to sample.
+
+use std::collections::HashMap;
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::Wav2LipError;
+use crate::model::{
+    Act, FACE, FACE_LEN, FoldedLayer, MEL_BINS, MEL_LEN, MEL_STEPS, Model, OUT_LEN,
+};
+
+/// Mirror of `ConvParams` in shaders/nn/conv2d.wgsl.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
+pub struct ConvParams {
+    pub n: u32,
+    pub cin: u32,
+    pub cout: u32,
+    pub cout_groups: u32,
+    pub in_h: u32,
+    pub in_w: u32,
+    pub out_h: u32,
+    pub out_w: u32,
+    pub kh: u32,
+    pub kw: u32,
+    pub sh: u32,
+    pub sw: u32,
+    pub ph: u32,
+    pub pw: u32,
+    pub transposed: u32,
+    pub act: u32,
+    pub in_ctot: u32,
+    pub in_coff: u32,
+    pub out_ctot: u32,
+    pub out_coff: u32,
+    pub residual: u32,
+    pub _pad: [u32; 3],
+}
+
+/// Where a layer reads or writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Buf {
+    Faces,
+    Mels,
+    Out,
+    Audio,
+    /// Decoder level b: [decoder block b's output | encoder block 6 - b's output].
+    Concat(usize),
+    Scratch(usize),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    buf: Buf,
+    ctot: usize,
+    coff: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    layer: usize,
+    input: Slot,
+    output: Slot,
+    in_hw: (usize, usize),
+    out_hw: (usize, usize),
+}
+
+#[derive(Debug)]
+struct GpuLayer {
+    def: crate::model::LayerDef,
+    weights: wgpu::Buffer,
+    bias: wgpu::Buffer,
+    params: wgpu::Buffer,
+}
+
+/// Floats per frame of each internal buffer.
+fn frame_floats(buf: Buf, concat: &[usize], scratch: usize) -> usize {
+    match buf {
+        Buf::Faces => FACE_LEN,
+        Buf::Mels => MEL_LEN,
+        Buf::Out => OUT_LEN,
+        Buf::Audio => 512,
+        Buf::Concat(b) => concat[b],
+        Buf::Scratch(_) => scratch,
+    }
+}
+
+/// The Wav2Lip generator on a wgpu device.
+#[derive(Debug)]
+pub struct LipSync {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    pipeline: wgpu::ComputePipeline,
+    layout: wgpu::BindGroupLayout,
+    layers: Vec<GpuLayer>,
+    steps: Vec<Step>,
+    /// Floats per frame of each concat level and of a scratch buffer.
+    concat: Vec<usize>,
+    scratch: usize,
+    max_batch: usize,
+    /// Internal activation buffers and the batch they were sized for.
+    buffers: HashMap<Buf, wgpu::Buffer>,
+    capacity: usize,
+}
+
+impl LipSync {
+    /// Uploads `model`'s folded weights to `device` and builds the pipeline (4 storage buffers
+    /// per compute stage, which every device offers).
+    pub fn new(
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        model: &Model,
+    ) -> Result<Self, Wav2LipError> {
+        let limits = device.limits();
+        if limits.max_storage_buffers_per_shader_stage < 4 {
+            return Err(Wav2LipError::Gpu(format!(
+                "the device allows {} storage buffers per shader stage; the generator needs 4",
+                limits.max_storage_buffers_per_shader_stage
+            )));
+        }
+        let (pipeline, layout) = create_pipeline(device)?;
+        let layers = model
+            .layers
+            .iter()
+            .map(|l| upload_layer(device, queue, l))
+            .collect();
+        let (steps, concat, scratch) = plan(model);
+        let largest = concat
+            .iter()
+            .copied()
+            .chain([scratch, FACE_LEN, OUT_LEN])
+            .max()
+            .unwrap_or(FACE_LEN)
+            * 4;
+        let max_binding = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size) as usize;
+        let max_batch = (max_binding / largest).clamp(1, 65_535);
+        Ok(Self {
+            device: device.clone(),
+            queue: queue.clone(),
+            pipeline,
+            layout,
+            layers,
+            steps,
+            concat,
+            scratch,
+            max_batch,
+            buffers: HashMap::new(),
+            capacity: 0,
+        })
+    }
+
+    /// Loads a checkpoint (legacy PyTorch `wav2lip.pth`, zip-format torch file or safetensors),
+    /// folds its BatchNorms and uploads it to `device`.
+    pub fn from_checkpoint(
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        path: &std::path::Path,
+    ) -> Result<Self, Wav2LipError> {
+        let ckpt = crate::checkpoint::Checkpoint::load(path)?;
+        let model = Model::from_checkpoint(&ckpt)?;
+        Self::new(device, queue, &model)
+    }
+
+    /// Lowers the frames per dispatch (at least 1, at most what the device allows), e.g. to
+    /// bound the activation memory.
+    pub fn set_max_batch(&mut self, frames: usize) {
+        self.max_batch = frames.clamp(1, self.max_batch);
+    }
+
+    /// Frames one dispatch of the whole network handles; larger batches are split.
+    pub fn max_batch(&self) -> usize {
+        self.max_batch
+    }
+
+    fn ensure_capacity(&mut self, frames: usize) {
+        if frames <= self.capacity {
+            return;
+        }
+        self.buffers.clear();
+        let mut bufs = vec![Buf::Audio, Buf::Scratch(0), Buf::Scratch(1)];
+        bufs.extend((0..7).map(Buf::Concat));
+        for buf in bufs {
+            let size = (frame_floats(buf, &self.concat, self.scratch) * frames * 4) as u64;
+            let b = self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("wav2lip.activations"),
+                size,
+                usage: wgpu::BufferUsages::STORAGE,
+                mapped_at_creation: false,
+            });
+            self.buffers.insert(buf, b);
+        }
+        self.capacity = frames;
+    }
+
+    /// Runs the generator on `n` frames: `faces` holds n x (6, 96, 96) f32 (masked target in
+    /// channels 0-2, reference in 3-5, BGR, 0..1), `mels` n x (1, 80, 16) f32, and `out`
+    /// receives n x (3, 96, 96) f32 in 0..1. All three need `STORAGE` usage. Nothing is read
+    /// back: the result stays on the GPU. Returns the last submission.
+    pub fn infer(
+        &mut self,
+        faces: &wgpu::Buffer,
+        mels: &wgpu::Buffer,
+        out: &wgpu::Buffer,
+        n: usize,
+    ) -> Result<wgpu::SubmissionIndex, Wav2LipError> {
+        let need = |b: &wgpu::Buffer, per: usize, what: &str| {
+            if b.size() < (n * per * 4) as u64 {
+                Err(Wav2LipError::Input(format!(
+                    "the {what} buffer holds {} bytes; {n} frames need {}",
+                    b.size(),
+                    n * per * 4
+                )))
+            } else {
+                Ok(())
+            }
+        };
+        if n == 0 {
+            return Err(Wav2LipError::Input("no frames to generate".into()));
+        }
+        need(faces, FACE_LEN, "faces")?;
+        need(mels, MEL_LEN, "mels")?;
+        need(out, OUT_LEN, "output")?;
+        let chunk = self.max_batch.min(n);
+        self.ensure_capacity(chunk);
+        let mut last = None;
+        let mut start = 0;
+        while start < n {
+            let m = chunk.min(n - start);
+            let mut encoder = self
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("wav2lip.batch"),
+                });
+            for step in &self.steps {
+                let d = &self.layers[step.layer];
+                let params = self.params(step, m);
+                self.queue
+                    .write_buffer(&d.params, 0, bytemuck::bytes_of(&params));
+                let binding = |slot: Slot| -> wgpu::BindingResource<'_> {
+                    let (buffer, per) = match slot.buf {
+                        Buf::Faces => (faces, FACE_LEN),
+                        Buf::Mels => (mels, MEL_LEN),
+                        Buf::Out => (out, OUT_LEN),
+                        other => (
+                            &self.buffers[&other],
+                            frame_floats(other, &self.concat, self.scratch),
+                        ),
+                    };
+                    let external = matches!(slot.buf, Buf::Faces | Buf::Mels | Buf::Out);
+                    let offset = if external {
+                        (start * per * 4) as u64
+                    } else {
+                        0
+                    };
+                    wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer,
+                        offset,
+                        size: wgpu::BufferSize::new((m * per * 4) as u64),
+                    })
+                };
+                let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some("wav2lip.step"),
+                    layout: &self.layout,
+                    entries: &[
+                        wgpu::BindGroupEntry {
+                            binding: 0,
+                            resource: d.params.as_entire_binding(),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 1,
+                            resource: binding(step.input),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 2,
+                            resource: d.weights.as_entire_binding(),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 3,
+                            resource: d.bias.as_entire_binding(),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 4,
+                            resource: binding(step.output),
+                        },
+                    ],
+                });
+                // One pass per layer: wgpu orders the passes' buffer accesses.
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("wav2lip.layer"),
+                    timestamp_writes: None,
+                });
+                pass.set_pipeline(&self.pipeline);
+                pass.set_bind_group(0, &bind_group, &[]);
+                pass.dispatch_workgroups(workgroups_x(&params), params.cout_groups, m as u32);
+            }
+            // The per-layer parameter writes above are applied before this submission; the
+            // next chunk's writes happen after it was queued, so each chunk sees its own.
+            last = Some(self.queue.submit([encoder.finish()]));
+            start += m;
+        }
+        last.ok_or_else(|| Wav2LipError::Input("no frames to generate".into()))
+    }
+
+    fn params(&self, step: &Step, n: usize) -> ConvParams {
+        let l = &self.layers[step.layer].def;
+        ConvParams {
+            n: n as u32,
+            cin: l.cin as u32,
+            cout: l.cout as u32,
+            cout_groups: l.cout.div_ceil(4) as u32,
+            in_h: step.in_hw.0 as u32,
+            in_w: step.in_hw.1 as u32,
+            out_h: step.out_hw.0 as u32,
+            out_w: step.out_hw.1 as u32,
+            kh: l.k.0 as u32,
+            kw: l.k.1 as u32,
+            sh: l.stride.0 as u32,
+            sw: l.stride.1 as u32,
+            ph: l.pad.0 as u32,
+            pw: l.pad.1 as u32,
+            transposed: u32::from(l.transposed),
+            act: u32::from(l.act == Act::Sigmoid),
+            in_ctot: step.input.ctot as u32,
+            in_coff: step.input.coff as u32,
+            out_ctot: step.output.ctot as u32,
+            out_coff: step.output.coff as u32,
+            residual: u32::from(l.residual),
+            _pad: [0; 3],
+        }
+    }
+
+    /// Uploads host data, runs [`Self::infer`], reads the result back (for tests, examples and
+    /// parity checks; the renderer keeps everything on the GPU).
+    pub fn infer_host(
+        &mut self,
+        faces: &[f32],
+        mels: &[f32],
+        n: usize,
+    ) -> Result<Vec<f32>, Wav2LipError> {
+        if faces.len() != n * FACE_LEN || mels.len() != n * MEL_LEN {
+            return Err(Wav2LipError::Input(format!(
+                "{n} frames need {} face and {} mel values, got {} and {}",
+                n * FACE_LEN,
+                n * MEL_LEN,
+                faces.len(),
+                mels.len()
+            )));
+        }
+        let upload = |data: &[f32], label| {
+            let b = self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: (data.len() * 4) as u64,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            self.queue.write_buffer(&b, 0, bytemuck::cast_slice(data));
+            b
+        };
+        let faces_buf = upload(faces, "wav2lip.faces");
+        let mels_buf = upload(mels, "wav2lip.mels");
+        let bytes = (n * OUT_LEN * 4) as u64;
+        let out = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("wav2lip.out"),
+            size: bytes,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        self.infer(&faces_buf, &mels_buf, &out, n)?;
+        read_back(&self.device, &self.queue, &out, n * OUT_LEN)
+    }
+}
+
+/// Output pixels one invocation computes along x (`PX` in shaders/nn/conv2d.wgsl).
+const PX: u32 = 4;
+
+/// Workgroups along x: one invocation per strip of `PX` output pixels, 64 per workgroup.
+fn workgroups_x(p: &ConvParams) -> u32 {
+    (p.out_h * p.out_w.div_ceil(PX)).div_ceil(64)
+}
+
+/// The conv kernel's compute pipeline and bind group layout.
+fn create_pipeline(
+    device: &wgpu::Device,
+) -> Result<(wgpu::ComputePipeline, wgpu::BindGroupLayout), Wav2LipError> {
+    let wgsl = gpu::shaders::compose("nn/conv2d.wgsl")?;
+    gpu::shaders::validate("nn/conv2d.wgsl", &wgsl)?;
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some("wav2lip.conv2d"),
+        source: wgpu::ShaderSource::Wgsl(wgsl.into()),
+    });
+    let storage = |binding, read_only| wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Storage { read_only },
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    };
+    let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some("wav2lip.conv2d.layout"),
+        entries: &[
+            wgpu::BindGroupLayoutEntry {
+                binding: 0,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            },
+            storage(1, true),
+            storage(2, true),
+            storage(3, true),
+            storage(4, false),
+        ],
+    });
+    let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some("wav2lip.conv2d.pipeline_layout"),
+        bind_group_layouts: &[Some(&layout)],
+        immediate_size: 0,
+    });
+    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some("wav2lip.conv2d"),
+        layout: Some(&pipeline_layout),
+        module: &module,
+        entry_point: Some("conv"),
+        compilation_options: Default::default(),
+        cache: None,
+    });
+    Ok((pipeline, layout))
+}
+
+/// Runs one layer on the GPU with the generator's kernel (for per-layer tests against
+/// [`crate::cpu::layer`]): `x` is (n, cin, h, w); returns (n, cout, oh, ow).
+pub fn run_layer(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    layer: &FoldedLayer,
+    x: &crate::cpu::Tensor4,
+) -> Result<Vec<f32>, Wav2LipError> {
+    let (pipeline, layout) = create_pipeline(device)?;
+    let d = &layer.def;
+    let gl = upload_layer(device, queue, layer);
+    let (oh, ow) = d.out_size(x.h, x.w);
+    let params = ConvParams {
+        n: x.n as u32,
+        cin: d.cin as u32,
+        cout: d.cout as u32,
+        cout_groups: d.cout.div_ceil(4) as u32,
+        in_h: x.h as u32,
+        in_w: x.w as u32,
+        out_h: oh as u32,
+        out_w: ow as u32,
+        kh: d.k.0 as u32,
+        kw: d.k.1 as u32,
+        sh: d.stride.0 as u32,
+        sw: d.stride.1 as u32,
+        ph: d.pad.0 as u32,
+        pw: d.pad.1 as u32,
+        transposed: u32::from(d.transposed),
+        act: u32::from(d.act == Act::Sigmoid),
+        in_ctot: d.cin as u32,
+        in_coff: 0,
+        out_ctot: d.cout as u32,
+        out_coff: 0,
+        residual: u32::from(d.residual),
+        _pad: [0; 3],
+    };
+    queue.write_buffer(&gl.params, 0, bytemuck::bytes_of(&params));
+    let input = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("wav2lip.test.input"),
+        size: (x.data.len() * 4) as u64,
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    queue.write_buffer(&input, 0, bytemuck::cast_slice(&x.data));
+    let len = x.n * d.cout * oh * ow;
+    let output = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("wav2lip.test.output"),
+        size: (len * 4) as u64,
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        mapped_at_creation: false,
+    });
+    let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some("wav2lip.test.layer"),
+        layout: &layout,
+        entries: &[
+            wgpu::BindGroupEntry {
+                binding: 0,
+                resource: gl.params.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: 1,
+                resource: input.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: 2,
+                resource: gl.weights.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: 3,
+                resource: gl.bias.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: 4,
+                resource: output.as_entire_binding(),
+            },
+        ],
+    });
+    let mut encoder = device.create_command_encoder(&Default::default());
+    {
+        let mut pass = encoder.begin_compute_pass(&Default::default());
+        pass.set_pipeline(&pipeline);
+        pass.set_bind_group(0, &bind_group, &[]);
+        pass.dispatch_workgroups(workgroups_x(&params), params.cout_groups, x.n as u32);
+    }
+    queue.submit([encoder.finish()]);
+    read_back(device, queue, &output, len)
+}
+
+/// Copies `len` floats of a storage buffer (with `COPY_SRC`) back to the host.
+pub fn read_back(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    buffer: &wgpu::Buffer,
+    len: usize,
+) -> Result<Vec<f32>, Wav2LipError> {
+    let bytes = (len * 4) as u64;
+    let staging = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("wav2lip.readback"),
+        size: bytes,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let mut encoder = device.create_command_encoder(&Default::default());
+    encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, bytes);
+    let submission = queue.submit([encoder.finish()]);
+    let slice = staging.slice(..);
+    let (tx, rx) = std::sync::mpsc::channel();
+    slice.map_async(wgpu::MapMode::Read, move |r| {
+        let _ = tx.send(r);
+    });
+    device
+        .poll(wgpu::PollType::Wait {
+            submission_index: Some(submission),
+            timeout: Some(std::time::Duration::from_secs(600)),
+        })
+        .map_err(|e| Wav2LipError::Gpu(format!("waiting for the generator: {e}")))?;
+    rx.recv()
+        .map_err(|e| Wav2LipError::Gpu(format!("readback: {e}")))?
+        .map_err(|e| Wav2LipError::Gpu(format!("readback: {e}")))?;
+    let view = slice
+        .get_mapped_range()
+        .map_err(|e| Wav2LipError::Gpu(format!("readback: {e}")))?;
+    let result = bytemuck::cast_slice::<u8, f32>(&view).to_vec();
+    drop(view);
+    staging.unmap();
+    Ok(result)
+}
+
+fn upload_layer(device: &wgpu::Device, queue: &wgpu::Queue, l: &FoldedLayer) -> GpuLayer {
+    let d = &l.def;
+    let groups = d.cout.div_ceil(4);
+    let taps = d.cin * d.k.0 * d.k.1;
+    // [cout/4][cin][kh][kw][4]
+    let mut w = vec![0.0f32; groups * taps * 4];
+    for co in 0..d.cout {
+        let (g, lane) = (co / 4, co % 4);
+        for t in 0..taps {
+            w[(g * taps + t) * 4 + lane] = l.weight[co * taps + t];
+        }
+    }
+    let mut b = vec![0.0f32; groups * 4];
+    b[..d.cout].copy_from_slice(&l.bias);
+    let make = |data: &[f32], label: &str, usage| {
+        let buf = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: (data.len() * 4).max(16) as u64,
+            usage: usage | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        queue.write_buffer(&buf, 0, bytemuck::cast_slice(data));
+        buf
+    };
+    GpuLayer {
+        def: d.clone(),
+        weights: make(&w, &d.key, wgpu::BufferUsages::STORAGE),
+        bias: make(&b, &d.key, wgpu::BufferUsages::STORAGE),
+        params: device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(&d.key),
+            size: std::mem::size_of::<ConvParams>() as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        }),
+    }
+}
+
+/// The execution order: every layer's input and output slot and sizes, the floats per frame of
+/// each concat level, and of a scratch buffer.
+fn plan(model: &Model) -> (Vec<Step>, Vec<usize>, usize) {
+    let arch = &model.arch;
+    let side = |b: usize| crate::Architecture::level_side(b);
+    let concat_c: Vec<usize> = (0..7)
+        .map(|b| arch.dec_channels(b) + arch.enc_channels(6 - b))
+        .collect();
+    let concat: Vec<usize> = (0..7).map(|b| concat_c[b] * side(b) * side(b)).collect();
+    let mut steps = Vec::new();
+    let mut scratch = 0usize;
+    let mut index = 0usize;
+    let mut run = |steps: &mut Vec<Step>,
+                   defs: &[crate::model::LayerDef],
+                   input: Slot,
+                   mut hw: (usize, usize),
+                   last: Slot| {
+        let mut from = input;
+        for (j, def) in defs.iter().enumerate() {
+            let out_hw = def.out_size(hw.0, hw.1);
+            let to = if j + 1 == defs.len() {
+                last
+            } else {
+                scratch = scratch.max(def.cout * out_hw.0 * out_hw.1);
+                Slot {
+                    buf: Buf::Scratch(j % 2),
+                    ctot: def.cout,
+                    coff: 0,
+                }
+            };
+            steps.push(Step {
+                layer: index,
+                input: from,
+                output: to,
+                in_hw: hw,
+                out_hw,
+            });
+            index += 1;
+            from = to;
+            hw = out_hw;
+        }
+    };
+    // Face encoder: block b writes into decoder level 6 - b, after the decoder's channels.
+    let mut prev = Slot {
+        buf: Buf::Faces,
+        ctot: 6,
+        coff: 0,
+    };
+    let mut hw = (FACE, FACE);
+    for (b, block) in arch.face.iter().enumerate() {
+        let level = 6 - b;
+        let dest = Slot {
+            buf: Buf::Concat(level),
+            ctot: concat_c[level],
+            coff: arch.dec_channels(level),
+        };
+        run(&mut steps, block, prev, hw, dest);
+        prev = dest;
+        hw = (side(level), side(level));
+    }
+    run(
+        &mut steps,
+        &arch.audio,
+        Slot {
+            buf: Buf::Mels,
+            ctot: 1,
+            coff: 0,
+        },
+        (MEL_BINS, MEL_STEPS),
+        Slot {
+            buf: Buf::Audio,
+            ctot: 512,
+            coff: 0,
+        },
+    );
+    let mut prev = Slot {
+        buf: Buf::Audio,
+        ctot: 512,
+        coff: 0,
+    };
+    let mut hw = (1, 1);
+    for (b, block) in arch.decoder.iter().enumerate() {
+        let dest = Slot {
+            buf: Buf::Concat(b),
+            ctot: concat_c[b],
+            coff: 0,
+        };
+        run(&mut steps, block, prev, hw, dest);
+        prev = Slot {
+            buf: Buf::Concat(b),
+            ctot: concat_c[b],
+            coff: 0,
+        };
+        hw = (side(b), side(b));
+    }
+    run(
+        &mut steps,
+        &arch.output,
+        prev,
+        hw,
+        Slot {
+            buf: Buf::Out,
+            ctot: 3,
+            coff: 0,
+        },
+    );
+    (steps, concat, scratch)
+}

@@ -1,0 +1,281 @@
+//! GPU (WGSL compute, on whatever adapter exists: Mesa lavapipe in CI) against the plain-Rust
+//! CPU reference: every layer kind with seeded random weights and inputs, then the whole
+//! generator at batch 2, and batches split over the device's binding limit.
+//!
+//! Tolerances: both sides compute in f32 but sum in different orders (the GPU accumulates four
+//! channels at once, in tap order; the CPU per channel), so results differ by rounding only:
+//! relative L2 error <= 1e-5 and max abs error <= 1e-4 x the output's largest magnitude per
+//! layer; for the whole network (sigmoid output in 0..1, 50 layers deep) max abs <= 2e-4 and
+//! relative L2 <= 1e-5. A wrong index, stride, padding or epilogue gives errors of order 1.
+
+use std::sync::OnceLock;
+
+use wav2lip::cpu::{Tensor4, forward, layer};
+use wav2lip::gpu::{LipSync, run_layer};
+use wav2lip::model::{Act, FACE_LEN, FoldedLayer, LayerDef, MEL_LEN, Model, OUT_LEN, Rng};
+
+fn context() -> Option<&'static gpu::GpuContext> {
+    static CTX: OnceLock<Option<gpu::GpuContext>> = OnceLock::new();
+    CTX.get_or_init(|| match gpu::GpuContext::new(&gpu::AdapterChoice::Auto) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+            assert!(!ci, "CI=true and no GPU adapter: {e}");
+            eprintln!("SKIPPED wav2lip GPU test: {e}");
+            None
+        }
+    })
+    .as_ref()
+}
+
+/// (max abs error, relative L2 error) of `got` against `want`.
+fn errors(got: &[f32], want: &[f32]) -> (f32, f32) {
+    assert_eq!(got.len(), want.len(), "lengths");
+    let mut max = 0.0f32;
+    let (mut num, mut den) = (0.0f64, 0.0f64);
+    for (g, w) in got.iter().zip(want) {
+        max = max.max((g - w).abs());
+        num += f64::from(g - w).powi(2);
+        den += f64::from(*w).powi(2);
+    }
+    (max, (num / den.max(1e-30)).sqrt() as f32)
+}
+
+fn random_layer(rng: &mut Rng, def: LayerDef) -> FoldedLayer {
+    let n = def.cout * def.fan_in();
+    let a = (3.0 / def.fan_in() as f32).sqrt();
+    FoldedLayer {
+        weight: (0..n).map(|_| rng.sym(a)).collect(),
+        bias: (0..def.cout).map(|_| rng.sym(0.1)).collect(),
+        def,
+    }
+}
+
+fn def(
+    cin: usize,
+    cout: usize,
+    k: (usize, usize),
+    stride: (usize, usize),
+    pad: (usize, usize),
+) -> LayerDef {
+    LayerDef {
+        key: "test".into(),
+        transposed: false,
+        cin,
+        cout,
+        k,
+        stride,
+        pad,
+        out_pad: (0, 0),
+        residual: false,
+        bn: true,
+        act: Act::Relu,
+    }
+}
+
+#[test]
+fn every_layer_kind_matches_the_cpu_reference() {
+    let Some(ctx) = context() else {
+        return;
+    };
+    let mut rng = Rng::new(7);
+    let cases: Vec<(&str, LayerDef, (usize, usize))> = vec![
+        (
+            "conv 3x3 s1 p1",
+            def(5, 12, (3, 3), (1, 1), (1, 1)),
+            (13, 11),
+        ),
+        (
+            "conv 7x7 s1 p3",
+            def(6, 16, (7, 7), (1, 1), (3, 3)),
+            (20, 20),
+        ),
+        (
+            "conv 3x3 s2 p1",
+            def(16, 32, (3, 3), (2, 2), (1, 1)),
+            (24, 24),
+        ),
+        (
+            "conv rect stride (3,1)",
+            def(8, 8, (3, 3), (3, 1), (1, 1)),
+            (80, 16),
+        ),
+        (
+            "conv rect stride (3,2)",
+            def(8, 12, (3, 3), (3, 2), (1, 1)),
+            (9, 6),
+        ),
+        (
+            "conv 3x3 p0 to 1x1",
+            def(16, 8, (3, 3), (1, 1), (0, 0)),
+            (3, 3),
+        ),
+        ("conv 1x1", def(16, 20, (1, 1), (1, 1), (0, 0)), (5, 5)),
+        (
+            "residual conv",
+            LayerDef {
+                residual: true,
+                ..def(12, 12, (3, 3), (1, 1), (1, 1))
+            },
+            (10, 9),
+        ),
+        (
+            "transposed s2 p1 op1",
+            LayerDef {
+                transposed: true,
+                out_pad: (1, 1),
+                ..def(10, 6, (3, 3), (2, 2), (1, 1))
+            },
+            (6, 6),
+        ),
+        (
+            "transposed s1 p0",
+            LayerDef {
+                transposed: true,
+                ..def(8, 8, (3, 3), (1, 1), (0, 0))
+            },
+            (1, 1),
+        ),
+        (
+            "sigmoid output, 3 channels",
+            LayerDef {
+                act: Act::Sigmoid,
+                bn: false,
+                ..def(32, 3, (1, 1), (1, 1), (0, 0))
+            },
+            (12, 12),
+        ),
+    ];
+    for (name, d, (h, w)) in cases {
+        let l = random_layer(&mut rng, d);
+        let n = 2;
+        let x = Tensor4::from_vec(
+            n,
+            l.def.cin,
+            h,
+            w,
+            (0..n * l.def.cin * h * w).map(|_| rng.sym(1.0)).collect(),
+        );
+        let want = layer(&x, &l);
+        let got = run_layer(&ctx.device, &ctx.queue, &l, &x).expect("gpu layer");
+        let scale = want
+            .data
+            .iter()
+            .fold(0.0f32, |m, v| m.max(v.abs()))
+            .max(1e-6);
+        let (max, rel) = errors(&got, &want.data);
+        assert!(
+            max <= 1e-4 * scale && rel <= 1e-5,
+            "{name}: max abs {max:e} (scale {scale}), rel L2 {rel:e}"
+        );
+        // Not trivially zero: ReLU must leave a good share of positive outputs.
+        let positive = want.data.iter().filter(|v| **v > 0.0).count();
+        assert!(
+            positive * 5 > want.data.len(),
+            "{name}: degenerate test data"
+        );
+    }
+}
+
+fn inputs(seed: u64, n: usize) -> (Vec<f32>, Vec<f32>) {
+    let mut rng = Rng::new(seed);
+    let faces = (0..n * FACE_LEN).map(|_| rng.uniform()).collect();
+    let mels = (0..n * MEL_LEN).map(|_| rng.sym(4.0)).collect();
+    (faces, mels)
+}
+
+#[test]
+fn the_whole_generator_matches_the_cpu_reference_in_batches_of_2() {
+    let Some(ctx) = context() else {
+        return;
+    };
+    let model = Model::random(42);
+    let (faces, mels) = inputs(3, 3);
+    let t = std::time::Instant::now();
+    let want = forward(&model, &faces, &mels, 3);
+    eprintln!(
+        "CPU reference, 3 frames: {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let mut sync = LipSync::new(&ctx.device, &ctx.queue, &model).expect("lipsync");
+    // Three frames through dispatches of at most two: a batch of 2, then the rest, reusing the
+    // activation buffers.
+    sync.set_max_batch(2);
+    assert_eq!(sync.max_batch(), 2);
+    let t = std::time::Instant::now();
+    let got = sync.infer_host(&faces, &mels, 3).expect("infer");
+    eprintln!("GPU, 3 frames: {:.1} s", t.elapsed().as_secs_f64());
+    assert_eq!(got.len(), 3 * OUT_LEN);
+    for i in 0..3 {
+        let r = i * OUT_LEN..(i + 1) * OUT_LEN;
+        let (max, rel) = errors(&got[r.clone()], &want[r]);
+        assert!(
+            max <= 2e-4 && rel <= 1e-5,
+            "frame {i}: max abs {max:e}, rel L2 {rel:e}"
+        );
+    }
+    // The output varies (random weights give a non-constant picture) and frames differ.
+    let spread = want
+        .iter()
+        .fold((1.0f32, 0.0f32), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    assert!(spread.1 - spread.0 > 0.05, "output range {spread:?}");
+    assert_ne!(
+        want[..OUT_LEN],
+        want[OUT_LEN..2 * OUT_LEN],
+        "frames must differ"
+    );
+    let e = sync
+        .infer_host(&faces[..10], &mels, 3)
+        .expect_err("short input");
+    assert!(e.to_string().contains("3 frames need"), "{e}");
+}
+
+#[test]
+fn conv_params_match_the_wgsl_layout() {
+    let wgsl = gpu::shaders::compose("nn/conv2d.wgsl").expect("compose");
+    let module = gpu::shaders::validate("nn/conv2d.wgsl", &wgsl).expect("valid");
+    let mut layouter = naga::proc::Layouter::default();
+    layouter.update(module.to_ctx()).expect("layout");
+    let (handle, members) = module
+        .types
+        .iter()
+        .find_map(|(h, t)| match (&t.name, &t.inner) {
+            (Some(n), naga::TypeInner::Struct { members, .. }) if n == "ConvParams" => {
+                Some((h, members.clone()))
+            }
+            _ => None,
+        })
+        .expect("ConvParams in the shader");
+    assert_eq!(
+        layouter[handle].size as usize,
+        std::mem::size_of::<wav2lip::gpu::ConvParams>()
+    );
+    let offset = |name: &str| {
+        members
+            .iter()
+            .find(|m| m.name.as_deref() == Some(name))
+            .map(|m| m.offset as usize)
+            .unwrap_or_else(|| panic!("no member {name}"))
+    };
+    use std::mem::offset_of;
+    use wav2lip::gpu::ConvParams as P;
+    for (name, host) in [
+        ("n", offset_of!(P, n)),
+        ("cin", offset_of!(P, cin)),
+        ("cout_groups", offset_of!(P, cout_groups)),
+        ("in_h", offset_of!(P, in_h)),
+        ("out_w", offset_of!(P, out_w)),
+        ("kh", offset_of!(P, kh)),
+        ("sw", offset_of!(P, sw)),
+        ("pw", offset_of!(P, pw)),
+        ("transposed", offset_of!(P, transposed)),
+        ("act", offset_of!(P, act)),
+        ("in_ctot", offset_of!(P, in_ctot)),
+        ("in_coff", offset_of!(P, in_coff)),
+        ("out_ctot", offset_of!(P, out_ctot)),
+        ("out_coff", offset_of!(P, out_coff)),
+        ("residual", offset_of!(P, residual)),
+    ] {
+        assert_eq!(offset(name), host, "offset of {name}");
+    }
+}
