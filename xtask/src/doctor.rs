@@ -61,6 +61,21 @@ pub fn run() -> anyhow::Result<bool> {
         apt,
     );
 
+    // The wav2lip tests fetch their fixtures with pip (librosa for the mel reference, the
+    // facenet-pytorch wheel for real legacy checkpoints) into target/test-cache.
+    let pip = Command::new("python3")
+        .args(["-m", "pip", "--version"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    all &= report(
+        pip.is_some(),
+        "python3 with pip (test fixtures)",
+        pip.as_deref().unwrap_or("not found"),
+        "apt-get install -y python3 python3-pip",
+    );
+
     let adapters = gpu::list_adapters();
     let listing = if adapters.is_empty() {
         "none".to_owned()
