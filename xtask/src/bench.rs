@@ -671,7 +671,7 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
     )?;
     writeln!(
         md,
-        "| wav2lip / avatar | lip-sync generator | - | not built yet | | | |\n"
+        "| wav2lip generator | 96x96 lip-sync network | - | measured by `cargo run --release -p wav2lip --example bench` (see the wav2lip section) | | | |\n"
     )?;
     writeln!(
         md,
