@@ -85,7 +85,9 @@ struct Cli {
 
 fn main() -> ExitCode {
     if std::env::args_os().nth(1).is_some_and(|a| a == "join") {
-        let cli = JoinCli::parse_from(std::env::args_os().skip(1));
+        let args = std::iter::once(std::ffi::OsString::from("renderer join"))
+            .chain(std::env::args_os().skip(2));
+        let cli = JoinCli::parse_from(args);
         init_logging(cli.quiet);
         return match run_join(&cli) {
             Ok(()) => ExitCode::SUCCESS,
@@ -204,9 +206,14 @@ fn apply_overrides(job: &mut Job, cli: &Cli) -> Result<(), renderer::JobError> {
     job.validate()
 }
 
-/// `renderer join JOB SEGMENTS... --output OUT.mp4`
+/// Join segments rendered with `renderer JOB --segment I/N` into one MP4.
+///
+/// Checks that every segment 0..N-1 is present once and was rendered from this job with the same
+/// settings and renderer version, concatenates the video without re-encoding and encodes the
+/// job's audio once over the whole. Exit status: 0 done, 1 failed, 2 an incomplete or foreign
+/// set of segments.
 #[derive(Debug, Parser)]
-#[command(name = "renderer join")]
+#[command(name = "renderer join", bin_name = "renderer join")]
 struct JoinCli {
     /// The job file the segments were rendered from.
     job: PathBuf,

@@ -632,7 +632,8 @@ mod tests {
         let leftovers: Vec<_> = std::fs::read_dir(dir)
             .unwrap()
             .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+            // Only this test's file: other tests write beside it at the same time.
+            .filter(|e| e.file_name().to_string_lossy().contains(".shape.npy.tmp-"))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
         // A folder that does not exist: an error naming the temporary file's folder, no panic.
