@@ -236,6 +236,32 @@ fn texture_2d(
     })
 }
 
+/// Begins a render pass with one colour attachment that is stored (every pass of the frame
+/// renderer has this shape; only the label, target and load differ).
+fn color_pass<'e>(
+    encoder: &'e mut wgpu::CommandEncoder,
+    label: &str,
+    view: &wgpu::TextureView,
+    load: wgpu::LoadOp<wgpu::Color>,
+) -> wgpu::RenderPass<'e> {
+    encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+        label: Some(label),
+        color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+            view,
+            depth_slice: None,
+            resolve_target: None,
+            ops: wgpu::Operations {
+                load,
+                store: wgpu::StoreOp::Store,
+            },
+        })],
+        depth_stencil_attachment: None,
+        timestamp_writes: None,
+        occlusion_query_set: None,
+        multiview_mask: None,
+    })
+}
+
 /// The view a layer samples: base (opaque, encoded-output) image layers read the stored sRGB
 /// bytes as they are, through a non-sRGB view; everything else gets linear light.
 fn image_view(texture: &wgpu::Texture, img: &LayerImage, base: bool) -> wgpu::TextureView {
@@ -456,22 +482,12 @@ impl FrameRenderer {
                 let view = texture.create_view(&Default::default());
                 // Start from silence: clear the ring once.
                 let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
-                encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-                    label: Some("layer.spectrogram.clear"),
-                    color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                        view: &view,
-                        depth_slice: None,
-                        resolve_target: None,
-                        ops: wgpu::Operations {
-                            load: wgpu::LoadOp::Clear(wgpu::Color::TRANSPARENT),
-                            store: wgpu::StoreOp::Store,
-                        },
-                    })],
-                    depth_stencil_attachment: None,
-                    timestamp_writes: None,
-                    occlusion_query_set: None,
-                    multiview_mask: None,
-                });
+                color_pass(
+                    &mut encoder,
+                    "layer.spectrogram.clear",
+                    &view,
+                    wgpu::LoadOp::Clear(wgpu::Color::TRANSPARENT),
+                );
                 self.ctx.queue.submit([encoder.finish()]);
                 if self.helpers.spectrogram_update.is_none() {
                     self.helpers.spectrogram_update = Some(self.helper_pipeline(
@@ -919,22 +935,12 @@ impl FrameRenderer {
                     let Some(pipeline) = &self.helpers.spectrogram_update else {
                         continue;
                     };
-                    let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-                        label: Some("layer.spectrogram.update"),
-                        color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                            view,
-                            depth_slice: None,
-                            resolve_target: None,
-                            ops: wgpu::Operations {
-                                load: wgpu::LoadOp::Load,
-                                store: wgpu::StoreOp::Store,
-                            },
-                        })],
-                        depth_stencil_attachment: None,
-                        timestamp_writes: None,
-                        occlusion_query_set: None,
-                        multiview_mask: None,
-                    });
+                    let mut pass = color_pass(
+                        encoder,
+                        "layer.spectrogram.update",
+                        view,
+                        wgpu::LoadOp::Load,
+                    );
                     pass.set_scissor_rect(frame_index % columns, 0, 1, *rows);
                     pass.set_pipeline(pipeline);
                     pass.set_bind_group(0, &self.frame_bind_group, &[]);
@@ -977,22 +983,12 @@ impl FrameRenderer {
         // extract: frame -> a; blur h: a -> b; blur v: b -> a.
         let steps = [(extract, 0, 0), (blur, 1, 1), (blur, 2, 0)];
         for (pipeline, group, out) in steps {
-            let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-                label: Some("layer.bloom.pass"),
-                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                    view: &views[out],
-                    depth_slice: None,
-                    resolve_target: None,
-                    ops: wgpu::Operations {
-                        load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
-                        store: wgpu::StoreOp::Store,
-                    },
-                })],
-                depth_stencil_attachment: None,
-                timestamp_writes: None,
-                occlusion_query_set: None,
-                multiview_mask: None,
-            });
+            let mut pass = color_pass(
+                encoder,
+                "layer.bloom.pass",
+                &views[out],
+                wgpu::LoadOp::Clear(wgpu::Color::BLACK),
+            );
             pass.set_pipeline(pipeline);
             pass.set_bind_group(0, &self.frame_bind_group, &[]);
             pass.set_bind_group(1, &bind_groups[group], &[]);
@@ -1035,26 +1031,16 @@ impl FrameRenderer {
         load: bool,
         layers: &[&LayerGpu],
     ) {
-        let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-            label: Some("frame.layers"),
-            color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                view,
-                depth_slice: None,
-                resolve_target: None,
-                ops: wgpu::Operations {
-                    load: if load {
-                        wgpu::LoadOp::Load
-                    } else {
-                        wgpu::LoadOp::Clear(wgpu::Color::BLACK)
-                    },
-                    store: wgpu::StoreOp::Store,
-                },
-            })],
-            depth_stencil_attachment: None,
-            timestamp_writes: None,
-            occlusion_query_set: None,
-            multiview_mask: None,
-        });
+        let mut pass = color_pass(
+            encoder,
+            "frame.layers",
+            view,
+            if load {
+                wgpu::LoadOp::Load
+            } else {
+                wgpu::LoadOp::Clear(wgpu::Color::BLACK)
+            },
+        );
         pass.set_bind_group(0, &self.frame_bind_group, &[]);
         for layer in layers {
             pass.set_pipeline(&self.pipelines[layer.pipeline]);

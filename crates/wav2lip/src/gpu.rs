@@ -311,31 +311,13 @@ impl LipSync {
     }
 
     fn params(&self, step: &Step, n: usize) -> ConvParams {
-        let l = &self.layers[step.layer].def;
-        ConvParams {
-            n: n as u32,
-            cin: l.cin as u32,
-            cout: l.cout as u32,
-            cout_groups: l.cout.div_ceil(4) as u32,
-            in_h: step.in_hw.0 as u32,
-            in_w: step.in_hw.1 as u32,
-            out_h: step.out_hw.0 as u32,
-            out_w: step.out_hw.1 as u32,
-            kh: l.k.0 as u32,
-            kw: l.k.1 as u32,
-            sh: l.stride.0 as u32,
-            sw: l.stride.1 as u32,
-            ph: l.pad.0 as u32,
-            pw: l.pad.1 as u32,
-            transposed: u32::from(l.transposed),
-            act: u32::from(l.act == Act::Sigmoid),
-            in_ctot: step.input.ctot as u32,
-            in_coff: step.input.coff as u32,
-            out_ctot: step.output.ctot as u32,
-            out_coff: step.output.coff as u32,
-            residual: u32::from(l.residual),
-            _pad: [0; 3],
-        }
+        conv_params(
+            &self.layers[step.layer].def,
+            n,
+            (step.in_hw, step.out_hw),
+            (step.input.ctot, step.input.coff),
+            (step.output.ctot, step.output.coff),
+        )
     }
 
     /// Uploads host data, runs [`Self::infer`], reads the result back (for tests, examples and
@@ -376,6 +358,41 @@ impl LipSync {
         });
         self.infer(&faces_buf, &mels_buf, &out, n)?;
         read_back(&self.device, &self.queue, &out, n * OUT_LEN)
+    }
+}
+
+/// The kernel's parameters for layer `l` on `n` frames of `in_hw` -> `out_hw`, reading channels
+/// from (total, offset) `input` and writing to `output`.
+fn conv_params(
+    l: &crate::model::LayerDef,
+    n: usize,
+    (in_hw, out_hw): ((usize, usize), (usize, usize)),
+    input: (usize, usize),
+    output: (usize, usize),
+) -> ConvParams {
+    ConvParams {
+        n: n as u32,
+        cin: l.cin as u32,
+        cout: l.cout as u32,
+        cout_groups: l.cout.div_ceil(4) as u32,
+        in_h: in_hw.0 as u32,
+        in_w: in_hw.1 as u32,
+        out_h: out_hw.0 as u32,
+        out_w: out_hw.1 as u32,
+        kh: l.k.0 as u32,
+        kw: l.k.1 as u32,
+        sh: l.stride.0 as u32,
+        sw: l.stride.1 as u32,
+        ph: l.pad.0 as u32,
+        pw: l.pad.1 as u32,
+        transposed: u32::from(l.transposed),
+        act: u32::from(l.act == Act::Sigmoid),
+        in_ctot: input.0 as u32,
+        in_coff: input.1 as u32,
+        out_ctot: output.0 as u32,
+        out_coff: output.1 as u32,
+        residual: u32::from(l.residual),
+        _pad: [0; 3],
     }
 }
 
@@ -454,30 +471,7 @@ pub fn run_layer(
     let d = &layer.def;
     let gl = upload_layer(device, queue, layer);
     let (oh, ow) = d.out_size(x.h, x.w);
-    let params = ConvParams {
-        n: x.n as u32,
-        cin: d.cin as u32,
-        cout: d.cout as u32,
-        cout_groups: d.cout.div_ceil(4) as u32,
-        in_h: x.h as u32,
-        in_w: x.w as u32,
-        out_h: oh as u32,
-        out_w: ow as u32,
-        kh: d.k.0 as u32,
-        kw: d.k.1 as u32,
-        sh: d.stride.0 as u32,
-        sw: d.stride.1 as u32,
-        ph: d.pad.0 as u32,
-        pw: d.pad.1 as u32,
-        transposed: u32::from(d.transposed),
-        act: u32::from(d.act == Act::Sigmoid),
-        in_ctot: d.cin as u32,
-        in_coff: 0,
-        out_ctot: d.cout as u32,
-        out_coff: 0,
-        residual: u32::from(d.residual),
-        _pad: [0; 3],
-    };
+    let params = conv_params(d, x.n, ((x.h, x.w), (oh, ow)), (d.cin, 0), (d.cout, 0));
     queue.write_buffer(&gl.params, 0, bytemuck::bytes_of(&params));
     let input = device.create_buffer(&wgpu::BufferDescriptor {
         label: Some("wav2lip.test.input"),
