@@ -1,7 +1,8 @@
 // Direct 2-D convolution (or transposed convolution, as a gather) for the Wav2Lip generator.
 // One invocation computes four output pixels along x for four consecutive output channels;
 // BatchNorm is folded into the weights and bias on the host.
-// Epilogue: bias, optional residual (the layer's own input, same shape), then ReLU or sigmoid.
+// Epilogue: bias, optional residual (the layer's own input, same shape), then ReLU, sigmoid,
+// PReLU (the MTCNN face detector) or nothing.
 // Concatenation costs nothing: inputs are read from, and outputs written to, a channel range
 // (`*_coff` .. + channels) of buffers holding `*_ctot` channels.
 // Host side: crates/wav2lip/src/gpu.rs (`ConvParams`); CPU reference: crates/wav2lip/src/cpu.rs.
@@ -23,7 +24,8 @@ struct ConvParams {
     pw: u32,
     // 1 = transposed convolution (output padding only changes the output size).
     transposed: u32,
-    // 0 = ReLU, 1 = sigmoid.
+    // 0 = ReLU, 1 = sigmoid, 2 = PReLU (per-channel slopes follow the biases in `bias`),
+    // 3 = none (linear heads).
     act: u32,
     in_ctot: u32,
     in_coff: u32,
@@ -39,6 +41,7 @@ struct ConvParams {
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 // [cout / 4][cin][kh][kw], four output channels per element (zero-padded past cout).
 @group(0) @binding(2) var<storage, read> weights: array<vec4<f32>>;
+// [cout / 4] biases, then (PReLU only) [cout / 4] negative-side slopes.
 @group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> dst: array<f32>;
 
@@ -158,7 +161,11 @@ fn conv(@builtin(global_invocation_id) gid: vec3<u32>) {
     let accs = array<vec4<f32>, 4>(acc0 + b, acc1 + b, acc2 + b, acc3 + b);
     let plane = out_h * out_w;
     let residual = p.residual == 1u;
-    let sigmoid = p.act == 1u;
+    let act = p.act;
+    var slope = vec4<f32>(0.0);
+    if act == 2u {
+        slope = bias[p.cout_groups + g];
+    }
     for (var j = 0u; j < PX; j++) {
         let ox = u32(ox0) + j;
         if ox >= out_w {
@@ -174,7 +181,12 @@ fn conv(@builtin(global_invocation_id) gid: vec3<u32>) {
             if residual {
                 v += src[(n * in_ctot + in_coff + co) * in_plane + o];
             }
-            v = select(max(v, 0.0), 1.0 / (1.0 + exp(-v)), sigmoid);
+            switch act {
+                case 0u: { v = max(v, 0.0); }
+                case 1u: { v = 1.0 / (1.0 + exp(-v)); }
+                case 2u: { v = select(v * slope[i], v, v >= 0.0); }
+                default: {}
+            }
             dst[(n * p.out_ctot + p.out_coff + co) * plane + o] = v;
         }
     }

@@ -38,6 +38,9 @@ embed!(
     "post/bloom.wgsl",
     "color/nv12.wgsl",
     "nn/conv2d.wgsl",
+    "nn/pool.wgsl",
+    "nn/resample.wgsl",
+    "layers/avatar.wgsl",
 );
 
 /// Embedded files that are not complete modules on their own (the custom layer's epilogue

@@ -2,7 +2,7 @@
 //! (direct loops, real concatenation), so the GPU path is checked against something obviously
 //! right; runs output channels on all cores with scoped threads.
 
-use crate::model::{Act, FACE, FACE_LEN, FoldedLayer, MEL_BINS, MEL_LEN, MEL_STEPS, Model};
+use crate::model::{FACE, FACE_LEN, FoldedLayer, MEL_BINS, MEL_LEN, MEL_STEPS, Model};
 
 /// An (N, C, H, W) tensor, row-major.
 #[derive(Debug, Clone, PartialEq)]
@@ -129,10 +129,7 @@ pub fn layer(x: &Tensor4, l: &FoldedLayer) -> Tensor4 {
                             if d.residual {
                                 t += input[co * plane_in + o];
                             }
-                            *v = match d.act {
-                                Act::Relu => t.max(0.0),
-                                Act::Sigmoid => 1.0 / (1.0 + (-t).exp()),
-                            };
+                            *v = d.act.apply(t, l.prelu.get(co).copied().unwrap_or(0.0));
                         }
                     }
                 });

@@ -73,11 +73,11 @@ struct Step {
 }
 
 #[derive(Debug)]
-struct GpuLayer {
-    def: crate::model::LayerDef,
-    weights: wgpu::Buffer,
-    bias: wgpu::Buffer,
-    params: wgpu::Buffer,
+pub(crate) struct GpuLayer {
+    pub(crate) def: crate::model::LayerDef,
+    pub(crate) weights: wgpu::Buffer,
+    pub(crate) bias: wgpu::Buffer,
+    pub(crate) params: wgpu::Buffer,
 }
 
 /// Floats per frame of each internal buffer.
@@ -363,7 +363,7 @@ impl LipSync {
 
 /// The kernel's parameters for layer `l` on `n` frames of `in_hw` -> `out_hw`, reading channels
 /// from (total, offset) `input` and writing to `output`.
-fn conv_params(
+pub(crate) fn conv_params(
     l: &crate::model::LayerDef,
     n: usize,
     (in_hw, out_hw): ((usize, usize), (usize, usize)),
@@ -386,7 +386,7 @@ fn conv_params(
         ph: l.pad.0 as u32,
         pw: l.pad.1 as u32,
         transposed: u32::from(l.transposed),
-        act: u32::from(l.act == Act::Sigmoid),
+        act: l.act.code(),
         in_ctot: input.0 as u32,
         in_coff: input.1 as u32,
         out_ctot: output.0 as u32,
@@ -400,63 +400,29 @@ fn conv_params(
 const PX: u32 = 4;
 
 /// Workgroups along x: one invocation per strip of `PX` output pixels, 64 per workgroup.
-fn workgroups_x(p: &ConvParams) -> u32 {
+pub(crate) fn workgroups_x(p: &ConvParams) -> u32 {
     (p.out_h * p.out_w.div_ceil(PX)).div_ceil(64)
 }
 
 /// The conv kernel's compute pipeline and bind group layout.
-fn create_pipeline(
+pub(crate) fn create_pipeline(
     device: &wgpu::Device,
 ) -> Result<(wgpu::ComputePipeline, wgpu::BindGroupLayout), Wav2LipError> {
-    let wgsl = gpu::shaders::compose("nn/conv2d.wgsl")?;
-    gpu::shaders::validate("nn/conv2d.wgsl", &wgsl)?;
-    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-        label: Some("wav2lip.conv2d"),
-        source: wgpu::ShaderSource::Wgsl(wgsl.into()),
-    });
-    let storage = |binding, read_only| wgpu::BindGroupLayoutEntry {
-        binding,
-        visibility: wgpu::ShaderStages::COMPUTE,
-        ty: wgpu::BindingType::Buffer {
-            ty: wgpu::BufferBindingType::Storage { read_only },
-            has_dynamic_offset: false,
-            min_binding_size: None,
-        },
-        count: None,
-    };
-    let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-        label: Some("wav2lip.conv2d.layout"),
-        entries: &[
-            wgpu::BindGroupLayoutEntry {
-                binding: 0,
-                visibility: wgpu::ShaderStages::COMPUTE,
-                ty: wgpu::BindingType::Buffer {
-                    ty: wgpu::BufferBindingType::Uniform,
-                    has_dynamic_offset: false,
-                    min_binding_size: None,
-                },
-                count: None,
-            },
-            storage(1, true),
-            storage(2, true),
-            storage(3, true),
-            storage(4, false),
+    use crate::kernel::{Binding, Kernel};
+    let read = Binding::Storage { read_only: true };
+    let k = Kernel::new(
+        device,
+        "nn/conv2d.wgsl",
+        "conv",
+        &[
+            Binding::Uniform,
+            read,
+            read,
+            read,
+            Binding::Storage { read_only: false },
         ],
-    });
-    let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-        label: Some("wav2lip.conv2d.pipeline_layout"),
-        bind_group_layouts: &[Some(&layout)],
-        immediate_size: 0,
-    });
-    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-        label: Some("wav2lip.conv2d"),
-        layout: Some(&pipeline_layout),
-        module: &module,
-        entry_point: Some("conv"),
-        compilation_options: Default::default(),
-        cache: None,
-    });
-    Ok((pipeline, layout))
+    )?;
+    Ok((k.pipeline, k.layout))
 }
 
 /// Runs one layer on the GPU with the generator's kernel (for per-layer tests against
@@ -564,7 +530,11 @@ pub fn read_back(
     Ok(result)
 }
 
-fn upload_layer(device: &wgpu::Device, queue: &wgpu::Queue, l: &FoldedLayer) -> GpuLayer {
+pub(crate) fn upload_layer(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    l: &FoldedLayer,
+) -> GpuLayer {
     let d = &l.def;
     let groups = d.cout.div_ceil(4);
     let taps = d.cin * d.k.0 * d.k.1;
@@ -576,8 +546,12 @@ fn upload_layer(device: &wgpu::Device, queue: &wgpu::Queue, l: &FoldedLayer) -> 
             w[(g * taps + t) * 4 + lane] = l.weight[co * taps + t];
         }
     }
-    let mut b = vec![0.0f32; groups * 4];
+    // Biases, then (PReLU) the slopes, each padded to whole groups of four channels.
+    let mut b = vec![0.0f32; groups * 4 * if d.act == Act::Prelu { 2 } else { 1 }];
     b[..d.cout].copy_from_slice(&l.bias);
+    if d.act == Act::Prelu {
+        b[groups * 4..groups * 4 + d.cout].copy_from_slice(&l.prelu);
+    }
     let make = |data: &[f32], label: &str, usage| {
         let buf = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),

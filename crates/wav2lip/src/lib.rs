@@ -8,10 +8,14 @@
 
 pub mod checkpoint;
 pub mod cpu;
+pub mod fetch;
 pub mod gpu;
+mod kernel;
 pub mod mel;
 pub mod model;
+pub mod mtcnn;
 pub mod npy;
+pub mod resample;
 
 pub use gpu::LipSync;
 pub use model::{Architecture, Model};
@@ -30,4 +34,6 @@ pub enum Wav2LipError {
     Gpu(String),
     #[error("wav2lip input: {0}")]
     Input(String),
+    #[error("face detector: {0}")]
+    Detector(String),
 }

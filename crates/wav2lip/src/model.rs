@@ -28,6 +28,32 @@ const BN_EPS: f32 = 1e-5;
 pub enum Act {
     Relu,
     Sigmoid,
+    /// Parametric ReLU with one slope per output channel ([`FoldedLayer::prelu`]).
+    Prelu,
+    /// No activation (linear heads).
+    Linear,
+}
+
+impl Act {
+    /// The `act` code of shaders/nn/conv2d.wgsl.
+    pub fn code(self) -> u32 {
+        match self {
+            Self::Relu => 0,
+            Self::Sigmoid => 1,
+            Self::Prelu => 2,
+            Self::Linear => 3,
+        }
+    }
+
+    /// Applies the activation to `v` (`slope` is used by PReLU only).
+    pub fn apply(self, v: f32, slope: f32) -> f32 {
+        match self {
+            Self::Relu => v.max(0.0),
+            Self::Sigmoid => 1.0 / (1.0 + (-v).exp()),
+            Self::Prelu if v < 0.0 => v * slope,
+            Self::Prelu | Self::Linear => v,
+        }
+    }
 }
 
 /// One convolution of the network.
@@ -242,6 +268,8 @@ pub struct FoldedLayer {
     pub def: LayerDef,
     pub weight: Vec<f32>,
     pub bias: Vec<f32>,
+    /// One negative-side slope per output channel for [`Act::Prelu`]; empty otherwise.
+    pub prelu: Vec<f32>,
 }
 
 /// The generator's weights, folded, ready for the CPU reference or the GPU.
@@ -412,5 +440,6 @@ fn fold(def: &LayerDef, w: &Tensor, b: &Tensor, bn: Option<Bn<'_>>) -> FoldedLay
         def: def.clone(),
         weight,
         bias,
+        prelu: Vec::new(),
     }
 }

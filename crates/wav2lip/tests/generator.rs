@@ -47,6 +47,11 @@ fn random_layer(rng: &mut Rng, def: LayerDef) -> FoldedLayer {
     FoldedLayer {
         weight: (0..n).map(|_| rng.sym(a)).collect(),
         bias: (0..def.cout).map(|_| rng.sym(0.1)).collect(),
+        prelu: if def.act == Act::Prelu {
+            (0..def.cout).map(|_| 0.1 + rng.uniform() * 0.3).collect()
+        } else {
+            Vec::new()
+        },
         def,
     }
 }
@@ -145,6 +150,24 @@ fn every_layer_kind_matches_the_cpu_reference() {
             },
             (12, 12),
         ),
+        (
+            "PReLU, unpadded (MTCNN), 10 channels",
+            LayerDef {
+                act: Act::Prelu,
+                bn: false,
+                ..def(3, 10, (3, 3), (1, 1), (0, 0))
+            },
+            (15, 17),
+        ),
+        (
+            "linear head (MTCNN), 6 channels",
+            LayerDef {
+                act: Act::Linear,
+                bn: false,
+                ..def(32, 6, (1, 1), (1, 1), (0, 0))
+            },
+            (7, 5),
+        ),
     ];
     for (name, d, (h, w)) in cases {
         let l = random_layer(&mut rng, d);
@@ -174,6 +197,14 @@ fn every_layer_kind_matches_the_cpu_reference() {
             positive * 5 > want.data.len(),
             "{name}: degenerate test data"
         );
+        // PReLU and linear heads must also be exercised on the negative side.
+        if matches!(l.def.act, Act::Prelu | Act::Linear) {
+            let negative = want.data.iter().filter(|v| **v < 0.0).count();
+            assert!(
+                negative * 5 > want.data.len(),
+                "{name}: no negative outputs"
+            );
+        }
     }
 }
 
