@@ -139,6 +139,38 @@ pub struct ImageParams {
     pub _pad: f32,
 }
 
+/// Mirror of `AvatarParams` in shaders/layers/avatar.wgsl.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
+pub struct AvatarParams {
+    pub rect: [f32; 4],
+    /// uv = xy + local * zw.
+    pub uv_transform: [f32; 4],
+    /// Face box in texture coordinates: x0, y0, x1, y1.
+    pub face_box: [f32; 4],
+    /// Feather width as a fraction of the box (x, y), top of the blended region as a fraction
+    /// of the box height, 1.0 when a generated face is present.
+    pub mask: [f32; 4],
+    pub opacity: f32,
+    pub _pad: [f32; 3],
+}
+
+/// Floats in the generated face an avatar layer blends: B, G, R planes of 96 x 96.
+pub const AVATAR_FACE_FLOATS: usize = 3 * 96 * 96;
+
+/// The avatar layer's blend weight at `q` (0..1 across the face box) for feather widths
+/// `feather` (fractions of the box) and the top of the blended region `top`: a CPU mirror of
+/// `avatar_mask` in shaders/layers/avatar.wgsl.
+pub fn avatar_mask(q: [f32; 2], feather: [f32; 2], top: f32) -> f32 {
+    let smooth = |t: f32, w: f32| {
+        let x = (t / w.max(1e-4)).clamp(0.0, 1.0);
+        x * x * (3.0 - 2.0 * x)
+    };
+    let mx = smooth(q[0], feather[0]) * smooth(1.0 - q[0], feather[0]);
+    let my = smooth(q[1] - top, feather[1]) * smooth(1.0 - q[1], feather[1]);
+    mx * my
+}
+
 /// Mirror of `WaveformParams` in shaders/layers/waveform.wgsl.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
@@ -362,6 +394,10 @@ pub enum LayerKind {
     Vignette(VignetteParams),
     Bloom(BloomParams),
     Custom(CustomParams, CustomShader),
+    /// Needs [`LayerSpec::image`] (RGBA: the face picture or video frame); its storage buffer
+    /// ([`FrameRenderer::layer_storage`](crate::FrameRenderer::layer_storage)) receives the
+    /// generated face ([`AVATAR_FACE_FLOATS`] floats).
+    Avatar(AvatarParams),
 }
 
 /// One layer of the stack, drawn in order over the previous ones.
@@ -408,6 +444,7 @@ impl LayerKind {
             Self::Vignette(_) => "layers/vignette.wgsl",
             Self::Bloom(_) => "post/bloom.wgsl",
             Self::Custom(..) => "layers/custom.wgsl",
+            Self::Avatar(_) => "layers/avatar.wgsl",
         }
     }
 
@@ -426,6 +463,7 @@ impl LayerKind {
             Self::Vignette(_) => "vignette",
             Self::Bloom(_) => "bloom",
             Self::Custom(..) => "custom",
+            Self::Avatar(_) => "avatar",
         }
     }
 
@@ -473,6 +511,7 @@ impl LayerKind {
             | Self::Text(_)
             | Self::Progress(_)
             | Self::Spectrogram(_)
+            | Self::Avatar(_)
             | Self::Custom(..) => (6, 1),
             // One quad per bar, then one per peak cap.
             Self::Bars(p) => (6, p.count + p.caps),
@@ -496,6 +535,7 @@ impl LayerKind {
             Self::Vignette(p) => bytemuck::bytes_of(p),
             Self::Bloom(p) => bytemuck::bytes_of(p),
             Self::Custom(p, _) => bytemuck::bytes_of(p),
+            Self::Avatar(p) => bytemuck::bytes_of(p),
         }
     }
 }

@@ -20,7 +20,8 @@ pub use context::{AdapterChoice, AdapterSummary, GpuContext, is_software_adapter
 pub use error::GpuError;
 pub use frame::{FrameFeatures, FrameUniforms};
 pub use layers::{
-    BackgroundParams, BarsParams, BlendMode, BloomParams, CustomParams, CustomShader, ImageParams,
+    AVATAR_FACE_FLOATS, AvatarParams, BackgroundParams, BarsParams, BlendMode, BloomParams,
+    CustomParams, CustomShader, ImageParams, avatar_mask,
     LayerImage, LayerKind, LayerSpec, PARTICLE_BYTES, ParticlesParams, ProgressParams,
     RadialParams, Rgba, SpectrogramParams, TextParams, VignetteParams, WaveformParams,
     srgb_to_linear,

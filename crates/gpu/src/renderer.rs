@@ -169,7 +169,7 @@ impl Layouts {
                     ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
                     count: None,
                 },
-                storage_entry(3, S::VERTEX, true),
+                storage_entry(3, S::VERTEX_FRAGMENT, true),
             ],
         });
         let layer_pipeline = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
@@ -458,7 +458,7 @@ impl FrameRenderer {
         let mut own_view = None;
         let mut repeat_u = false;
         match &layer.kind {
-            LayerKind::Image(_) | LayerKind::Text(_) => {
+            LayerKind::Image(_) | LayerKind::Text(_) | LayerKind::Avatar(_) => {
                 let Some(img) = &layer.image else {
                     return Err(GpuError::Config(format!(
                         "the {name} layer has no image to draw"
@@ -467,6 +467,16 @@ impl FrameRenderer {
                 let texture = self.upload_image(&label, img)?;
                 own_view = Some(image_view(&texture, img, base));
                 image = Some((texture, img.format(), img.size()));
+                if matches!(layer.kind, LayerKind::Avatar(_)) {
+                    // The generated face, written by the lip-sync model on the same device.
+                    let buffer = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                        label: Some("layer.avatar.face"),
+                        size: (crate::layers::AVATAR_FACE_FLOATS * 4) as u64,
+                        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+                        mapped_at_creation: false,
+                    });
+                    storage = Some(buffer);
+                }
             }
             LayerKind::Spectrogram(p) => {
                 let max = self.ctx.device.limits().max_texture_dimension_2d;
@@ -891,6 +901,17 @@ impl FrameRenderer {
             }
         }
         Ok(())
+    }
+
+    /// The texture of an image, text or avatar layer (for passes on the same device that read
+    /// the picture, e.g. face detection); replaced when [`Self::set_image`] changes its size.
+    pub fn layer_texture(&self, index: usize) -> Option<&wgpu::Texture> {
+        self.layers.get(index)?.image.as_ref().map(|(t, _, _)| t)
+    }
+
+    /// The storage buffer a layer reads (particle state; an avatar's generated face).
+    pub fn layer_storage(&self, index: usize) -> Option<&wgpu::Buffer> {
+        self.layers.get(index)?.storage.as_ref()
     }
 
     /// Where the planes lie in the padded frames handed to sinks.

@@ -327,3 +327,102 @@ fn gpu_validation_errors_become_errors_not_panics() {
     // Reported once: the context is usable again afterwards.
     ctx.check().expect("no further errors");
 }
+
+/// The avatar layer's mask: the generated face (white here) is blended over the picture (a
+/// textured grey) with no step at the face box's edge, the picture is untouched outside the
+/// box, and the lower face shows the generated pixels.
+#[test]
+fn avatar_blend_is_feathered_with_no_step_at_the_box_edge() {
+    let Some(ctx) = context() else { return };
+    let (w, h) = (160u32, 120u32);
+    // A picture with texture so "untouched" is a real check: a mild diagonal pattern.
+    let picture: Vec<u8> = (0..w * h)
+        .flat_map(|i| {
+            let (x, y) = (i % w, i / w);
+            let v = 100 + ((x * 7 + y * 3) % 23) as u8;
+            [v, v.wrapping_add(10), v.wrapping_sub(20), 255]
+        })
+        .collect();
+    // Face box in texture coordinates: x 40..120, y 20..100 (80x80 px).
+    let face_box = [40.0 / w as f32, 20.0 / h as f32, 120.0 / w as f32, 100.0 / h as f32];
+    let (feather, top) = ([0.15, 0.15], 0.45);
+    let spec = LayerSpec {
+        image: Some(gpu::LayerImage::Rgba {
+            width: w,
+            height: h,
+            pixels: picture.clone(),
+        }),
+        ..LayerSpec::from(LayerKind::Avatar(gpu::AvatarParams {
+            rect: [0.0, 0.0, w as f32, h as f32],
+            uv_transform: [0.0, 0.0, 1.0, 1.0],
+            face_box,
+            mask: [feather[0], feather[1], top, 1.0],
+            opacity: 1.0,
+            _pad: [0.0; 3],
+        }))
+    };
+    let config = RendererConfig {
+        width: w,
+        height: h,
+        ring_slots: 2,
+        chunk_frames: 1,
+        frame_stride: 1,
+        bands: 4,
+    };
+    let mut r = FrameRenderer::new(ctx, config, &[spec]).expect("renderer");
+    r.upload_spectrum(&[0.0]).expect("upload");
+    let face = r.layer_storage(0).expect("avatar layer has a face buffer");
+    ctx.queue.write_buffer(
+        face,
+        0,
+        bytemuck::cast_slice(&vec![1.0f32; gpu::AVATAR_FACE_FLOATS]),
+    );
+    let rgba = r.render_rgba(&uniforms(w, h, 0, 1)).expect("render");
+    let src = |x: u32, y: u32| pixel(&picture, w, x, y);
+    let inside_box = |x: u32, y: u32| (40..120).contains(&x) && (20..100).contains(&y);
+    // Outside the box: the picture, untouched.
+    for y in 0..h {
+        for x in 0..w {
+            if !inside_box(x, y) {
+                let (got, want) = (pixel(&rgba, w, x, y), src(x, y));
+                assert!(near(got, want), "({x}, {y}) outside the box: {got:?} != {want:?}");
+            }
+        }
+    }
+    // Lower middle of the face: the generated (white) face.
+    let got = pixel(&rgba, w, 80, 85);
+    assert!(got.iter().all(|&v| v >= 250), "lower face: {got:?}");
+    // Upper face (above `top`): the picture.
+    assert!(near(pixel(&rgba, w, 80, 35), src(80, 35)));
+    // Continuity: the change of the blend between neighbours, beyond the picture's own
+    // texture, stays small everywhere; a hard paste would jump by ~150 code values at the edge.
+    // Smoothstep over 12 px rises at most 1.5/12 of the full contrast per pixel.
+    let excess = |x0: u32, y0: u32, x1: u32, y1: u32| {
+        let (a, b) = (pixel(&rgba, w, x0, y0), pixel(&rgba, w, x1, y1));
+        let (sa, sb) = (src(x0, y0), src(x1, y1));
+        (0..3)
+            .map(|c| {
+                let d = (i32::from(a[c]) - i32::from(b[c])).abs();
+                let ds = (i32::from(sa[c]) - i32::from(sb[c])).abs();
+                d - ds
+            })
+            .max()
+            .unwrap_or(0)
+    };
+    let mut worst = 0;
+    for y in 0..h - 1 {
+        for x in 0..w - 1 {
+            worst = worst.max(excess(x, y, x + 1, y)).max(excess(x, y, x, y + 1));
+        }
+    }
+    assert!(worst <= 40, "largest step in the blend: {worst} code values");
+    // The CPU mirror of the mask is continuous too: zero on the edge, rising smoothly.
+    for i in 0..=1000 {
+        let t = i as f32 / 1000.0;
+        let m = gpu::avatar_mask([t, 0.9], feather, top);
+        let next = gpu::avatar_mask([t + 0.001, 0.9], feather, top);
+        assert!((next - m).abs() < 0.02, "mask jumps at x = {t}");
+    }
+    assert_eq!(gpu::avatar_mask([0.0, 0.9], feather, top), 0.0);
+    assert_eq!(gpu::avatar_mask([0.5, top], feather, top), 0.0);
+}

@@ -235,6 +235,12 @@ fn host_structs_match_wgsl_layouts() {
         [rect, uv_transform, tint, opacity, shape, corner]
     );
     check_layout!(
+        "layers/avatar.wgsl",
+        gpu::AvatarParams,
+        "AvatarParams",
+        [rect, uv_transform, face_box, mask, opacity]
+    );
+    check_layout!(
         "layers/waveform.wgsl",
         gpu::WaveformParams,
         "WaveformParams",
