@@ -21,10 +21,9 @@ pub use error::GpuError;
 pub use frame::{FrameFeatures, FrameUniforms};
 pub use layers::{
     AVATAR_FACE_FLOATS, AvatarParams, BackgroundParams, BarsParams, BlendMode, BloomParams,
-    CustomParams, CustomShader, ImageParams, avatar_mask,
-    LayerImage, LayerKind, LayerSpec, PARTICLE_BYTES, ParticlesParams, ProgressParams,
-    RadialParams, Rgba, SpectrogramParams, TextParams, VignetteParams, WaveformParams,
-    srgb_to_linear,
+    CustomParams, CustomShader, ImageParams, LayerImage, LayerKind, LayerSpec, PARTICLE_BYTES,
+    ParticlesParams, ProgressParams, RadialParams, Rgba, SpectrogramParams, TextParams,
+    VignetteParams, WaveformParams, avatar_mask, srgb_to_linear,
 };
 pub use nv12::{Nv12Layout, rgb_to_nv12_reference};
 pub use renderer::{FrameRenderer, RendererConfig};

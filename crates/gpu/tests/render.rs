@@ -344,7 +344,12 @@ fn avatar_blend_is_feathered_with_no_step_at_the_box_edge() {
         })
         .collect();
     // Face box in texture coordinates: x 40..120, y 20..100 (80x80 px).
-    let face_box = [40.0 / w as f32, 20.0 / h as f32, 120.0 / w as f32, 100.0 / h as f32];
+    let face_box = [
+        40.0 / w as f32,
+        20.0 / h as f32,
+        120.0 / w as f32,
+        100.0 / h as f32,
+    ];
     let (feather, top) = ([0.15, 0.15], 0.45);
     let spec = LayerSpec {
         image: Some(gpu::LayerImage::Rgba {
@@ -385,7 +390,10 @@ fn avatar_blend_is_feathered_with_no_step_at_the_box_edge() {
         for x in 0..w {
             if !inside_box(x, y) {
                 let (got, want) = (pixel(&rgba, w, x, y), src(x, y));
-                assert!(near(got, want), "({x}, {y}) outside the box: {got:?} != {want:?}");
+                assert!(
+                    near(got, want),
+                    "({x}, {y}) outside the box: {got:?} != {want:?}"
+                );
             }
         }
     }
@@ -412,10 +420,15 @@ fn avatar_blend_is_feathered_with_no_step_at_the_box_edge() {
     let mut worst = 0;
     for y in 0..h - 1 {
         for x in 0..w - 1 {
-            worst = worst.max(excess(x, y, x + 1, y)).max(excess(x, y, x, y + 1));
+            worst = worst
+                .max(excess(x, y, x + 1, y))
+                .max(excess(x, y, x, y + 1));
         }
     }
-    assert!(worst <= 40, "largest step in the blend: {worst} code values");
+    assert!(
+        worst <= 40,
+        "largest step in the blend: {worst} code values"
+    );
     // The CPU mirror of the mask is continuous too: zero on the edge, rising smoothly.
     for i in 0..=1000 {
         let t = i as f32 / 1000.0;

@@ -33,6 +33,7 @@
 //! assert!(matches!(result, Err(RenderError::Audio(_))));
 //! ```
 
+mod avatar;
 pub mod expr;
 pub mod job;
 mod memory;
@@ -64,6 +65,10 @@ pub enum RenderError {
     },
     #[error("segments: {0}")]
     Segment(String),
+    #[error("avatar: {0}")]
+    Avatar(String),
+    #[error(transparent)]
+    LipSync(#[from] wav2lip::Wav2LipError),
     #[error("the job exceeds a limit: {0}")]
     Limit(String),
     #[error("the render was cancelled; no output was written")]

@@ -132,7 +132,9 @@ fn exit_code(e: &anyhow::Error, terminated: bool) -> u8 {
     match e.downcast_ref::<RenderError>() {
         Some(RenderError::Cancelled) if terminated => exit::TERMINATED,
         Some(RenderError::Cancelled) => exit::INTERRUPTED,
-        Some(RenderError::Job(_) | RenderError::Segment(_)) => exit::BAD_JOB,
+        Some(RenderError::Job(_) | RenderError::Segment(_) | RenderError::Avatar(_)) => {
+            exit::BAD_JOB
+        }
         _ if e.downcast_ref::<renderer::JobError>().is_some() => exit::BAD_JOB,
         _ => exit::RENDER_FAILED,
     }

@@ -193,7 +193,7 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
     // the layers' files (images, fonts, shaders, videos).
     let decoder = AudioDecoder::open(&job.audio)?;
     let info = decoder.info().clone();
-    let (mut scene, specs) = Scene::new(&job.layers, width, height, fps)?;
+    let (mut scene, specs) = Scene::new(&job.layers, width, height, fps, &job.audio)?;
     let whole = Plan::new(
         &info,
         &job.audio,
@@ -280,6 +280,7 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
         },
         &specs,
     )?;
+    scene.prepare_gpu(&ctx)?;
     let layout = renderer.layout();
 
     // Writer: owns the ffmpeg child (or counts frames for "null").
@@ -659,7 +660,7 @@ pub fn render_still(
     // The frame on the job's frame grid (counted from `start`) nearest `time`.
     let frame = ((time - job.start) * fps).round();
     let shown = (job.start + frame * fps.recip()).clamp(0.0, total - 0.5 / fps);
-    let (mut scene, specs) = Scene::new(&job.layers, width, height, fps)?;
+    let (mut scene, specs) = Scene::new(&job.layers, width, height, fps, &job.audio)?;
     let mut plan = Plan::new(
         &info,
         &job.audio,
@@ -699,6 +700,7 @@ pub fn render_still(
         },
         &specs,
     )?;
+    scene.prepare_gpu(&ctx)?;
     let mut buffers = analyzer.buffers();
     let mut levels = Vec::new();
     let mut index = 0u64;

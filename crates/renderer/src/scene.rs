@@ -8,13 +8,14 @@ use std::path::{Path, PathBuf};
 
 use gpu::text::{TextRasterizer, TextStyle};
 use gpu::{
-    BackgroundParams, BarsParams, BloomParams, CustomParams, CustomShader, FrameRenderer,
-    ImageParams, LayerImage, LayerKind, LayerSpec, ParticlesParams, ProgressParams, RadialParams,
-    SpectrogramParams, TextParams, VignetteParams, WaveformParams,
+    AvatarParams, BackgroundParams, BarsParams, BloomParams, CustomParams, CustomShader,
+    FrameRenderer, ImageParams, LayerImage, LayerKind, LayerSpec, ParticlesParams, ProgressParams,
+    RadialParams, SpectrogramParams, TextParams, VignetteParams, WaveformParams,
 };
 use media::video::{VideoFrameOptions, VideoFrames, probe_video};
 
 use crate::RenderError;
+use crate::avatar::{Avatar, is_still};
 use crate::expr::Vars;
 use crate::job::{
     Align, Emitter, Fit, GradientAlong, Layer, Palette, Shape, TextAlign, TextBaseline, WaveStyle,
@@ -69,6 +70,8 @@ struct Item {
     picture: Option<(u32, u32)>,
     video: Option<VideoFrames>,
     text: Option<TextState>,
+    /// Lip-sync state of an avatar layer.
+    avatar: Option<Box<Avatar>>,
     /// Particle emission: ring cursor and the fractional carry of `rate`.
     cursor: u32,
     carry: f64,
@@ -138,6 +141,7 @@ fn layer_blend(layer: &Layer) -> Option<crate::job::Blend> {
         Layer::Vignette(l) => l.blend,
         Layer::Bloom(l) => l.blend,
         Layer::Custom(l) => l.blend,
+        Layer::Avatar(l) => l.blend,
     }
 }
 
@@ -230,6 +234,7 @@ impl Scene {
         width: u32,
         height: u32,
         fps: f64,
+        audio: &Path,
     ) -> Result<(Self, Vec<LayerSpec>), RenderError> {
         let mut scene = Self {
             layers: layers.to_vec(),
@@ -247,6 +252,7 @@ impl Scene {
                 Layer::Background(b) => b.image.clone().or(b.video.clone()),
                 Layer::Image(i) => i.path.clone().or(i.video.clone()),
                 Layer::Radial(r) => r.cover.clone(),
+                Layer::Avatar(a) => Some(a.face.clone()),
                 _ => None,
             };
             match layer {
@@ -262,15 +268,18 @@ impl Scene {
                     picture: None,
                     video: None,
                     text: None,
+                    avatar: None,
                     cursor: 0,
                     carry: 0.0,
                 };
                 let mut image = None;
-                let is_picture = role == Role::Picture || matches!(layer, Layer::Image(_));
+                let is_picture =
+                    role == Role::Picture || matches!(layer, Layer::Image(_) | Layer::Avatar(_));
                 if is_picture && let Some(path) = &picture_path {
                     let is_video = match layer {
                         Layer::Background(b) => b.video.is_some(),
                         Layer::Image(i) => i.video.is_some(),
+                        Layer::Avatar(a) => !is_still(&a.face),
                         _ => false,
                     };
                     if is_video {
@@ -278,6 +287,7 @@ impl Scene {
                         let fit = match layer {
                             Layer::Background(b) => b.fit,
                             Layer::Image(i) => i.fit,
+                            Layer::Avatar(a) => a.fit,
                             _ => Fit::Cover,
                         };
                         let rect = scene.rect_of(layer, &vars);
@@ -298,6 +308,10 @@ impl Scene {
                         item.picture = Some(img.size());
                         image = Some(img);
                     }
+                }
+                if let Layer::Avatar(a) = layer {
+                    item.avatar = Some(Box::new(Avatar::load(a, audio)?));
+                    item.dynamic = true;
                 }
                 if let Layer::Text(t) = layer {
                     let font = match &t.font {
@@ -455,6 +469,8 @@ impl Scene {
                     || l.opacity.is_reactive()
                     || l.values.0.iter().any(|v| v.is_reactive())
             }
+            // The face box and the generated face change every frame.
+            Layer::Avatar(_) => true,
         }
     }
 
@@ -474,6 +490,7 @@ impl Scene {
             Layer::Text(l) => (l.placement(), full),
             Layer::Progress(l) => (l.placement(), [0.05, 0.92, 0.9, 0.012]),
             Layer::Custom(l) => (l.placement(), full),
+            Layer::Avatar(l) => (l.placement(), full),
         };
         placement.at(vars, self.size, default)
     }
@@ -519,6 +536,24 @@ impl Scene {
                     shape: u32::from(l.shape == Shape::Circle),
                     corner: l.corner.at(vars) * px,
                     _pad: 0.0,
+                })
+            }
+            (Layer::Avatar(l), _) => {
+                let picture = item.picture.unwrap_or((1, 1));
+                let face = item.avatar.as_ref().and_then(|a| a.face_uv(picture));
+                let feather = l.feather.at(vars);
+                LayerKind::Avatar(AvatarParams {
+                    rect,
+                    uv_transform: fit_uv(l.fit, picture, rect, 1.0),
+                    face_box: face.unwrap_or([0.0; 4]),
+                    mask: [
+                        feather,
+                        feather,
+                        l.mouth_top.at(vars),
+                        if face.is_some() { 1.0 } else { 0.0 },
+                    ],
+                    opacity: l.opacity.at(vars),
+                    _pad: [0.0; 3],
                 })
             }
             (Layer::Bars(l), _) => {
@@ -762,6 +797,9 @@ impl Scene {
             if drawn && item.picture.is_some() && self.video_path(layer).is_some() {
                 self.next_video_frame(i, renderer, time)?;
             }
+            if drawn && let Some(avatar) = self.items[i].avatar.as_mut() {
+                avatar.process(renderer, i, time, self.fps)?;
+            }
             let item = &self.items[i];
             let layer = &self.layers[item.layer];
             if let (Layer::Text(_), Some(text)) = (layer, &item.text)
@@ -806,10 +844,22 @@ impl Scene {
         Ok(())
     }
 
+    /// Uploads what the layers run on the GPU besides drawing (the avatar's lip-sync model and
+    /// face detector) to the renderer's device. Call once, after the renderer is created.
+    pub fn prepare_gpu(&mut self, ctx: &gpu::GpuContext) -> Result<(), RenderError> {
+        for item in &mut self.items {
+            if let Some(avatar) = item.avatar.as_mut() {
+                avatar.prepare_gpu(ctx)?;
+            }
+        }
+        Ok(())
+    }
+
     fn video_path(&self, layer: &Layer) -> Option<PathBuf> {
         match layer {
             Layer::Background(b) => b.video.clone(),
             Layer::Image(l) => l.video.clone(),
+            Layer::Avatar(a) if !is_still(&a.face) => Some(a.face.clone()),
             _ => None,
         }
     }

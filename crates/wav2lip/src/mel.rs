@@ -529,20 +529,26 @@ pub fn window_start(i: usize, fps: f64, total_frames: usize) -> usize {
 /// right-aligned after `16 - T` columns of [`MIN_VALUE`] (silence), i.e. the window "last 16
 /// columns" with the missing ones before the start of the audio read as silence.
 pub fn frame_windows(mel: &MelSpectrogram, fps: f64, frames: usize) -> Vec<f32> {
-    let t_total = mel.frames;
     let per_window = N_MELS * WINDOW_FRAMES;
     let mut out = vec![MIN_VALUE; frames * per_window];
-    // Columns of silence on the left when T < 16.
-    let pad = WINDOW_FRAMES.saturating_sub(t_total);
     for (i, window) in out.chunks_exact_mut(per_window).enumerate() {
-        let start = window_start(i, fps, t_total);
-        let width = WINDOW_FRAMES - pad;
-        for (m, row) in window.chunks_exact_mut(WINDOW_FRAMES).enumerate() {
-            let src = &mel.data[m * t_total + start..m * t_total + start + width];
-            row[pad..].copy_from_slice(src);
-        }
+        frame_window(mel, i, fps, window);
     }
     out
+}
+
+/// Window `i` of [`frame_windows`] written into `out` (`N_MELS * WINDOW_FRAMES` floats,
+/// row-major `(N_MELS, WINDOW_FRAMES)`).
+pub fn frame_window(mel: &MelSpectrogram, i: usize, fps: f64, out: &mut [f32]) {
+    let t_total = mel.frames;
+    // Columns of silence on the left when T < 16.
+    let pad = WINDOW_FRAMES.saturating_sub(t_total);
+    let start = window_start(i, fps, t_total);
+    let width = WINDOW_FRAMES - pad;
+    for (m, row) in out.chunks_exact_mut(WINDOW_FRAMES).take(N_MELS).enumerate() {
+        row[..pad].fill(MIN_VALUE);
+        row[pad..].copy_from_slice(&mel.data[m * t_total + start..m * t_total + start + width]);
+    }
 }
 
 #[cfg(test)]

@@ -635,6 +635,132 @@ layer_struct!(
     }
 );
 
+/// Wav2Lip's crop padding around the detected face, in pixels of the face picture:
+/// [top, bottom, left, right].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "Vec<i64>")]
+pub struct Pads(pub [u32; 4]);
+
+impl TryFrom<Vec<i64>> for Pads {
+    type Error = String;
+    fn try_from(v: Vec<i64>) -> Result<Self, String> {
+        match v.as_slice() {
+            &[t, b, l, r] if [t, b, l, r].iter().all(|p| (0..=2000).contains(p)) => {
+                Ok(Self([t as u32, b as u32, l as u32, r as u32]))
+            }
+            _ => Err(format!(
+                "pads must be [top, bottom, left, right], each 0..=2000 pixels, got {v:?}"
+            )),
+        }
+    }
+}
+
+/// A fixed face box in pixels of the face picture: [x0, y0, x1, y1].
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(try_from = "Vec<f64>")]
+pub struct FaceBox(pub [f32; 4]);
+
+impl TryFrom<Vec<f64>> for FaceBox {
+    type Error = String;
+    fn try_from(v: Vec<f64>) -> Result<Self, String> {
+        match v.as_slice() {
+            &[x0, y0, x1, y1]
+                if [x0, y0, x1, y1].iter().all(|c| c.is_finite() && *c >= 0.0)
+                    && x1 - x0 >= 8.0
+                    && y1 - y0 >= 8.0 =>
+            {
+                Ok(Self([x0 as f32, y0 as f32, x1 as f32, y1 as f32]))
+            }
+            _ => Err(format!(
+                "box must be [x0, y0, x1, y1] in pixels of the face picture, x1 >= x0 + 8 and \
+                 y1 >= y0 + 8, got {v:?}"
+            )),
+        }
+    }
+}
+
+/// An integer within a range, for counts of frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "i64")]
+pub struct FrameCount(pub u32);
+
+impl TryFrom<i64> for FrameCount {
+    type Error = String;
+    fn try_from(v: i64) -> Result<Self, String> {
+        if (1..=10_000).contains(&v) {
+            Ok(Self(v as u32))
+        } else {
+            Err(format!(
+                "must be a number of frames between 1 and 10000, got {v}"
+            ))
+        }
+    }
+}
+
+/// The smallest face searched for, in pixels of the face picture (12..=4000).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(try_from = "f64")]
+pub struct MinFace(pub f32);
+
+impl TryFrom<f64> for MinFace {
+    type Error = String;
+    fn try_from(v: f64) -> Result<Self, String> {
+        if v.is_finite() && (12.0..=4000.0).contains(&v) {
+            Ok(Self(v as f32))
+        } else {
+            Err(format!(
+                "min_face must be between 12 and 4000 pixels, got {v}"
+            ))
+        }
+    }
+}
+
+/// What an avatar does on a frame where no face is found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoFace {
+    /// Stop with an error naming the frame.
+    #[default]
+    Error,
+    /// Keep the last box found (the picture is shown unchanged until a first face is found).
+    Hold,
+}
+
+layer_struct!(
+    /// `kind = "avatar"`: a talking face. The face picture or video (looped) is drawn like an
+    /// image; its lower face is replaced by Wav2Lip's lip-synced face, blended through a
+    /// feathered mask. Faces are found by MTCNN on the GPU unless `box` is given.
+    AvatarLayer {
+        /// The face: a PNG/JPEG still or a video (any format ffmpeg reads; looped).
+        face: PathBuf = PathBuf::new(),
+        /// The Wav2Lip generator's weights (wav2lip.pth, wav2lip_gan.pth, or safetensors).
+        checkpoint: PathBuf = PathBuf::new(),
+        /// The voice the lips follow; the job's audio by default.
+        speech: Option<PathBuf> = None,
+        /// Folder holding the MTCNN weights (pnet.pt, rnet.pt, onet.pt); default: the cache
+        /// folder (`cargo xtask fetch-mtcnn` fills it).
+        detector: Option<PathBuf> = None,
+        fit: Fit = Fit::Cover,
+        /// Crop padding around the face: [top, bottom, left, right], pixels of the picture.
+        pads: Pads = Pads([0, 10, 0, 0]),
+        /// A fixed face box [x0, y0, x1, y1] (pixels of the picture): no detection.
+        #[serde(rename = "box")]
+        face_box: Option<FaceBox> = None,
+        /// Mean of the last N boxes found (video).
+        smooth: FrameCount = FrameCount(5),
+        /// Run the detector on every N-th frame of a video (the box is held in between).
+        detect_every: FrameCount = FrameCount(1),
+        /// Smallest face searched for, in pixels of the picture.
+        min_face: MinFace = MinFace(40.0),
+        /// "error" (default) or "hold" (keep the last box).
+        on_no_face: NoFace = NoFace::Error,
+        /// Width of the mask's soft edge, fraction of the face box.
+        feather: Fraction = Fraction::from(0.15),
+        /// Where the blended region starts, fraction of the face box's height from its top.
+        mouth_top: Fraction = Fraction::from(0.45),
+    }
+);
+
 /// Checks across fields of one layer (called after deserialising it).
 pub(super) fn check_layer(layer: &super::Layer) -> Result<(), String> {
     use super::Layer as L;
@@ -651,6 +777,7 @@ pub(super) fn check_layer(layer: &super::Layer) -> Result<(), String> {
         L::Vignette(l) => l.placement(),
         L::Bloom(l) => l.placement(),
         L::Custom(l) => l.placement(),
+        L::Avatar(l) => l.placement(),
     };
     placement.check()?;
     let full_frame = matches!(layer, L::Background(_) | L::Vignette(_) | L::Bloom(_));
@@ -670,6 +797,17 @@ pub(super) fn check_layer(layer: &super::Layer) -> Result<(), String> {
         )),
         L::Custom(c) if c.shader.as_os_str().is_empty() => {
             Err("a custom layer needs shader = \"path/to/file.wgsl\"".into())
+        }
+        L::Avatar(a) if a.face.as_os_str().is_empty() => {
+            Err("an avatar layer needs face = \"face.mp4\" (a video) or a PNG/JPEG".into())
+        }
+        L::Avatar(a) if a.checkpoint.as_os_str().is_empty() => Err(
+            "an avatar layer needs checkpoint = \"wav2lip.pth\" (the Wav2Lip generator's \
+             weights; none ships with this tool)"
+                .into(),
+        ),
+        L::Avatar(a) if a.feather.is_reactive() || a.mouth_top.is_reactive() => {
+            Err("feather and mouth_top take plain numbers".into())
         }
         _ => Ok(()),
     }

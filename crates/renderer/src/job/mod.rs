@@ -11,10 +11,10 @@ use serde::Deserialize;
 mod layers;
 
 pub use layers::{
-    Align, BackgroundLayer, BarsLayer, Blend, BloomLayer, CustomLayer, Emitter, Fit, Fraction,
-    GradientAlong, ImageLayer, Palette, ParticlesLayer, Placement, Point, ProgressLayer,
-    RadialLayer, Rect, Shape, SpectrogramLayer, TextAlign, TextBaseline, TextLayer, VignetteLayer,
-    WaveStyle, WaveformLayer,
+    Align, AvatarLayer, BackgroundLayer, BarsLayer, Blend, BloomLayer, CustomLayer, Emitter, Fit,
+    Fraction, GradientAlong, ImageLayer, NoFace, Palette, ParticlesLayer, Placement, Point,
+    ProgressLayer, RadialLayer, Rect, Shape, SpectrogramLayer, TextAlign, TextBaseline, TextLayer,
+    VignetteLayer, WaveStyle, WaveformLayer,
 };
 
 /// Job file format version this build reads.
@@ -523,6 +523,7 @@ pub enum Layer {
     Vignette(VignetteLayer),
     Bloom(BloomLayer),
     Custom(CustomLayer),
+    Avatar(AvatarLayer),
 }
 
 impl Layer {
@@ -541,6 +542,7 @@ impl Layer {
             Self::Vignette(_) => "vignette",
             Self::Bloom(_) => "bloom",
             Self::Custom(_) => "custom",
+            Self::Avatar(_) => "avatar",
         }
     }
 
@@ -553,6 +555,11 @@ impl Layer {
             Self::Radial(l) => out.extend(l.cover.iter_mut()),
             Self::Text(l) => out.extend(l.font.iter_mut()),
             Self::Custom(l) => out.push(&mut l.shader),
+            Self::Avatar(l) => {
+                out.push(&mut l.face);
+                out.push(&mut l.checkpoint);
+                out.extend(l.speech.iter_mut().chain(l.detector.iter_mut()));
+            }
             _ => {}
         }
         out
@@ -576,6 +583,7 @@ enum LayerKind {
     #[serde(alias = "glow")]
     Bloom,
     Custom,
+    Avatar,
 }
 
 /// Fails deserialisation with `message` at the span of the value it is given.
@@ -701,6 +709,7 @@ fn parse_document(text: &str) -> Result<Job, toml::de::Error> {
                 LayerKind::Vignette => Layer::Vignette(VignetteLayer::deserialize(de)?),
                 LayerKind::Bloom => Layer::Bloom(BloomLayer::deserialize(de)?),
                 LayerKind::Custom => Layer::Custom(CustomLayer::deserialize(de)?),
+                LayerKind::Avatar => Layer::Avatar(AvatarLayer::deserialize(de)?),
             };
             if let Err(message) = layers::check_layer(&layer) {
                 use serde::de::DeserializeSeed;

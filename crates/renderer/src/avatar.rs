@@ -1,0 +1,301 @@
+//! The avatar layer's lip sync, all on the job's GPU device: the face picture (a still or the
+//! current video frame) is already a texture of the frame renderer; MTCNN finds the face in it,
+//! the crop is resized to Wav2Lip's 96x96 input on the GPU, the generator writes the new face
+//! straight into the avatar layer's storage buffer, and the layer's shader blends it back with a
+//! feathered mask. Only face boxes (and MTCNN's scores) reach the CPU, never pixels.
+//!
+//! Speech: the mel spectrogram of the speech track (the job's audio unless the layer names
+//! another file) is computed once when the job loads; each frame takes the 16 mel frames
+//! Wav2Lip's original inference takes for it (`int(i * 80 / fps)`), and silence after the
+//! speech ends.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+
+use gpu::{FrameRenderer, GpuContext};
+use wav2lip::mel::{MIN_VALUE, MelSpectrogram, N_MELS, WINDOW_FRAMES};
+use wav2lip::model::{FACE, FACE_LEN, MEL_LEN};
+use wav2lip::mtcnn::{Mtcnn, MtcnnWeights};
+use wav2lip::resample::{Filter, Layout, Resample, Resampler};
+use wav2lip::{LipSync, Model};
+
+use crate::RenderError;
+use crate::job::{AvatarLayer, NoFace};
+
+fn asset(path: &Path, message: impl std::fmt::Display) -> RenderError {
+    RenderError::Asset {
+        path: path.to_owned(),
+        message: message.to_string(),
+    }
+}
+
+/// True for the picture formats drawn as stills; anything else is decoded as a video.
+pub(crate) fn is_still(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg"))
+}
+
+#[derive(Debug)]
+struct AvatarGpu {
+    lipsync: LipSync,
+    mtcnn: Option<Mtcnn>,
+    resampler: Resampler,
+    faces: wgpu::Buffer,
+    mels: wgpu::Buffer,
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+}
+
+/// One avatar layer's lip-sync state.
+#[derive(Debug)]
+pub(crate) struct Avatar {
+    layer: AvatarLayer,
+    /// The generator's weights until they are uploaded.
+    model: Option<Model>,
+    weights: Option<MtcnnWeights>,
+    mel: MelSpectrogram,
+    still: bool,
+    gpu: Option<AvatarGpu>,
+    /// Last boxes found (pixels of the picture), for smoothing.
+    history: VecDeque<[f32; 4]>,
+    /// The crop used for the current frame (pixels of the picture, pads applied).
+    crop: Option<[f32; 4]>,
+    /// Drawn frames processed.
+    frames: u64,
+    window: Vec<f32>,
+    warned: bool,
+}
+
+impl Avatar {
+    /// Loads what can be loaded without a GPU: the checkpoint, the detector's weights (unless
+    /// the layer gives a fixed box) and the speech's mel spectrogram. Every missing or bad file
+    /// is reported here, before any frame is drawn.
+    pub(crate) fn load(layer: &AvatarLayer, job_audio: &Path) -> Result<Self, RenderError> {
+        let ckpt = wav2lip::checkpoint::Checkpoint::load(&layer.checkpoint).map_err(|e| {
+            asset(
+                &layer.checkpoint,
+                format!("cannot use it as a Wav2Lip checkpoint: {e}"),
+            )
+        })?;
+        let model = Model::from_checkpoint(&ckpt).map_err(|e| {
+            asset(
+                &layer.checkpoint,
+                format!("not a Wav2Lip generator checkpoint: {e}"),
+            )
+        })?;
+        drop(ckpt);
+        let weights = match layer.face_box {
+            Some(_) => None,
+            None => {
+                let dir = layer
+                    .detector
+                    .clone()
+                    .unwrap_or_else(wav2lip::fetch::default_weights_dir);
+                Some(MtcnnWeights::load(&dir).map_err(|e| asset(&dir, e))?)
+            }
+        };
+        let speech: PathBuf = layer.speech.clone().unwrap_or_else(|| job_audio.to_owned());
+        let mel = wav2lip::mel::mel_from_file(&speech).map_err(|e| {
+            asset(
+                &speech,
+                format!("cannot compute the speech's mel spectrogram: {e}"),
+            )
+        })?;
+        Ok(Self {
+            layer: layer.clone(),
+            model: Some(model),
+            weights,
+            mel,
+            still: is_still(&layer.face),
+            gpu: None,
+            history: VecDeque::new(),
+            crop: None,
+            frames: 0,
+            window: vec![MIN_VALUE; MEL_LEN],
+            warned: false,
+        })
+    }
+
+    /// Uploads the generator and the detector to the job's device.
+    pub(crate) fn prepare_gpu(&mut self, ctx: &GpuContext) -> Result<(), RenderError> {
+        if self.gpu.is_some() {
+            return Ok(());
+        }
+        let model = self
+            .model
+            .take()
+            .ok_or_else(|| RenderError::Thread("avatar model already uploaded".into()))?;
+        let mut lipsync = LipSync::new(&ctx.device, &ctx.queue, &model)?;
+        lipsync.set_max_batch(1);
+        drop(model);
+        let mtcnn = match self.weights.take() {
+            Some(w) => {
+                let mut m = Mtcnn::new(&ctx.device, &ctx.queue, &w)?;
+                m.min_face = self.layer.min_face.0;
+                Some(m)
+            }
+            None => None,
+        };
+        let buffer = |label: &str, floats: usize| {
+            ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: (floats * 4) as u64,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        };
+        self.gpu = Some(AvatarGpu {
+            lipsync,
+            mtcnn,
+            resampler: Resampler::new(&ctx.device)?,
+            faces: buffer("avatar.faces", FACE_LEN),
+            mels: buffer("avatar.mels", MEL_LEN),
+            device: ctx.device.clone(),
+            queue: ctx.queue.clone(),
+        });
+        Ok(())
+    }
+
+    /// The face box of the current frame in texture coordinates (x0, y0, x1, y1), if any.
+    pub(crate) fn face_uv(&self, picture: (u32, u32)) -> Option<[f32; 4]> {
+        let (w, h) = (picture.0.max(1) as f32, picture.1.max(1) as f32);
+        self.crop.map(|c| [c[0] / w, c[1] / h, c[2] / w, c[3] / h])
+    }
+
+    /// Finds the face box for this frame (detection, smoothing, fixed box, hold).
+    fn face_box(
+        &mut self,
+        picture: &wgpu::Texture,
+        frame: u64,
+        time: f64,
+    ) -> Result<Option<[f32; 4]>, RenderError> {
+        if let Some(b) = self.layer.face_box {
+            return Ok(Some(b.0));
+        }
+        let due = if self.still {
+            self.frames == 0
+        } else {
+            self.frames % u64::from(self.layer.detect_every.0) == 0 || self.history.is_empty()
+        };
+        if due {
+            let Some(mtcnn) = self.gpu.as_ref().and_then(|g| g.mtcnn.as_ref()) else {
+                return Err(RenderError::Thread("avatar detector not prepared".into()));
+            };
+            let faces = mtcnn.detect(picture)?;
+            match faces.iter().max_by(|a, b| a.area().total_cmp(&b.area())) {
+                Some(face) => {
+                    self.history.push_back(face.rect);
+                    while self.history.len() > self.layer.smooth.0 as usize {
+                        self.history.pop_front();
+                    }
+                }
+                None if self.layer.on_no_face == NoFace::Hold => {
+                    if self.history.is_empty() && !self.warned {
+                        log::warn!(
+                            "avatar {}: no face in frame {frame} (t = {time:.2} s); the picture is \
+                             shown without lip sync until a face is found",
+                            self.layer.face.display()
+                        );
+                        self.warned = true;
+                    }
+                }
+                None => {
+                    return Err(RenderError::Avatar(format!(
+                        "no face found in frame {frame} (t = {time:.2} s) of {}: set \
+                         on_no_face = \"hold\" to keep the last box, lower min_face (now {} px), \
+                         or give box = [x0, y0, x1, y1] in pixels of the picture",
+                        self.layer.face.display(),
+                        self.layer.min_face.0
+                    )));
+                }
+            }
+        }
+        if self.history.is_empty() {
+            return Ok(None);
+        }
+        let n = self.history.len() as f32;
+        let mut mean = [0.0f32; 4];
+        for b in &self.history {
+            for k in 0..4 {
+                mean[k] += b[k] / n;
+            }
+        }
+        Ok(Some(mean))
+    }
+
+    /// Runs detection (when due) and the generator for one drawn frame: the generated face
+    /// lands in the layer's storage buffer before the frame's layer pass is submitted.
+    pub(crate) fn process(
+        &mut self,
+        renderer: &FrameRenderer,
+        index: usize,
+        time: f64,
+        fps: f64,
+    ) -> Result<(), RenderError> {
+        let picture = renderer
+            .layer_texture(index)
+            .ok_or_else(|| RenderError::Thread("avatar layer without a texture".into()))?
+            .clone();
+        let out = renderer
+            .layer_storage(index)
+            .ok_or_else(|| RenderError::Thread("avatar layer without a face buffer".into()))?
+            .clone();
+        let frame = (time * fps).round().max(0.0) as u64;
+        let found = self.face_box(&picture, frame, time)?;
+        self.frames += 1;
+        let Some(b) = found else {
+            self.crop = None;
+            return Ok(());
+        };
+        let (w, h) = (picture.width() as f32, picture.height() as f32);
+        let [top, bottom, left, right] = self.layer.pads.0.map(|p| p as f32);
+        let crop = [
+            (b[0] - left).max(0.0).round(),
+            (b[1] - top).max(0.0).round(),
+            (b[2] + right).min(w).round(),
+            (b[3] + bottom).min(h).round(),
+        ];
+        if crop[2] - crop[0] < 2.0 || crop[3] - crop[1] < 2.0 {
+            self.crop = None;
+            return Ok(());
+        }
+        self.crop = Some(crop);
+        // The speech window of this frame; silence once the speech has ended.
+        let i = frame as usize;
+        if i as f64 * 80.0 / fps >= self.mel.frames as f64 {
+            self.window.fill(MIN_VALUE);
+        } else {
+            wav2lip::mel::frame_window(&self.mel, i, fps, &mut self.window);
+        }
+        debug_assert_eq!(self.window.len(), N_MELS * WINDOW_FRAMES);
+        let g = self
+            .gpu
+            .as_mut()
+            .ok_or_else(|| RenderError::Thread("avatar GPU state not prepared".into()))?;
+        g.queue
+            .write_buffer(&g.mels, 0, bytemuck::cast_slice(&self.window));
+        let mut encoder = g
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("avatar.crop"),
+            });
+        g.resampler.encode(
+            &g.device,
+            &mut encoder,
+            &picture,
+            &Resample {
+                crops: &[crop],
+                out: (FACE as u32, FACE as u32),
+                filter: Filter::Bilinear,
+                layout: Layout::Wav2Lip,
+                scale: 1.0 / 255.0,
+                offset: 0.0,
+            },
+            &g.faces,
+        )?;
+        g.queue.submit([encoder.finish()]);
+        g.lipsync.infer(&g.faces, &g.mels, &out, 1)?;
+        Ok(())
+    }
+}
