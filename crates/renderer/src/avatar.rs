@@ -176,7 +176,9 @@ impl Avatar {
         let due = if self.still {
             self.frames == 0
         } else {
-            self.frames % u64::from(self.layer.detect_every.0) == 0 || self.history.is_empty()
+            self.frames
+                .is_multiple_of(u64::from(self.layer.detect_every.0))
+                || self.history.is_empty()
         };
         if due {
             let Some(mtcnn) = self.gpu.as_ref().and_then(|g| g.mtcnn.as_ref()) else {

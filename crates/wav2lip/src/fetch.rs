@@ -106,3 +106,29 @@ pub fn mtcnn_weights(dest: &Path) -> Result<Vec<PathBuf>, Wav2LipError> {
         dest,
     )
 }
+
+/// A real photograph of a person for tests and benchmarks: scikit-image's `astronaut.png`
+/// (Eileen Collins, NASA, public domain; 512x512), taken from the scikit-image 0.26.0 wheel
+/// (downloaded with pip into `cache` once). Returns the PNG's path in `cache`.
+pub fn test_photo(cache: &Path) -> Result<PathBuf, Wav2LipError> {
+    let files = wheel_members(
+        "scikit-image==0.26.0",
+        "scikit_image-0.26.0-cp312-cp312-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl",
+        &[
+            "--only-binary=:all:",
+            "--python-version",
+            "3.12",
+            "--implementation",
+            "cp",
+            "--platform",
+            "manylinux_2_28_x86_64",
+        ],
+        cache,
+        &["skimage/data/astronaut.png"],
+        cache,
+    )?;
+    files
+        .into_iter()
+        .next()
+        .ok_or_else(|| Wav2LipError::Detector("the wheel gave no astronaut.png".into()))
+}

@@ -41,25 +41,8 @@ fn weights() -> Option<PathBuf> {
 }
 
 fn astronaut() -> Option<PathBuf> {
-    let dir = cache().join("skimage");
-    let got = wav2lip::fetch::wheel_members(
-        "scikit-image==0.26.0",
-        "scikit_image-0.26.0-cp312-cp312-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl",
-        &[
-            "--only-binary=:all:",
-            "--python-version",
-            "3.12",
-            "--implementation",
-            "cp",
-            "--platform",
-            "manylinux_2_28_x86_64",
-        ],
-        &dir,
-        &["skimage/data/astronaut.png"],
-        &dir,
-    );
-    match got {
-        Ok(files) => files.into_iter().next(),
+    match wav2lip::fetch::test_photo(&cache().join("skimage")) {
+        Ok(path) => Some(path),
         Err(e) => skip_or_fail("scikit-image's astronaut.png", e),
     }
 }

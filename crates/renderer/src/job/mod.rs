@@ -401,7 +401,7 @@ struct RawVideoSettings {
     height: Option<Dimension>,
     aspect: Option<Aspect>,
     size: Option<Dimension>,
-    fps: Fps,
+    fps: Option<Fps>,
     encoder: EncoderChoice,
     quality: Crf,
     preset: Preset,
@@ -416,7 +416,7 @@ impl Default for RawVideoSettings {
             height: None,
             aspect: None,
             size: None,
-            fps: d.fps,
+            fps: None,
             encoder: d.encoder,
             quality: d.quality,
             preset: d.preset,
@@ -452,14 +452,17 @@ impl TryFrom<RawVideoSettings> for VideoSettings {
                 (w.unwrap_or(d.width), h.unwrap_or(d.height))
             }
         };
+        let d = VideoSettings::default();
         Ok(Self {
             width,
             height,
-            fps: raw.fps,
+            fps: raw.fps.unwrap_or(d.fps),
             encoder: raw.encoder,
             quality: raw.quality,
             preset: raw.preset,
             adapter: raw.adapter,
+            size_given: raw.aspect.is_some() || raw.width.is_some() || raw.height.is_some(),
+            fps_given: raw.fps.is_some(),
         })
     }
 }
@@ -475,6 +478,11 @@ pub struct VideoSettings {
     pub quality: Crf,
     pub preset: Preset,
     pub adapter: String,
+    /// The job file set the size (width/height or aspect); otherwise a full-frame avatar over
+    /// a face video sets it to the video's.
+    pub size_given: bool,
+    /// The job file set `fps`; otherwise a full-frame avatar over a face video sets it.
+    pub fps_given: bool,
 }
 
 impl Default for VideoSettings {
@@ -487,6 +495,8 @@ impl Default for VideoSettings {
             quality: Crf(20),
             preset: Preset("veryfast".into()),
             adapter: "auto".into(),
+            size_given: false,
+            fps_given: false,
         }
     }
 }
@@ -825,6 +835,7 @@ impl Job {
                 .map_err(|e| JobError::Shader(e.to_string()))?;
             }
         }
+        job.match_avatar_video(name)?;
         job.validate().map_err(|e| match e {
             JobError::Invalid { what, message } => JobError::Parse {
                 path: name.to_owned(),
@@ -833,6 +844,46 @@ impl Job {
             other => other,
         })?;
         Ok(job)
+    }
+
+    /// The classic Wav2Lip use: when the job sets no size or no fps and its first avatar layer
+    /// covers the whole frame with a face video, the output takes the video's size (rounded to
+    /// even) and frame rate.
+    fn match_avatar_video(&mut self, name: &str) -> Result<(), JobError> {
+        if self.video.size_given && self.video.fps_given {
+            return Ok(());
+        }
+        let Some(avatar) = self.layers.iter().find_map(|l| match l {
+            Layer::Avatar(a) if a.rect.is_none() && a.rect_px.is_none() => Some(a),
+            _ => None,
+        }) else {
+            return Ok(());
+        };
+        if crate::avatar::is_still(&avatar.face) {
+            return Ok(());
+        }
+        let info = media::video::probe_video(&avatar.face).map_err(|e| JobError::Parse {
+            path: name.to_owned(),
+            message: format!("avatar layer: {e}"),
+        })?;
+        if !self.video.size_given {
+            let even = |v: u32| (v / 2 * 2).clamp(2, 7680);
+            self.video.width = Dimension(even(info.width));
+            self.video.height = Dimension(even(info.height));
+        }
+        if !self.video.fps_given
+            && let Some(fps) = info.fps.filter(|f| (1.0..=120.0).contains(f))
+        {
+            self.video.fps = Fps(fps);
+        }
+        log::info!(
+            "output {}x{} @ {:.3} fps, from the avatar's face video {}",
+            self.video.width.0,
+            self.video.height.0,
+            self.video.fps.0,
+            avatar.face.display()
+        );
+        Ok(())
     }
 
     /// Checks what deserialisation cannot: version, time range, paths.
