@@ -41,6 +41,10 @@ commands:
                     side-by-side figures: ours vs ffmpeg showfreqs vs the x264 floor,
                     null encoder, 4K, memory flatness; writes docs/BENCHMARKS.md and
                     bench/results.json (--quick: under two minutes)
+  fetch-mtcnn [DIR]  puts the MTCNN face-detector weights (pnet.pt, rnet.pt, onet.pt, MIT)
+                    that avatar layers need into DIR (default: the renderer's cache folder,
+                    $RENDERER_MTCNN_DIR or ~/.cache/renderer/mtcnn), taken from the
+                    facenet-pytorch 2.6.0 wheel with `python3 -m pip download`
   scale-test [--segments N] [--seconds S] [--size WxH] [--keep]
                     split render on a throwaway single-node Slurm cluster (no systemd; needs
                     `apt-get install -y slurm-wlm munge`, as root): deploy/slurm/submit.sh with
@@ -64,6 +68,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::Options::parse(&args[1..])
             .and_then(|o| bench::run(&workspace_root(), &o))
             .map(Ok),
+        Some("fetch-mtcnn") => fetch_mtcnn(args.get(1).map(std::path::PathBuf::from)).map(Ok),
         Some("scale-test") => scale::Options::parse(&args[1..])
             .and_then(|o| scale::run(&workspace_root(), &o))
             .map(Ok),
@@ -83,6 +88,22 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `cargo xtask fetch-mtcnn [DIR]`.
+fn fetch_mtcnn(dir: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    let dir = dir.unwrap_or_else(wav2lip::fetch::default_weights_dir);
+    let files = wav2lip::fetch::mtcnn_weights(&dir)?;
+    // Loading them is the real check (a truncated or foreign file fails here).
+    wav2lip::mtcnn::MtcnnWeights::load(&dir)?;
+    for f in files {
+        eprintln!("{}", f.display());
+    }
+    eprintln!(
+        "MTCNN weights ready in {} (facenet-pytorch 2.6.0, MIT licence)",
+        dir.display()
+    );
+    Ok(())
 }
 
 /// A `cargo` command with the environment overrides applied.

@@ -4,16 +4,16 @@
 //! straight into the avatar layer's storage buffer, and the layer's shader blends it back with a
 //! feathered mask. Only face boxes (and MTCNN's scores) reach the CPU, never pixels.
 //!
-//! Speech: the mel spectrogram of the speech track (the job's audio unless the layer names
-//! another file) is computed once when the job loads; each frame takes the 16 mel frames
-//! Wav2Lip's original inference takes for it (`int(i * 80 / fps)`), and silence after the
-//! speech ends.
+//! Speech: the speech track (the job's audio unless the layer names another file) is decoded
+//! alongside the render ([`MelStream`]: memory does not grow with its length); each frame takes
+//! the 16 mel frames Wav2Lip's original inference takes for it (`int(i * 80 / fps)`), and
+//! silence after the speech ends.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
 use gpu::{FrameRenderer, GpuContext};
-use wav2lip::mel::{MIN_VALUE, MelSpectrogram, N_MELS, WINDOW_FRAMES};
+use wav2lip::mel::{MIN_VALUE, MelStream};
 use wav2lip::model::{FACE, FACE_LEN, MEL_LEN};
 use wav2lip::mtcnn::{Mtcnn, MtcnnWeights};
 use wav2lip::resample::{Filter, Layout, Resample, Resampler};
@@ -54,7 +54,8 @@ pub(crate) struct Avatar {
     /// The generator's weights until they are uploaded.
     model: Option<Model>,
     weights: Option<MtcnnWeights>,
-    mel: MelSpectrogram,
+    mel: MelStream,
+    speech: PathBuf,
     still: bool,
     gpu: Option<AvatarGpu>,
     /// Last boxes found (pixels of the picture), for smoothing.
@@ -63,7 +64,7 @@ pub(crate) struct Avatar {
     crop: Option<[f32; 4]>,
     /// Drawn frames processed.
     frames: u64,
-    window: Vec<f32>,
+    silence: Vec<f32>,
     warned: bool,
 }
 
@@ -96,23 +97,20 @@ impl Avatar {
             }
         };
         let speech: PathBuf = layer.speech.clone().unwrap_or_else(|| job_audio.to_owned());
-        let mel = wav2lip::mel::mel_from_file(&speech).map_err(|e| {
-            asset(
-                &speech,
-                format!("cannot compute the speech's mel spectrogram: {e}"),
-            )
-        })?;
+        let mel = MelStream::open(&speech)
+            .map_err(|e| asset(&speech, format!("cannot use it as the speech track: {e}")))?;
         Ok(Self {
             layer: layer.clone(),
             model: Some(model),
             weights,
             mel,
+            speech,
             still: is_still(&layer.face),
             gpu: None,
             history: VecDeque::new(),
             crop: None,
             frames: 0,
-            window: vec![MIN_VALUE; MEL_LEN],
+            silence: vec![MIN_VALUE; MEL_LEN],
             warned: false,
         })
     }
@@ -263,20 +261,18 @@ impl Avatar {
             return Ok(());
         }
         self.crop = Some(crop);
-        // The speech window of this frame; silence once the speech has ended.
-        let i = frame as usize;
-        if i as f64 * 80.0 / fps >= self.mel.frames as f64 {
-            self.window.fill(MIN_VALUE);
-        } else {
-            wav2lip::mel::frame_window(&self.mel, i, fps, &mut self.window);
-        }
-        debug_assert_eq!(self.window.len(), N_MELS * WINDOW_FRAMES);
         let g = self
             .gpu
             .as_mut()
             .ok_or_else(|| RenderError::Thread("avatar GPU state not prepared".into()))?;
+        // The speech window of this frame; silence once the speech has ended.
+        let window = self
+            .mel
+            .window(frame as usize, fps)
+            .map_err(|e| asset(&self.speech, e))?
+            .unwrap_or(&self.silence);
         g.queue
-            .write_buffer(&g.mels, 0, bytemuck::cast_slice(&self.window));
+            .write_buffer(&g.mels, 0, bytemuck::cast_slice(window));
         let mut encoder = g
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {

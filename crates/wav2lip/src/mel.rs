@@ -154,6 +154,8 @@ struct StreamResampler {
     /// `None` at 16 kHz (no resampling).
     fft: Option<FftStage>,
     out: Vec<f32>,
+    /// Output samples already handed out by [`Self::drain`].
+    drained: usize,
 }
 
 /// The resampler proper and its buffers.
@@ -210,7 +212,14 @@ impl StreamResampler {
             in_len: 0,
             fft,
             out: Vec::new(),
+            drained: 0,
         })
+    }
+
+    /// Moves the output produced so far to the end of `into`.
+    fn drain(&mut self, into: &mut Vec<f32>) {
+        self.drained += self.out.len();
+        into.append(&mut self.out);
     }
 
     /// Output length for the input so far: `round(in_len * 16000 / rate)`.
@@ -254,7 +263,7 @@ impl StreamResampler {
             // Each call yields a whole chunk of output; this bounds the loop.
             let max_calls = 2 + (expected + stage.skip) / stage.out_buf[0].len().max(1);
             let mut calls = 0;
-            while self.out.len() < expected {
+            while self.drained + self.out.len() < expected {
                 if calls > max_calls {
                     return Err(MelError::Resample {
                         rate: self.rate,
@@ -269,7 +278,7 @@ impl StreamResampler {
                 emit(&stage.out_buf[0][..n], &mut stage.skip, &mut self.out);
             }
         }
-        self.out.truncate(expected);
+        self.out.truncate(expected.saturating_sub(self.drained));
         Ok(self.out)
     }
 }
@@ -384,6 +393,71 @@ fn reflect(i: isize, n: usize) -> usize {
     }
 }
 
+/// Computes one mel column at a time (the STFT frame, its magnitude, the filterbank, the
+/// normalisation), with its buffers made once.
+struct MelColumns {
+    bands: Vec<(usize, Vec<f64>)>,
+    window: Vec<f64>,
+    fft: std::sync::Arc<dyn realfft::RealToComplex<f64>>,
+    frame: Vec<f64>,
+    spectrum: Vec<Complex<f64>>,
+    scratch: Vec<Complex<f64>>,
+    magnitude: Vec<f64>,
+}
+
+impl MelColumns {
+    fn new() -> Self {
+        // Each band's non-zero weights, widened to f64 (the dot product runs in f64).
+        let bank = mel_filterbank();
+        let bands = bank
+            .chunks_exact(N_BINS)
+            .map(|row| {
+                let first = row.iter().position(|&w| w != 0.0).unwrap_or(0);
+                let last = row.iter().rposition(|&w| w != 0.0).map_or(0, |l| l + 1);
+                let weights = row[first..last.max(first)]
+                    .iter()
+                    .map(|&w| f64::from(w))
+                    .collect();
+                (first, weights)
+            })
+            .collect();
+        let fft = RealFftPlanner::<f64>::new().plan_fft_forward(N_FFT);
+        Self {
+            bands,
+            window: hann_window(),
+            frame: fft.make_input_vec(),
+            spectrum: fft.make_output_vec(),
+            scratch: fft.make_scratch_vec(),
+            magnitude: vec![0f64; N_BINS],
+            fft,
+        }
+    }
+
+    /// Column `t` of the pre-emphasised signal `y` (`y(i)` for `i` in `t*200-400 ..
+    /// t*200+400`, already reflected at the ends), written to `out[b * stride]` for band `b`.
+    fn column(&mut self, t: usize, y: impl Fn(isize) -> f64, out: &mut [f32], stride: usize) {
+        let origin = (t * HOP) as isize - (N_FFT / 2) as isize;
+        for (k, (x, w)) in self.frame.iter_mut().zip(&self.window).enumerate() {
+            *x = y(origin + k as isize) * w;
+        }
+        // The buffers were made by the plan, so their lengths are right and this cannot fail.
+        self.fft
+            .process_with_scratch(&mut self.frame, &mut self.spectrum, &mut self.scratch)
+            .expect("FFT buffers sized by their plan");
+        for (m, c) in self.magnitude.iter_mut().zip(&self.spectrum) {
+            *m = magnitude_of(*c);
+        }
+        for (b, (first, weights)) in self.bands.iter().enumerate() {
+            let mel: f64 = weights
+                .iter()
+                .zip(&self.magnitude[*first..])
+                .map(|(w, m)| w * m)
+                .sum();
+            out[b * stride] = normalize(mel);
+        }
+    }
+}
+
 /// Wav2Lip's normalised mel spectrogram of mono 16 kHz audio (see the module documentation).
 ///
 /// `T = 1 + floor(N / 200)` frames. Empty input gives one frame of silence ([`MIN_VALUE`]).
@@ -396,7 +470,6 @@ pub fn mel_from_16k(samples: &[f32]) -> MelSpectrogram {
             data: vec![MIN_VALUE; N_MELS * frames],
         };
     }
-
     // Pre-emphasis, in f64 like scipy.signal.lfilter with float64 coefficients.
     let mut y = Vec::with_capacity(n);
     y.push(f64::from(samples[0]));
@@ -405,57 +478,10 @@ pub fn mel_from_16k(samples: &[f32]) -> MelSpectrogram {
             .windows(2)
             .map(|w| f64::from(w[1]) - PREEMPHASIS * f64::from(w[0])),
     );
-
-    // Each band's non-zero weights, widened to f64 (the dot product runs in f64).
-    let bank = mel_filterbank();
-    let bands: Vec<(usize, Vec<f64>)> = bank
-        .chunks_exact(N_BINS)
-        .map(|row| {
-            let first = row.iter().position(|&w| w != 0.0).unwrap_or(0);
-            let last = row.iter().rposition(|&w| w != 0.0).map_or(0, |l| l + 1);
-            let weights = row[first..last.max(first)]
-                .iter()
-                .map(|&w| f64::from(w))
-                .collect();
-            (first, weights)
-        })
-        .collect();
-
-    let window = hann_window();
-    let fft = RealFftPlanner::<f64>::new().plan_fft_forward(N_FFT);
-    let mut frame = fft.make_input_vec();
-    let mut spectrum = fft.make_output_vec();
-    let mut scratch = fft.make_scratch_vec();
-    let mut magnitude = vec![0f64; N_BINS];
+    let mut columns = MelColumns::new();
     let mut data = vec![0f32; N_MELS * frames];
-    let half = (N_FFT / 2) as isize;
-
     for t in 0..frames {
-        let origin = (t * HOP) as isize - half;
-        let inside = origin >= 0 && origin as usize + N_FFT <= n;
-        for (k, (x, w)) in frame.iter_mut().zip(&window).enumerate() {
-            let i = origin + k as isize;
-            let s = if inside {
-                y[i as usize]
-            } else {
-                y[reflect(i, n)]
-            };
-            *x = s * w;
-        }
-        // The buffers were made by the plan, so their lengths are right and this cannot fail.
-        fft.process_with_scratch(&mut frame, &mut spectrum, &mut scratch)
-            .expect("FFT buffers sized by their plan");
-        for (m, c) in magnitude.iter_mut().zip(&spectrum) {
-            *m = magnitude_of(*c);
-        }
-        for (b, (first, weights)) in bands.iter().enumerate() {
-            let mel: f64 = weights
-                .iter()
-                .zip(&magnitude[*first..])
-                .map(|(w, m)| w * m)
-                .sum();
-            data[b * frames + t] = normalize(mel);
-        }
+        columns.column(t, |i| y[reflect(i, n)], &mut data[t..], frames);
     }
     MelSpectrogram { frames, data }
 }
@@ -471,41 +497,229 @@ fn normalize(mel: f64) -> f32 {
     scaled.clamp(-MAX_ABS_VALUE, MAX_ABS_VALUE) as f32
 }
 
+/// An audio file decoded, mixed to mono (mean of the channels) and resampled to 16 kHz, block
+/// by block; a stretch the decoder skipped as damaged is filled with silence so that the
+/// timeline is kept.
+struct Mono16k {
+    path: PathBuf,
+    decoder: AudioDecoder,
+    resampler: Option<StreamResampler>,
+    /// Frame index the next decoded frame should have.
+    next: u64,
+    mono: Vec<f32>,
+}
+
+impl Mono16k {
+    fn open(path: &Path) -> Result<Self, MelError> {
+        let decoder = AudioDecoder::open(path)?;
+        let rate = decoder.info().sample_rate;
+        let resampler = StreamResampler::new(rate).map_err(|e| e.in_file(path))?;
+        Ok(Self {
+            path: path.to_owned(),
+            decoder,
+            resampler: Some(resampler),
+            next: 0,
+            mono: Vec::new(),
+        })
+    }
+
+    /// Appends the next 16 kHz samples to `out`; false once the file is exhausted (the
+    /// resampler's tail included).
+    fn pull(&mut self, out: &mut Vec<f32>) -> Result<bool, MelError> {
+        let Some(resampler) = self.resampler.as_mut() else {
+            return Ok(false);
+        };
+        match self.decoder.next_block()? {
+            Some(block) => {
+                let channels = block.channels.max(1);
+                let frames = (block.samples.len() / channels) as u64;
+                self.mono.clear();
+                if block.first_frame > self.next {
+                    let gap = (block.first_frame - self.next) as usize;
+                    self.mono.resize(gap, 0.0);
+                }
+                // Frames already seen (a block that overlaps the previous one) are not repeated.
+                let overlap = self.next.saturating_sub(block.first_frame) as usize;
+                let inv = 1.0 / channels as f32;
+                self.mono.extend(
+                    block
+                        .samples
+                        .chunks_exact(channels)
+                        .skip(overlap)
+                        .map(|f| f.iter().sum::<f32>() * inv),
+                );
+                self.next = self.next.max(block.first_frame + frames);
+                resampler
+                    .push(&self.mono)
+                    .map_err(|e| e.in_file(&self.path))?;
+                resampler.drain(out);
+                Ok(true)
+            }
+            None => {
+                if let Some(r) = self.resampler.take() {
+                    out.extend(r.finish().map_err(|e| e.in_file(&self.path))?);
+                }
+                Ok(true)
+            }
+        }
+    }
+}
+
 /// Decodes an audio file (any format [`audio::AudioDecoder`] reads), mixes it to mono (mean of
 /// the channels), resamples it to 16 kHz ([`resample_to_16k`]) and returns its mel spectrogram.
 ///
-/// Decoding and resampling stream block by block; a stretch the decoder skipped as damaged is
-/// filled with silence so that the timeline is kept.
+/// The whole spectrogram is kept (80 values per 1/80 s); [`MelStream`] computes the same
+/// windows with memory that does not grow with the duration.
 pub fn mel_from_file(path: &Path) -> Result<MelSpectrogram, MelError> {
-    let mut decoder = AudioDecoder::open(path)?;
-    let rate = decoder.info().sample_rate;
-    let mut resampler = StreamResampler::new(rate).map_err(|e| e.in_file(path))?;
-    let mut mono = Vec::new();
-    // Frame index the next decoded frame should have.
-    let mut next: u64 = 0;
-    while let Some(block) = decoder.next_block()? {
-        let channels = block.channels.max(1);
-        let frames = (block.samples.len() / channels) as u64;
-        mono.clear();
-        if block.first_frame > next {
-            let gap = (block.first_frame - next) as usize;
-            mono.resize(gap, 0.0);
-        }
-        // Frames already seen (a block that overlaps the previous one) are not repeated.
-        let overlap = next.saturating_sub(block.first_frame) as usize;
-        let inv = 1.0 / channels as f32;
-        mono.extend(
-            block
-                .samples
-                .chunks_exact(channels)
-                .skip(overlap)
-                .map(|f| f.iter().sum::<f32>() * inv),
-        );
-        next = next.max(block.first_frame + frames);
-        resampler.push(&mono).map_err(|e| e.in_file(path))?;
-    }
-    let samples = resampler.finish().map_err(|e| e.in_file(path))?;
+    let mut source = Mono16k::open(path)?;
+    let mut samples = Vec::new();
+    while source.pull(&mut samples)? {}
     Ok(mel_from_16k(&samples))
+}
+
+/// The per-frame windows of an audio file's mel spectrogram, computed as the frames ask for
+/// them, in increasing order: the file is decoded and resampled as far as the window needs, and
+/// only the samples and mel columns later windows can still need are kept, so memory stays flat
+/// however long the audio is. Window `i` equals [`frame_windows`]' window `i` of
+/// [`mel_from_file`]'s spectrogram, bit for bit.
+pub struct MelStream {
+    source: Mono16k,
+    /// Pre-emphasised 16 kHz samples from index `base` on.
+    y: std::collections::VecDeque<f64>,
+    base: usize,
+    /// The last raw sample (pre-emphasis), once there is one.
+    last: Option<f32>,
+    /// Samples in the file, once it is exhausted.
+    total: Option<usize>,
+    /// Mel columns from frame `first_col` on, each `N_MELS` values.
+    cols: std::collections::VecDeque<[f32; N_MELS]>,
+    first_col: usize,
+    columns: MelColumns,
+    chunk: Vec<f32>,
+    window: Vec<f32>,
+}
+
+impl std::fmt::Debug for MelStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MelStream")
+            .field("path", &self.source.path)
+            .field("base", &self.base)
+            .field("buffered_samples", &self.y.len())
+            .field("first_col", &self.first_col)
+            .finish()
+    }
+}
+
+impl MelStream {
+    /// Opens `path` (any format [`audio::AudioDecoder`] reads).
+    pub fn open(path: &Path) -> Result<Self, MelError> {
+        Ok(Self {
+            source: Mono16k::open(path)?,
+            y: std::collections::VecDeque::new(),
+            base: 0,
+            last: None,
+            total: None,
+            cols: std::collections::VecDeque::new(),
+            first_col: 0,
+            columns: MelColumns::new(),
+            chunk: Vec::new(),
+            window: vec![MIN_VALUE; N_MELS * WINDOW_FRAMES],
+        })
+    }
+
+    /// Samples and columns held (for tests of the memory bound).
+    pub fn buffered(&self) -> (usize, usize) {
+        (self.y.len(), self.cols.len())
+    }
+
+    /// Number of mel frames `T`, once the file has been read to its end.
+    pub fn frames(&self) -> Option<usize> {
+        self.total.map(|n| 1 + n / HOP)
+    }
+
+    /// Decodes until sample `upto` exists or the file ends.
+    fn fill(&mut self, upto: usize) -> Result<(), MelError> {
+        while self.total.is_none() && self.base + self.y.len() <= upto {
+            self.chunk.clear();
+            let more = self.source.pull(&mut self.chunk)?;
+            for &x in &self.chunk {
+                let v = match self.last {
+                    None => f64::from(x),
+                    Some(prev) => f64::from(x) - PREEMPHASIS * f64::from(prev),
+                };
+                self.last = Some(x);
+                self.y.push_back(v);
+            }
+            if !more {
+                self.total = Some(self.base + self.y.len());
+            }
+        }
+        Ok(())
+    }
+
+    /// The window of video frame `i` at `fps` (row-major `(N_MELS, WINDOW_FRAMES)`), as
+    /// [`frame_window`] gives it for the whole file's spectrogram; `None` once the window would
+    /// start after the audio's last mel frame (the speech has ended). Frames must come in
+    /// increasing order.
+    pub fn window(&mut self, i: usize, fps: f64) -> Result<Option<&[f32]>, MelError> {
+        let wanted = (i as f64 * (MEL_FRAMES_PER_SECOND / fps)) as usize;
+        // The last sample the window's columns read, before the file's end is known.
+        let last_col = wanted + WINDOW_FRAMES - 1;
+        self.fill(last_col * HOP + N_FFT / 2)?;
+        let n = self.total.unwrap_or(self.base + self.y.len());
+        let t_total = 1 + n / HOP;
+        if self.total.is_some() && wanted >= t_total {
+            return Ok(None);
+        }
+        let start = window_start(i, fps, t_total);
+        let pad = WINDOW_FRAMES.saturating_sub(t_total);
+        let width = WINDOW_FRAMES - pad;
+        if start < self.first_col {
+            return Err(MelError::Resample {
+                rate: SAMPLE_RATE,
+                reason: format!(
+                    "mel windows must be asked for in order: frame {i} needs column {start}, \
+                     already dropped"
+                ),
+            });
+        }
+        // Columns before this window are never needed again.
+        while self.first_col < start && !self.cols.is_empty() {
+            self.cols.pop_front();
+            self.first_col += 1;
+        }
+        if self.cols.is_empty() {
+            self.first_col = start;
+        }
+        while self.first_col + self.cols.len() < start + width {
+            let t = self.first_col + self.cols.len();
+            let mut col = [0f32; N_MELS];
+            if n == 0 {
+                col = [MIN_VALUE; N_MELS];
+            } else {
+                let (y, base) = (&self.y, self.base);
+                self.columns
+                    .column(t, |k| y[reflect(k, n) - base], &mut col, 1);
+            }
+            self.cols.push_back(col);
+        }
+        // Samples before the next window's first STFT frame are never read again (the start's
+        // reflection reads samples 1..=400, so those stay until column 2 is done).
+        let keep_from = (start * HOP).saturating_sub(N_FFT / 2);
+        if keep_from > N_FFT / 2 {
+            while self.base < keep_from && !self.y.is_empty() {
+                self.y.pop_front();
+                self.base += 1;
+            }
+        }
+        for (m, row) in self.window.chunks_exact_mut(WINDOW_FRAMES).enumerate() {
+            row[..pad].fill(MIN_VALUE);
+            for (k, v) in row[pad..].iter_mut().enumerate() {
+                *v = self.cols[start - self.first_col + k][m];
+            }
+        }
+        Ok(Some(&self.window))
+    }
 }
 
 /// Index of the first mel frame of video frame `i`'s window, for a spectrogram of `total_frames`

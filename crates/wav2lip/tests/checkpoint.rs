@@ -13,7 +13,7 @@
 //!   directory from which `import torch` works (passed to Python as `PYTHONPATH`).
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -78,57 +78,21 @@ fn flat_index(shape: &[usize], idx: &[usize]) -> usize {
 // 1. Real files: facenet-pytorch's MTCNN weights
 // ---------------------------------------------------------------------------------------------
 
-const FACENET_WHEEL: &str = "facenet_pytorch-2.6.0-py3-none-any.whl";
-
 /// Downloads (once) facenet-pytorch's wheel and extracts the three weight files; `None` when
 /// pip cannot reach the index (not under CI).
 fn facenet_files() -> Option<PathBuf> {
-    let dir = manifest_dir().join("../../target/test-cache/facenet");
-    std::fs::create_dir_all(&dir).expect("create test cache");
-    let wheel = dir.join(FACENET_WHEEL);
-    if !wheel.exists() {
-        let dir_arg = dir.to_string_lossy().into_owned();
-        let out = python(
-            &[
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "facenet-pytorch==2.6.0",
-                "-d",
-                &dir_arg,
-            ],
-            None,
-        );
-        let failure = match &out {
-            Ok(o) if o.status.success() && wheel.exists() => None,
-            Ok(o) => Some(String::from_utf8_lossy(&o.stderr).into_owned()),
-            Err(e) => Some(e.to_string()),
-        };
-        if let Some(why) = failure {
+    let dir = manifest_dir().join("../../target/test-cache/mtcnn");
+    match wav2lip::fetch::mtcnn_weights(&dir) {
+        Ok(_) => Some(dir),
+        Err(why) => {
             assert!(
                 !ci(),
                 "CI=true and pip could not download facenet-pytorch: {why}"
             );
-            eprintln!("SKIPPED facenet checkpoint test: pip download failed: {why}");
-            return None;
+            eprintln!("SKIPPED facenet checkpoint test: {why}");
+            None
         }
     }
-    let file = std::fs::File::open(&wheel).expect("open wheel");
-    let mut archive = zip::ZipArchive::new(file).expect("wheel is a zip");
-    for net in ["pnet", "rnet", "onet"] {
-        let target = dir.join(format!("{net}.pt"));
-        if target.exists() {
-            continue;
-        }
-        let mut entry = archive
-            .by_name(&format!("facenet_pytorch/data/{net}.pt"))
-            .expect("wheel holds the weights");
-        let mut bytes = Vec::new();
-        entry.read_to_end(&mut bytes).expect("read wheel entry");
-        std::fs::write(&target, bytes).expect("write weights");
-    }
-    Some(dir)
 }
 
 /// Stdlib-only reading of a legacy torch file: for every tensor of two or more dimensions,

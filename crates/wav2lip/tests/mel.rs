@@ -604,3 +604,71 @@ fn npy_files_round_trip_through_numpy() {
         assert!(err.contains(needle) && err.contains(name), "{name}: {err}");
     }
 }
+
+/// The streamed windows equal the whole-file windows bit for bit, for several rates, channel
+/// counts and frame rates, up to and past the end of the audio; the stream's buffers stay
+/// bounded for a long file.
+#[test]
+fn streamed_windows_equal_the_whole_file_windows() {
+    let dir = scratch("stream");
+    for (rate, channels, seconds) in [
+        (44_100u32, 2usize, 3.3f32),
+        (16_000, 1, 2.0),
+        (48_000, 1, 0.15),
+    ] {
+        let n = (rate as f32 * seconds) as usize;
+        let samples: Vec<f32> = (0..n * channels)
+            .map(|i| {
+                let t = (i / channels) as f32 / rate as f32;
+                0.3 * (t * 2.0 * std::f32::consts::PI * (180.0 + 400.0 * t)).sin()
+                    + 0.05 * ((i * 7919 % 101) as f32 / 101.0 - 0.5)
+            })
+            .collect();
+        let path = dir.join(format!("s{rate}-{channels}.wav"));
+        std::fs::write(
+            &path,
+            audio::wav::encode_f32(rate, channels as u16, &samples),
+        )
+        .expect("write wav");
+        let whole = mel::mel_from_file(&path).expect("mel");
+        for fps in [25.0, 30_000.0 / 1001.0, 60.0] {
+            let frames = (f64::from(seconds) * fps) as usize + 3;
+            let want = mel::frame_windows(&whole, fps, frames);
+            let mut stream = mel::MelStream::open(&path).expect("stream");
+            for i in 0..frames {
+                let start = (i as f64 * (80.0 / fps)) as usize;
+                let got = stream.window(i, fps).expect("window");
+                if start >= whole.frames {
+                    assert!(
+                        got.is_none(),
+                        "{rate} Hz, {fps} fps, frame {i}: after the end"
+                    );
+                    continue;
+                }
+                let got = got.expect("a window before the end");
+                let per = N_MELS * WINDOW_FRAMES;
+                assert!(
+                    got == &want[i * per..(i + 1) * per],
+                    "{rate} Hz x{channels}, {fps} fps, frame {i}: streamed window differs"
+                );
+            }
+            assert_eq!(stream.frames(), Some(whole.frames));
+        }
+    }
+    // A minute of audio: the stream holds about one window's worth of samples and columns.
+    let rate = 16_000u32;
+    let long: Vec<f32> = (0..rate as usize * 60)
+        .map(|i| ((i % 160) as f32 / 80.0) - 1.0)
+        .collect();
+    let path = dir.join("long.wav");
+    std::fs::write(&path, audio::wav::encode_f32(rate, 1, &long)).expect("write wav");
+    let mut stream = mel::MelStream::open(&path).expect("stream");
+    let mut most = (0, 0);
+    for i in 0..60 * 25 {
+        stream.window(i, 25.0).expect("window");
+        let (s, c) = stream.buffered();
+        most = (most.0.max(s), most.1.max(c));
+    }
+    assert!(most.0 < rate as usize, "held {} samples", most.0);
+    assert!(most.1 <= 2 * WINDOW_FRAMES, "held {} columns", most.1);
+}
