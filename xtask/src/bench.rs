@@ -90,7 +90,7 @@ pub(crate) struct Sample {
     pub(crate) wall: f64,
     pub(crate) cpu: f64,
     /// Peak of the summed VmRSS of the process tree, bytes.
-    tree_rss: u64,
+    pub(crate) tree_rss: u64,
     /// Peak VmRSS of the process itself (without its children), bytes.
     root_rss: u64,
 }

@@ -13,6 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod avatar_bench;
 mod bench;
 mod demo;
 mod doctor;
@@ -41,6 +42,10 @@ commands:
                     side-by-side figures: ours vs ffmpeg showfreqs vs the x264 floor,
                     null encoder, 4K, memory flatness; writes docs/BENCHMARKS.md and
                     bench/results.json (--quick: under two minutes)
+  bench-avatar [--frames N]
+                    talking-avatar frames/s at 720p side by side: MTCNN + Wav2Lip every
+                    frame, fixed box, and the plain video background; appends to
+                    docs/BENCHMARKS.md (downloads test data with pip; slow on lavapipe)
   fetch-mtcnn [DIR]  puts the MTCNN face-detector weights (pnet.pt, rnet.pt, onet.pt, MIT)
                     that avatar layers need into DIR (default: the renderer's cache folder,
                     $RENDERER_MTCNN_DIR or ~/.cache/renderer/mtcnn), taken from the
@@ -67,6 +72,9 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz::run(&workspace_root(), &args[1..]).map(Ok),
         Some("bench") => bench::Options::parse(&args[1..])
             .and_then(|o| bench::run(&workspace_root(), &o))
+            .map(Ok),
+        Some("bench-avatar") => avatar_bench::Options::parse(&args[1..])
+            .and_then(|o| avatar_bench::run(&workspace_root(), &o))
             .map(Ok),
         Some("fetch-mtcnn") => fetch_mtcnn(args.get(1).map(std::path::PathBuf::from)).map(Ok),
         Some("scale-test") => scale::Options::parse(&args[1..])

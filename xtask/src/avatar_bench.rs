@@ -1,0 +1,218 @@
+//! `cargo xtask bench-avatar`: talking-avatar frames per second at 720p, side by side in one
+//! run: the avatar layer over a 1280x720 face video with MTCNN every frame, the same with a
+//! fixed box (generator + blend only), and the same video as a plain background (decode, draw,
+//! encode: the floor without lip sync). The face is a real photograph (scikit-image's
+//! astronaut, fetched with pip) moving slowly in the frame; the generator has seeded random
+//! weights (the real architecture and cost; no real checkpoint ships). Appends a section to
+//! docs/BENCHMARKS.md.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, ensure};
+
+use crate::bench::{first_line, machine, measure, prepend_to_benchmarks};
+
+/// Options of `bench-avatar`.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Frames per row (at 30 fps).
+    pub frames: u32,
+}
+
+impl Options {
+    pub fn parse(args: &[String]) -> anyhow::Result<Self> {
+        let mut o = Self { frames: 6 };
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                "--frames" => {
+                    o.frames = it
+                        .next()
+                        .context("--frames needs a value")?
+                        .parse()
+                        .context("--frames takes a whole number")?
+                }
+                other => anyhow::bail!("unknown bench-avatar option {other}"),
+            }
+        }
+        ensure!(o.frames >= 1, "--frames must be at least 1");
+        Ok(o)
+    }
+}
+
+fn ffmpeg(args: &[&str]) -> anyhow::Result<()> {
+    let status = Command::new(media::ffmpeg_program())
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"])
+        .args(args)
+        .status()?;
+    ensure!(status.success(), "ffmpeg {args:?} failed");
+    Ok(())
+}
+
+fn write_job(dir: &Path, name: &str, layer: &str, seconds: f64) -> anyhow::Result<PathBuf> {
+    let job = format!(
+        r#"audio = "speech.flac"
+output = "{name}.mp4"
+duration = {seconds}
+
+[video]
+width = 1280
+height = 720
+fps = 30
+preset = "veryfast"
+
+{layer}
+"#
+    );
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, job)?;
+    Ok(path)
+}
+
+pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
+    let status = crate::cargo(&["build", "--release", "--quiet", "-p", "renderer"]).status()?;
+    ensure!(status.success(), "cargo build --release -p renderer failed");
+    let bin = root.join("target/release/renderer");
+    let work = root.join("bench/avatar");
+    std::fs::create_dir_all(&work)?;
+    let cache = root.join("target/test-cache");
+    let weights = cache.join("mtcnn");
+    wav2lip::fetch::mtcnn_weights(&weights)?;
+    let photo = wav2lip::fetch::test_photo(&cache.join("skimage"))?;
+    let checkpoint = work.join("random-wav2lip.safetensors");
+    if !checkpoint.exists() {
+        let ckpt = wav2lip::model::random_checkpoint(5);
+        wav2lip::checkpoint::write_safetensors(&checkpoint, ckpt.tensors())?;
+    }
+    // A 2 s face clip at 30 fps (looped by the renderer), the face drifting slowly.
+    let face = work.join("face-720p.mp4");
+    if !face.exists() {
+        ffmpeg(&[
+            "-loop",
+            "1",
+            "-i",
+            &photo.to_string_lossy(),
+            "-vf",
+            "scale=720:720,pad=1320:760:300:20,crop=1280:720:'20+20*sin(2*PI*t)':'20+10*cos(2*PI*t)'",
+            "-r",
+            "30",
+            "-t",
+            "2",
+            "-c:v",
+            "libx264",
+            "-crf",
+            "16",
+            "-pix_fmt",
+            "yuv420p",
+            &work.join("face-720p.mp4").to_string_lossy(),
+        ])?;
+    }
+    let speech = work.join("speech.flac");
+    if !speech.exists() {
+        crate::bench::make_audio(&speech, 10.0)?;
+    }
+    let seconds = f64::from(o.frames) / 30.0;
+    let avatar = |extra: &str| {
+        format!(
+            "[[layer]]\nkind = \"avatar\"\nface = \"face-720p.mp4\"\ncheckpoint = \"{}\"\n\
+             detector = \"{}\"\n{extra}\n",
+            checkpoint.display(),
+            weights.display()
+        )
+    };
+    let rows = [
+        (
+            "avatar_720p_detect_every_frame",
+            "avatar layer, MTCNN (min_face 40) + Wav2Lip + blend every frame",
+            write_job(&work, "avatar-detect", &avatar(""), seconds)?,
+        ),
+        (
+            "avatar_720p_fixed_box",
+            "avatar layer with a fixed box: Wav2Lip + blend every frame",
+            write_job(
+                &work,
+                "avatar-box",
+                &avatar("box = [530, 80, 660, 250]"),
+                seconds,
+            )?,
+        ),
+        (
+            "video_background_720p",
+            "the same face video as a plain background (decode + draw + encode, no lip sync)",
+            write_job(
+                &work,
+                "background",
+                "[[layer]]\nkind = \"background\"\nvideo = \"face-720p.mp4\"\n",
+                seconds,
+            )?,
+        ),
+    ];
+    let mut results = Vec::new();
+    for (name, what, job) in &rows {
+        eprintln!("bench-avatar: {name} ({} frames)", o.frames);
+        let mut cmd = Command::new(&bin);
+        cmd.arg(job).env("XDG_RUNTIME_DIR", std::env::temp_dir());
+        let s = measure(cmd, name)?;
+        eprintln!(
+            "  {:.1} s wall, {:.3} frames/s, {:.0} MB peak tree",
+            s.wall,
+            f64::from(o.frames) / s.wall,
+            s.tree_rss as f64 / 1e6
+        );
+        results.push((*name, *what, s));
+    }
+    let adapter = gpu::list_adapters()
+        .first()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "none".into());
+    let (cpu, cores, mem_gb) = machine();
+    let git = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(root)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let mut md = String::new();
+    writeln!(
+        md,
+        "## Avatar run of {} (`cargo xtask bench-avatar --frames {}`)\n",
+        first_line("date", "-u"),
+        o.frames
+    )?;
+    writeln!(
+        md,
+        "Machine: {cpu}, {cores} cores, {mem_gb:.0} GiB RAM. GPU adapter: {adapter}. Commit {git}. \
+         1280x720@30, x264 veryfast, {} frames per row, one run each; face: a 2 s 720p clip of \
+         scikit-image's astronaut photograph drifting in the frame; Wav2Lip with seeded random \
+         weights (the real network).\n",
+        o.frames
+    )?;
+    writeln!(
+        md,
+        "| row | what | wall s | frames/s | CPU s | peak RSS of process tree, MB |"
+    )?;
+    writeln!(md, "|---|---|---|---|---|---|")?;
+    for (name, what, s) in &results {
+        writeln!(
+            md,
+            "| {name} | {what} | {:.1} | {:.3} | {:.1} | {:.0} |",
+            s.wall,
+            f64::from(o.frames) / s.wall,
+            s.cpu,
+            s.tree_rss as f64 / 1e6
+        )?;
+    }
+    let per_frame = |i: usize| results[i].2.wall / f64::from(o.frames);
+    writeln!(
+        md,
+        "\nPer frame: detection ~{:.2} s (every-frame minus fixed-box row), lip sync + blend \
+         ~{:.2} s (fixed-box minus background row).\n",
+        per_frame(0) - per_frame(1),
+        per_frame(1) - per_frame(2)
+    )?;
+    prepend_to_benchmarks(root, &md)?;
+    println!("{md}");
+    Ok(())
+}
