@@ -171,12 +171,11 @@ impl Avatar {
         if let Some(b) = self.layer.face_box {
             return Ok(Some(b.0));
         }
+        // On the absolute frame grid, so a segment detects on the same frames as a whole render.
         let due = if self.still {
             self.frames == 0
         } else {
-            self.frames
-                .is_multiple_of(u64::from(self.layer.detect_every.0))
-                || self.history.is_empty()
+            frame.is_multiple_of(u64::from(self.layer.detect_every.0)) || self.history.is_empty()
         };
         if due {
             let Some(mtcnn) = self.gpu.as_ref().and_then(|g| g.mtcnn.as_ref()) else {
@@ -226,12 +225,14 @@ impl Avatar {
 
     /// Runs detection (when due) and the generator for one drawn frame: the generated face
     /// lands in the layer's storage buffer before the frame's layer pass is submitted.
+    /// On warm-up frames (`drawn` false) only the face is tracked.
     pub(crate) fn process(
         &mut self,
         renderer: &FrameRenderer,
         index: usize,
         time: f64,
         fps: f64,
+        drawn: bool,
     ) -> Result<(), RenderError> {
         let picture = renderer
             .layer_texture(index)
@@ -244,6 +245,9 @@ impl Avatar {
         let frame = (time * fps).round().max(0.0) as u64;
         let found = self.face_box(&picture, frame, time)?;
         self.frames += 1;
+        if !drawn {
+            return Ok(());
+        }
         let Some(b) = found else {
             self.crop = None;
             return Ok(());

@@ -300,7 +300,8 @@ impl Scene {
                             pixels: [0, 0, 0, 255].repeat((w * h) as usize),
                         });
                         item.picture = Some((w, h));
-                        // Spawned lazily at the first drawn frame (its time sets the start).
+                        // Spawned lazily at the first frame that shows it (or, for an avatar,
+                        // tracks its face); that frame's time sets the start.
                         item.video = None;
                         item.dynamic = true;
                     } else {
@@ -399,6 +400,10 @@ impl Scene {
             .map(|l| match l {
                 Layer::Spectrogram(s) => f64::from(s.seconds.0),
                 Layer::Particles(p) => f64::from(p.life.0) * 1.4 + 0.1,
+                // The frames whose detections the first drawn frame's box averages.
+                Layer::Avatar(a) if a.face_box.is_none() && !is_still(&a.face) => {
+                    f64::from(a.smooth.0.saturating_sub(1) * a.detect_every.0) / self.fps
+                }
                 _ => 0.0,
             })
             .fold(0.0, f64::max)
@@ -790,15 +795,21 @@ impl Scene {
                 continue;
             }
             let layer = &self.layers[item.layer];
-            if !drawn && !matches!(layer, Layer::Particles(_)) {
+            // Warm-up frames: particles advance, avatars track the face (so the box smoothing
+            // of a segment or a preview starts where a whole render would be).
+            let avatar = item.avatar.is_some();
+            if !drawn && !matches!(layer, Layer::Particles(_)) && !avatar {
                 continue;
             }
-            // Video frames: start the decoder at the first drawn frame's time.
-            if drawn && item.picture.is_some() && self.video_path(layer).is_some() {
+            // Video frames: start the decoder at the first frame's time.
+            if (drawn || avatar) && item.picture.is_some() && self.video_path(layer).is_some() {
                 self.next_video_frame(i, renderer, time)?;
             }
-            if drawn && let Some(avatar) = self.items[i].avatar.as_mut() {
-                avatar.process(renderer, i, time, self.fps)?;
+            if let Some(avatar) = self.items[i].avatar.as_mut() {
+                avatar.process(renderer, i, time, self.fps, drawn)?;
+                if !drawn {
+                    continue;
+                }
             }
             let item = &self.items[i];
             let layer = &self.layers[item.layer];

@@ -310,3 +310,44 @@ fn conv_params_match_the_wgsl_layout() {
         assert_eq!(offset(name), host, "offset of {name}");
     }
 }
+
+#[test]
+fn resample_params_match_the_wgsl_layout() {
+    let wgsl = gpu::shaders::compose("nn/resample.wgsl").expect("compose");
+    let module = gpu::shaders::validate("nn/resample.wgsl", &wgsl).expect("valid");
+    let mut layouter = naga::proc::Layouter::default();
+    layouter.update(module.to_ctx()).expect("layout");
+    let (handle, members) = module
+        .types
+        .iter()
+        .find_map(|(h, t)| match (&t.name, &t.inner) {
+            (Some(n), naga::TypeInner::Struct { members, .. }) if n == "ResampleParams" => {
+                Some((h, members.clone()))
+            }
+            _ => None,
+        })
+        .expect("ResampleParams in the shader");
+    use std::mem::offset_of;
+    use wav2lip::resample::ResampleParams as P;
+    assert_eq!(layouter[handle].size as usize, std::mem::size_of::<P>());
+    let names: Vec<&str> = members.iter().filter_map(|m| m.name.as_deref()).collect();
+    assert_eq!(
+        names,
+        [
+            "out_w", "out_h", "mode", "planes", "scale", "offset", "srgb", "count"
+        ]
+    );
+    let host = [
+        offset_of!(P, out_w),
+        offset_of!(P, out_h),
+        offset_of!(P, mode),
+        offset_of!(P, planes),
+        offset_of!(P, scale),
+        offset_of!(P, offset),
+        offset_of!(P, srgb),
+        offset_of!(P, count),
+    ];
+    for (m, h) in members.iter().zip(host) {
+        assert_eq!(m.offset as usize, h, "{:?}", m.name);
+    }
+}
