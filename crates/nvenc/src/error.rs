@@ -5,13 +5,13 @@
 pub enum NvencError {
     #[error(
         "no NVIDIA driver: {library} could not be loaded ({reason}). NVENC needs an NVIDIA GPU \
-         with NVIDIA's proprietary driver; elsewhere use encoder = \"x264\" (or \"auto\")"
+         with NVIDIA's proprietary driver"
     )]
     NoDriver { library: String, reason: String },
     #[error(
         "the NVIDIA video encoder library {library} could not be loaded ({reason}). Install the \
          driver's encode package (e.g. Debian/Ubuntu `libnvidia-encode-<version>`; in containers \
-         set NVIDIA_DRIVER_CAPABILITIES to include `video`), or use encoder = \"x264\""
+         set NVIDIA_DRIVER_CAPABILITIES to include `video`)"
     )]
     NvencLibraryMissing { library: String, reason: String },
     #[error("{library} has no symbol {symbol} ({reason}): the NVIDIA driver is too old or broken")]
@@ -24,7 +24,7 @@ pub enum NvencError {
     NoCudaDevice { detail: String },
     #[error(
         "no CUDA device is the GPU that renders (Vulkan device UUID {wanted}); CUDA sees: {seen}. \
-         Render on the NVIDIA GPU (adapter = \"gpu\" or its name) or use encoder = \"x264\""
+         Render on the NVIDIA GPU (adapter = \"gpu\" or its name)"
     )]
     NoMatchingDevice { wanted: String, seen: String },
     #[error("CUDA call {call} failed: {name} ({code})")]
@@ -35,12 +35,12 @@ pub enum NvencError {
     },
     #[error(
         "the NVIDIA driver is too old for NVENC API {needed}: it supports up to {found}. Update \
-         the driver to 530 or newer, or use encoder = \"x264\""
+         the driver to 530 or newer"
     )]
     DriverTooOld { needed: String, found: String },
     #[error(
         "GPU {device} has no NVENC video encoder ({status}); data-centre GPUs such as the A100, \
-         H100 and H200 have none. Use encoder = \"x264\" (or \"auto\", which falls back to it)"
+         H100 and H200 have none"
     )]
     NoEncoder { device: String, status: String },
     #[error(

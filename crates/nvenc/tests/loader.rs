@@ -12,8 +12,8 @@ fn missing_cuda_library_is_a_no_driver_error() {
     let text = e.to_string();
     assert!(text.contains("/nonexistent/libcuda.so.1"), "{text}");
     assert!(
-        text.contains("x264"),
-        "the message names the fallback: {text}"
+        text.contains("proprietary driver"),
+        "the message says what is missing: {text}"
     );
 }
 

@@ -36,6 +36,7 @@
 pub mod expr;
 pub mod job;
 mod memory;
+mod nvenc_out;
 mod render;
 mod scene;
 
@@ -57,6 +58,11 @@ pub enum RenderError {
     Gpu(#[from] gpu::GpuError),
     #[error(transparent)]
     Media(#[from] media::MediaError),
+    #[error("NVENC: {0}")]
+    Nvenc(#[from] nvenc::NvencError),
+    /// The job asks for an encoder this machine cannot run (a user-input error).
+    #[error("{0}")]
+    EncoderUnavailable(String),
     #[error("{path}: {message}")]
     Asset {
         path: std::path::PathBuf,
