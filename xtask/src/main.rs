@@ -1,7 +1,8 @@
 //! Developer tasks: `cargo xtask <command>`.
 //!
 //! * `doctor`   — checks the prerequisites (Rust, ffmpeg with libx264, a Vulkan adapter) and
-//!   prints the exact fix for anything missing.
+//!   prints the exact fix for anything missing; reports the NVENC path (Vulkan external memory,
+//!   CUDA and its device UUID, NVENC) as information: its absence is not a failure.
 //! * `test`     — the project's test command: doctor, rustfmt check, clippy -D warnings, and
 //!   `cargo test --workspace`.
 //! * `gen-demo` — regenerates assets/demo.flac (procedural music owned by the project).
