@@ -163,3 +163,45 @@ impl NvencOutput {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::{Bitrate, Crf, Fps, Keyint};
+
+    #[test]
+    fn job_settings_map_to_nvenc_settings() {
+        let mut v = VideoSettings {
+            fps: Fps(29.97),
+            quality: Crf(0),
+            ..VideoSettings::default()
+        };
+        let s = settings(&v);
+        assert_eq!((s.fps_num, s.fps_den), (30000, 1001));
+        assert_eq!(
+            s.rate,
+            nvenc::RateControl::Quality(1),
+            "0 would mean automatic"
+        );
+        assert_eq!(s.idr_interval, 60, "two seconds of frames at 29.97");
+        assert_eq!(s.preset, 4);
+        assert!(s.validate().is_ok());
+
+        v.fps = Fps(25.0);
+        v.rate_control = RateControlChoice::Vbr;
+        v.bitrate = Some(Bitrate(6000));
+        v.keyint = Some(Keyint(12));
+        v.codec = CodecChoice::Hevc;
+        let s = settings(&v);
+        assert_eq!((s.fps_num, s.fps_den), (25, 1));
+        assert_eq!(
+            s.rate,
+            nvenc::RateControl::Vbr {
+                bitrate: 6_000_000,
+                max_bitrate: 12_000_000
+            }
+        );
+        assert_eq!((s.idr_interval, s.codec), (12, nvenc::Codec::Hevc));
+        assert!(s.validate().is_ok());
+    }
+}
