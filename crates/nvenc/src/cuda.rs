@@ -122,9 +122,13 @@ pub fn format_uuid(u: &[u8; 16]) -> String {
 }
 
 impl Cuda {
-    /// Loads the CUDA driver from the system (`libcuda.so.1`) and initialises it.
+    /// Loads the CUDA driver from the system (`libcuda.so.1`, or the file named by
+    /// `NVENC_CUDA_LIBRARY`) and initialises it.
     pub fn load() -> Result<Arc<Self>, NvencError> {
-        Self::load_from(Path::new(CUDA_LIBRARY))
+        match std::env::var_os("NVENC_CUDA_LIBRARY") {
+            Some(p) => Self::load_from(Path::new(&p)),
+            None => Self::load_from(Path::new(CUDA_LIBRARY)),
+        }
     }
 
     /// Loads a CUDA driver library from `path` and initialises it. A missing file, a library

@@ -180,9 +180,13 @@ fn status_name(s: NVENCSTATUS) -> String {
 }
 
 impl NvencApi {
-    /// Loads the system's NVENC library.
+    /// Loads the system's NVENC library (`libnvidia-encode.so.1`, or the file named by
+    /// `NVENC_ENCODE_LIBRARY`).
     pub fn load() -> Result<Arc<Self>, NvencError> {
-        Self::load_from(Path::new(NVENC_LIBRARY))
+        match std::env::var_os("NVENC_ENCODE_LIBRARY") {
+            Some(p) => Self::load_from(Path::new(&p)),
+            None => Self::load_from(Path::new(NVENC_LIBRARY)),
+        }
     }
 
     /// Loads NVENC from `path`, checks that the driver supports API 12.1 and fills the
