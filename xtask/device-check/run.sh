@@ -50,6 +50,7 @@ for codec in h264 hevc; do
       -f rawvideo -pix_fmt nv12 -video_size 1280x720 -r 30 -i "$source" \
       -lavfi "[0:v][1:v]psnr" -f null - 2>&1 | grep -o 'y:[0-9.inf]* u:[0-9.inf]* v:[0-9.inf]* average:[0-9.inf]*' | tail -1)
     echo "| $name | ${frames:-?} frames decoded; ${psnr:-PSNR failed} |"
+    rm -f "$source"   # large; the stream stays for inspection
   else
     echo "| $name | not available: ffmpeg/ffprobe not found on this machine |"
   fi

@@ -166,6 +166,18 @@ fn main() -> Result<()> {
     std::fs::create_dir_all(&cli.out)
         .with_context(|| format!("cannot create {}", cli.out.display()))?;
     let mut wrong = Vec::new();
+    for var in ["NVENC_CUDA_LIBRARY", "NVENC_ENCODE_LIBRARY"] {
+        if let Some(v) = std::env::var_os(var) {
+            row(
+                "NOTE: driver library override",
+                &format!(
+                    "{var}={} (not the system's NVIDIA library; results below are not a \
+                     hardware measurement)",
+                    Path::new(&v).display()
+                ),
+            );
+        }
+    }
 
     let ctx = match GpuContext::new(&AdapterChoice::Auto) {
         Ok(c) => c,
