@@ -123,6 +123,41 @@ fn memory_type(r: &Raw, bits: u32) -> Result<u32, GpuError> {
         .ok_or_else(|| GpuError::External("no memory type can back an exportable buffer".into()))
 }
 
+const VK_USAGE: vk::BufferUsageFlags = vk::BufferUsageFlags::from_raw(
+    vk::BufferUsageFlags::TRANSFER_SRC.as_raw()
+        | vk::BufferUsageFlags::TRANSFER_DST.as_raw()
+        | vk::BufferUsageFlags::STORAGE_BUFFER.as_raw(),
+);
+
+/// Checks that the driver can export buffers of our usage as opaque fds from non-dedicated
+/// allocations (NVIDIA and lavapipe can; a driver that demands dedicated allocations gets a
+/// clear error instead of a failure deep in CUDA).
+fn check_exportable(r: &Raw) -> Result<(), GpuError> {
+    let info = vk::PhysicalDeviceExternalBufferInfo::default()
+        .usage(VK_USAGE)
+        .handle_type(HANDLE_TYPE);
+    let mut props = vk::ExternalBufferProperties::default();
+    // SAFETY: `physical` belongs to `instance`; a Vulkan 1.1 query with valid structs.
+    unsafe {
+        r.instance
+            .get_physical_device_external_buffer_properties(r.physical, &info, &mut props)
+    };
+    let features = props.external_memory_properties.external_memory_features;
+    if !features.contains(vk::ExternalMemoryFeatureFlags::EXPORTABLE) {
+        return Err(GpuError::External(
+            "the Vulkan driver cannot export buffers as opaque file descriptors".into(),
+        ));
+    }
+    if features.contains(vk::ExternalMemoryFeatureFlags::DEDICATED_ONLY) {
+        return Err(GpuError::External(
+            "the Vulkan driver exports buffers only from dedicated allocations, which this \
+             renderer does not make (CUDA would need its dedicated-memory flag)"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 const WGPU_USAGE: wgpu::BufferUsages = wgpu::BufferUsages::COPY_SRC
     .union(wgpu::BufferUsages::COPY_DST)
     .union(wgpu::BufferUsages::STORAGE);
@@ -143,11 +178,7 @@ fn wrap(
     let mut external = vk::ExternalMemoryBufferCreateInfo::default().handle_types(HANDLE_TYPE);
     let info = vk::BufferCreateInfo::default()
         .size(size)
-        .usage(
-            vk::BufferUsageFlags::TRANSFER_SRC
-                | vk::BufferUsageFlags::TRANSFER_DST
-                | vk::BufferUsageFlags::STORAGE_BUFFER,
-        )
+        .usage(VK_USAGE)
         .sharing_mode(vk::SharingMode::EXCLUSIVE)
         .push_next(&mut external);
     // SAFETY: valid create info on a live device; the buffer is destroyed below on failure or
@@ -227,6 +258,7 @@ impl ExportableBuffer {
                 ctx.adapter
             )));
         }
+        check_exportable(&r)?;
         let mut memory = vk::DeviceMemory::null();
         let (buffer, allocation_size, memory_type) = wrap(ctx, &r, size, label, |reqs| {
             let type_index = memory_type(&r, reqs.memory_type_bits)?;
