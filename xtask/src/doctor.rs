@@ -99,6 +99,7 @@ pub fn run() -> anyhow::Result<bool> {
              GPU driver for speed)"
         );
     }
+    hardware_encoder();
     println!(
         "doctor: {}",
         if all {
@@ -108,4 +109,100 @@ pub fn run() -> anyhow::Result<bool> {
         }
     );
     Ok(all)
+}
+
+fn info(what: &str, detail: &str) {
+    println!("  info  {what}: {detail}");
+}
+
+/// The zero-copy NVENC path: informational only (a machine without it renders with x264).
+fn hardware_encoder() {
+    let ctx = match gpu::GpuContext::new(&gpu::AdapterChoice::Auto) {
+        Ok(c) => c,
+        Err(e) => {
+            info("NVENC", &format!("not checked: no GPU device ({e})"));
+            return;
+        }
+    };
+    info(
+        "render adapter (encoder = \"auto\")",
+        &format!("{} [{}]", ctx.adapter, ctx.adapter.driver),
+    );
+    let ext = gpu::external_memory_info(&ctx);
+    let uuid = ext.uuid_string().unwrap_or_else(|| "none".into());
+    match &ext.why_not {
+        None => info(
+            "Vulkan external memory",
+            &format!("exportable as fd (VK_KHR_external_memory_fd); device UUID {uuid}"),
+        ),
+        Some(why) => info(
+            "Vulkan external memory",
+            &format!("not available: {why}; device UUID {uuid}"),
+        ),
+    }
+    let report = nvenc::probe(ext.device_uuid);
+    match report.cuda_driver {
+        Some((major, minor)) => {
+            let devices: Vec<String> = report
+                .devices
+                .iter()
+                .map(|d| format!("{} {}", d.name, nvenc::format_uuid(&d.uuid)))
+                .collect();
+            info(
+                "CUDA",
+                &format!(
+                    "driver API {major}.{minor}; devices: {}",
+                    if devices.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        devices.join("; ")
+                    }
+                ),
+            );
+            info(
+                "CUDA device = render adapter (UUID)",
+                match &report.device {
+                    Some(_) if ext.device_uuid.is_some() => "yes",
+                    _ => "no",
+                },
+            );
+        }
+        None => info(
+            "CUDA",
+            &match &report.status {
+                Err(e) => format!("not available: {e}"),
+                Ok(_) => "not available".to_owned(),
+            },
+        ),
+    }
+    if let Some((major, minor)) = report.nvenc_api {
+        info(
+            "NVENC API",
+            &format!(
+                "driver supports {major}.{minor} (this build needs {})",
+                nvenc::encoder::needed_version()
+            ),
+        );
+    }
+    match &report.status {
+        Ok(codecs) => info(
+            "NVENC",
+            &format!(
+                "available ({}): encoder = \"auto\" uses it",
+                codecs
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
+        Err(_) if report.cuda_driver.is_none() => info(
+            "NVENC",
+            "not available (no CUDA, see above): encoder = \"auto\" uses x264",
+        ),
+        Err(e) => info(
+            "NVENC",
+            &format!("not available, encoder = \"auto\" uses x264: {e}"),
+        ),
+    }
 }

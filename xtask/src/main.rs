@@ -1,7 +1,8 @@
 //! Developer tasks: `cargo xtask <command>`.
 //!
 //! * `doctor`   — checks the prerequisites (Rust, ffmpeg with libx264, a Vulkan adapter) and
-//!   prints the exact fix for anything missing.
+//!   prints the exact fix for anything missing; reports the NVENC path (Vulkan external memory,
+//!   CUDA and its device UUID, NVENC) as information: its absence is not a failure.
 //! * `test`     — the project's test command: doctor, rustfmt check, clippy -D warnings, and
 //!   `cargo test --workspace`.
 //! * `gen-demo` — regenerates assets/demo.flac (procedural music owned by the project).
@@ -9,6 +10,8 @@
 //! * `fuzz`     — bounded cargo-fuzz runs of the job parser and the analysis.
 //! * `scale-test` — the Slurm split render of deploy/slurm on a throwaway local cluster, timed
 //!   against a single render (see scale.rs).
+//! * `device-check` — builds target/device-check/: the NVENC path's checks for an NVIDIA
+//!   machine with no toolchain (see device_check.rs).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -16,6 +19,7 @@ use std::process::{Command, ExitCode};
 mod avatar_bench;
 mod bench;
 mod demo;
+mod device_check;
 mod doctor;
 mod fuzz;
 mod gallery;
@@ -31,7 +35,11 @@ fn workspace_root() -> PathBuf {
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  doctor            check prerequisites and print the fix for anything missing
+  doctor            check prerequisites and print the fix for anything missing; report the
+                    NVENC path (Vulkan external memory, CUDA, UUID match, NVENC) as information
+  device-check [--run]
+                    build target/device-check/ (release binaries + run.sh) that checks the
+                    zero-copy NVENC path on an NVIDIA machine without Rust; --run runs it here
   test [--no-lint]  doctor, rustfmt --check, clippy -D warnings, cargo test --workspace
   gen-demo          regenerate assets/demo.flac and assets/cover.jpg (needs ffmpeg)
   gallery           render a still per style in assets/styles/ into assets/gallery/
@@ -66,6 +74,7 @@ fn main() -> ExitCode {
     }
     let result = match args.first().map(String::as_str) {
         Some("doctor") => doctor::run().map(|ok| ok.then_some(()).ok_or("doctor found problems")),
+        Some("device-check") => device_check::run(&workspace_root(), &args[1..]).map(Ok),
         Some("test") => test(args.iter().any(|a| a == "--no-lint")).map(Ok),
         Some("gen-demo") => demo::generate(&workspace_root()).map(Ok),
         Some("gallery") => gallery::run(&workspace_root()).map(Ok),

@@ -200,10 +200,13 @@ impl GpuContext {
                  Install your GPU's Vulkan driver to render on the GPU."
             );
         }
+        // Exportable memory (zero-copy hand-off to CUDA/NVENC) where the driver offers it;
+        // adapters without it work as before.
+        let required_features = adapter.features() & wgpu::Features::VULKAN_EXTERNAL_MEMORY_FD;
         let (device, queue) = pollster::block_on(
             adapter.request_device(&wgpu::DeviceDescriptor {
                 label: Some("renderer.device"),
-                required_features: wgpu::Features::empty(),
+                required_features,
                 required_limits: wgpu::Limits::downlevel_defaults()
                     .using_resolution(adapter.limits())
                     .using_alignment(adapter.limits()),

@@ -8,6 +8,7 @@
 
 mod context;
 mod error;
+mod external;
 mod frame;
 mod layers;
 mod nv12;
@@ -18,6 +19,7 @@ pub mod text;
 
 pub use context::{AdapterChoice, AdapterSummary, GpuContext, is_software_adapter, list_adapters};
 pub use error::GpuError;
+pub use external::{ExportableBuffer, ExternalMemoryInfo, ExternalRing, external_memory_info};
 pub use frame::{FrameFeatures, FrameUniforms};
 pub use layers::{
     AVATAR_FACE_FLOATS, AvatarParams, BackgroundParams, BarsParams, BlendMode, BloomParams,

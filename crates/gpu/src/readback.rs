@@ -12,6 +12,26 @@ const FRAME_TIMEOUT: Duration = Duration::from_secs(120);
 
 type MapResult = Arc<Mutex<Option<Result<(), wgpu::BufferAsyncError>>>>;
 
+/// Blocks until `submission` is done, within [`FRAME_TIMEOUT`].
+pub(crate) fn wait_for(
+    device: &wgpu::Device,
+    submission: wgpu::SubmissionIndex,
+) -> Result<(), GpuError> {
+    device
+        .poll(wgpu::PollType::Wait {
+            submission_index: Some(submission),
+            timeout: Some(FRAME_TIMEOUT),
+        })
+        .map(|_| ())
+        .map_err(|e| match e {
+            wgpu::PollError::Timeout => GpuError::Timeout {
+                frame: 0,
+                seconds: FRAME_TIMEOUT.as_secs(),
+            },
+            other => GpuError::Validation(other.to_string()),
+        })
+}
+
 #[derive(Debug)]
 struct Slot {
     buffer: wgpu::Buffer,

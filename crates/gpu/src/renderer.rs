@@ -1132,6 +1132,36 @@ impl FrameRenderer {
         Ok(())
     }
 
+    /// Draws and converts one frame straight into `dst` (a buffer of at least
+    /// [`Self::layout`]`.size` bytes with COPY_DST usage, e.g. a slot of an
+    /// [`crate::ExternalRing`]): the NV12 planes are copied on the GPU, nothing is read back.
+    /// Returns the submission; wait for it ([`Self::wait`]) before another API (CUDA) reads
+    /// `dst`. Frames in the readback ring are not affected.
+    pub fn submit_into(
+        &mut self,
+        uniforms: &FrameUniforms,
+        dst: &wgpu::Buffer,
+    ) -> Result<wgpu::SubmissionIndex, GpuError> {
+        if dst.size() < self.nv12.layout.size {
+            return Err(GpuError::Config(format!(
+                "NV12 destination has {} bytes, a frame needs {}",
+                dst.size(),
+                self.nv12.layout.size
+            )));
+        }
+        let mut encoder = self.begin_frame(uniforms, "frame.external.encoder");
+        self.nv12.encode(&mut encoder, dst);
+        let submission = self.ctx.queue.submit([encoder.finish()]);
+        self.ctx.check()?;
+        Ok(submission)
+    }
+
+    /// Blocks until `submission` has finished on the GPU (at most the frame timeout).
+    pub fn wait(&self, submission: wgpu::SubmissionIndex) -> Result<(), GpuError> {
+        crate::readback::wait_for(&self.ctx.device, submission)?;
+        self.ctx.check()
+    }
+
     /// Completes every frame still in flight, in order.
     pub fn finish<E: From<GpuError>>(&mut self, sink: &mut FrameSink<'_, E>) -> Result<(), E> {
         while self.ring.complete_oldest(&self.ctx.device, sink)? {}

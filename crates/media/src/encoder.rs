@@ -18,8 +18,19 @@ const STDERR_TAIL_LINES: usize = 40;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum VideoCodec {
-    /// H.264 with libx264.
+    /// H.264 with libx264 (raw NV12 frames on stdin).
     X264,
+    /// An H.264 Annex-B stream on stdin, already encoded (NVENC): muxed with `-c:v copy`.
+    H264Stream,
+    /// An HEVC Annex-B stream on stdin, already encoded (NVENC): muxed with `-c:v copy`.
+    HevcStream,
+}
+
+impl VideoCodec {
+    /// True for the codecs that take an encoded stream rather than raw frames.
+    pub fn is_stream(self) -> bool {
+        matches!(self, Self::H264Stream | Self::HevcStream)
+    }
 }
 
 /// The section of an audio file to mux as the video's sound track.
@@ -84,6 +95,10 @@ impl EncoderSettings {
                 self.fps
             )));
         }
+        if self.codec.is_stream() {
+            // crf and preset belong to x264; an encoded stream is copied as it is.
+            return Ok(());
+        }
         if self.crf > 51 {
             return Err(MediaError::Config(format!(
                 "quality (CRF) {} is out of range 0..=51",
@@ -107,18 +122,35 @@ impl EncoderSettings {
         push(&["-hide_banner", "-nostdin", "-loglevel", "warning", "-y"]);
         let size = format!("{}x{}", self.width, self.height);
         let fps = format_fps(self.fps);
-        push(&[
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "nv12",
-            "-video_size",
-            &size,
-            "-framerate",
-            &fps,
-            "-i",
-            "pipe:0",
-        ]);
+        match self.codec {
+            VideoCodec::X264 => push(&[
+                "-f",
+                "rawvideo",
+                "-pix_fmt",
+                "nv12",
+                "-video_size",
+                &size,
+                "-framerate",
+                &fps,
+                "-i",
+                "pipe:0",
+            ]),
+            // A raw Annex-B stream has no timestamps. `-r` on the input sets them on the
+            // frame grid (`-framerate` would leave the raw demuxer's 1/1200000 time base and
+            // an average rate a hair off the frame rate).
+            VideoCodec::H264Stream | VideoCodec::HevcStream => push(&[
+                "-f",
+                if self.codec == VideoCodec::H264Stream {
+                    "h264"
+                } else {
+                    "hevc"
+                },
+                "-r",
+                &fps,
+                "-i",
+                "pipe:0",
+            ]),
+        }
         if let Some(audio) = &self.audio {
             let start = format!("{:.6}", audio.start);
             let duration = format!("{:.6}", audio.duration);
@@ -140,6 +172,10 @@ impl EncoderSettings {
                 "-crf",
                 &self.crf.to_string(),
             ]),
+            // The stream carries its own BT.709 VUI; the tags below label the MP4 track.
+            VideoCodec::H264Stream => push(&["-c:v", "copy"]),
+            // `hvc1` is the sample entry QuickTime/Safari need for HEVC in MP4.
+            VideoCodec::HevcStream => push(&["-c:v", "copy", "-tag:v", "hvc1"]),
         }
         push(&[
             "-color_range",
@@ -272,6 +308,30 @@ impl FfmpegEncoder {
     /// Frames written so far.
     pub fn frames(&self) -> u64 {
         self.frames
+    }
+
+    /// Writes encoded Annex-B bytes holding `frames` whole frames (for
+    /// [`VideoCodec::H264Stream`] / [`VideoCodec::HevcStream`]). Errors as [`Self::write_frame`].
+    pub fn write_encoded(&mut self, bytes: &[u8], frames: u64) -> Result<(), MediaError> {
+        if self.frames.is_multiple_of(32) && self.frames > 0 && !self.temp.exists() {
+            return Err(MediaError::OutputVanished {
+                path: self.output.clone(),
+            });
+        }
+        let Some(stdin) = self.stdin.as_mut() else {
+            return Err(self.died());
+        };
+        match stdin.write_all(bytes) {
+            Ok(()) => {
+                self.frames += frames;
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(self.died()),
+            Err(source) => Err(MediaError::Write {
+                frame: self.frames,
+                source,
+            }),
+        }
     }
 
     /// Writes one tightly packed NV12 frame. If ffmpeg has died, returns its exit status and

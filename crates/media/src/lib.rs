@@ -1,7 +1,8 @@
 //! ffmpeg child processes.
 //!
 //! [`FfmpegEncoder`] streams raw NV12 frames into an `ffmpeg` child's stdin, which encodes them
-//! (libx264) and muxes them with the source audio (AAC) into an MP4. The MP4 is written to a
+//! (libx264) and muxes them with the source audio (AAC) into an MP4; or an already encoded
+//! H.264/HEVC Annex-B stream (from NVENC), which it muxes with `-c:v copy`. The MP4 is written to a
 //! temporary file beside the output and renamed into place only when ffmpeg succeeded, so a
 //! failed or interrupted render never leaves a partial file at the output path. ffmpeg's stderr
 //! is read line by line by a thread as it comes; its last lines go into error messages.

@@ -37,6 +37,7 @@ mod avatar;
 pub mod expr;
 pub mod job;
 mod memory;
+mod nvenc_out;
 mod render;
 mod scene;
 
@@ -58,6 +59,11 @@ pub enum RenderError {
     Gpu(#[from] gpu::GpuError),
     #[error(transparent)]
     Media(#[from] media::MediaError),
+    #[error("NVENC: {0}")]
+    Nvenc(#[from] nvenc::NvencError),
+    /// The job asks for an encoder this machine cannot run (a user-input error).
+    #[error("{0}")]
+    EncoderUnavailable(String),
     #[error("{path}: {message}")]
     Asset {
         path: std::path::PathBuf,

@@ -55,7 +55,8 @@ struct Cli {
     /// Seconds to render (overrides `duration`; default: to the end of the audio).
     #[arg(long)]
     duration: Option<f64>,
-    /// Encoder: auto, x264, or null (render and read back only, for measuring throughput).
+    /// Encoder: auto (NVENC where it works, else x264), x264, nvenc, or null (render and read
+    /// back only, for measuring throughput).
     #[arg(long)]
     encoder: Option<String>,
     /// Output width in pixels (even).
@@ -132,9 +133,12 @@ fn exit_code(e: &anyhow::Error, terminated: bool) -> u8 {
     match e.downcast_ref::<RenderError>() {
         Some(RenderError::Cancelled) if terminated => exit::TERMINATED,
         Some(RenderError::Cancelled) => exit::INTERRUPTED,
-        Some(RenderError::Job(_) | RenderError::Segment(_) | RenderError::Avatar(_)) => {
-            exit::BAD_JOB
-        }
+        Some(
+            RenderError::Job(_)
+            | RenderError::Segment(_)
+            | RenderError::Avatar(_)
+            | RenderError::EncoderUnavailable(_),
+        ) => exit::BAD_JOB,
         _ if e.downcast_ref::<renderer::JobError>().is_some() => exit::BAD_JOB,
         _ => exit::RENDER_FAILED,
     }

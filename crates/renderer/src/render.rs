@@ -13,9 +13,9 @@ use gpu::{
 use media::{AudioInput, EncoderSettings, FfmpegEncoder, VideoCodec};
 
 use crate::expr::{Var, Vars};
-use crate::job::{EncoderChoice, Job, Layer};
+use crate::job::{CodecChoice, EncoderChoice, Job, Layer};
 use crate::scene::Scene;
-use crate::{RenderError, memory};
+use crate::{RenderError, memory, nvenc_out};
 use audio::AnalysisConfig;
 
 /// AAC bit rate of the sound track, kbit/s.
@@ -243,31 +243,66 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
         fps
     );
 
-    let encoder_name = match video.encoder {
-        EncoderChoice::Null => "null",
-        EncoderChoice::Auto | EncoderChoice::X264 => {
-            let ff = media::probe_ffmpeg()?;
-            if !ff.has_libx264 {
-                return Err(media::MediaError::MissingEncoder {
-                    encoder: "libx264".into(),
-                }
-                .into());
+    // ffmpeg writes every MP4 (x264 encodes in it; NVENC's stream is muxed by it): check it
+    // before any GPU work. Whether NVENC works needs the GPU, so that is decided below.
+    let ffmpeg = match video.encoder {
+        EncoderChoice::Null => None,
+        _ => Some(media::probe_ffmpeg()?),
+    };
+    let need_x264 = |ff: &media::FfmpegInfo| -> Result<(), RenderError> {
+        if ff.has_libx264 {
+            Ok(())
+        } else {
+            Err(media::MediaError::MissingEncoder {
+                encoder: "libx264".into(),
             }
-            if video.encoder == EncoderChoice::Auto {
-                log::info!(
-                    "encoder auto: using x264 through {} (NVENC is not built in)",
-                    ff.version
-                );
-            }
-            "x264"
+            .into())
         }
     };
+    if let (EncoderChoice::X264, Some(ff)) = (video.encoder, &ffmpeg) {
+        need_x264(ff)?;
+    }
 
     let ctx = match gpu {
         Some(ctx) => ctx,
         None => GpuContext::new(&video.adapter.parse::<AdapterChoice>().unwrap_or_default())?,
     };
     log::info!("GPU adapter: {}", ctx.adapter);
+
+    let codec = nvenc_out::codec(video.codec);
+    let use_nvenc = match (video.encoder, &ffmpeg) {
+        (EncoderChoice::Nvenc, _) => {
+            nvenc_out::availability(&ctx, codec).map_err(|why| {
+                RenderError::EncoderUnavailable(format!(
+                    "encoder = \"nvenc\" cannot run here: {why}. Use encoder = \"auto\" (falls \
+                     back to x264) or \"x264\""
+                ))
+            })?;
+            log::info!("encoder nvenc: {codec} on {} (zero-copy)", ctx.adapter);
+            true
+        }
+        (EncoderChoice::Auto, Some(ff)) => match nvenc_out::availability(&ctx, codec) {
+            Ok(()) => {
+                log::info!("encoder auto: NVENC {codec} on {} (zero-copy)", ctx.adapter);
+                true
+            }
+            Err(why) if video.codec == CodecChoice::Hevc => {
+                return Err(RenderError::EncoderUnavailable(format!(
+                    "codec = \"hevc\" needs NVENC, which cannot run here: {why}. Use codec = \
+                     \"h264\" to encode with x264"
+                )));
+            }
+            Err(why) => {
+                need_x264(ff)?;
+                log::info!(
+                    "encoder auto: x264 through {}; NVENC not used: {why}",
+                    ff.version.split(" Copyright").next().unwrap_or(&ff.version)
+                );
+                false
+            }
+        },
+        _ => false,
+    };
     let mut renderer = FrameRenderer::new(
         &ctx,
         RendererConfig {
@@ -282,14 +317,42 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
     )?;
     scene.prepare_gpu(&ctx)?;
     let layout = renderer.layout();
+    // NVENC's ring, CUDA imports and session exist before ffmpeg starts: a failure here leaves
+    // no output behind.
+    let mut hw = None;
+    let mut use_nvenc = use_nvenc;
+    if use_nvenc {
+        match nvenc_out::NvencOutput::new(&ctx, layout, nvenc_out::settings(video)) {
+            Ok(out) => hw = Some(out),
+            // auto with H.264 still has x264 to fall back on.
+            Err(e) if video.encoder == EncoderChoice::Auto && video.codec == CodecChoice::H264 => {
+                if let Some(ff) = &ffmpeg {
+                    need_x264(ff)?;
+                }
+                log::warn!("encoder auto: setting up NVENC failed ({e}); using x264");
+                use_nvenc = false;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let encoder_name = match video.encoder {
+        EncoderChoice::Null => "null".to_owned(),
+        _ if use_nvenc => format!("nvenc {codec}"),
+        _ => "x264".to_owned(),
+    };
 
     // Writer: owns the ffmpeg child (or counts frames for "null").
-    let mut encoder = match encoder_name {
-        "x264" => Some(FfmpegEncoder::spawn(&EncoderSettings {
+    let mut encoder = match video.encoder {
+        EncoderChoice::Null => None,
+        _ => Some(FfmpegEncoder::spawn(&EncoderSettings {
             width,
             height,
             fps,
-            codec: VideoCodec::X264,
+            codec: match (use_nvenc, codec) {
+                (false, _) => VideoCodec::X264,
+                (true, nvenc::Codec::H264) => VideoCodec::H264Stream,
+                (true, nvenc::Codec::Hevc) => VideoCodec::HevcStream,
+            },
             crf: video.quality.0,
             preset: video.preset.0.clone(),
             // Segments are video only: the audio is muxed once over the joined whole.
@@ -312,7 +375,6 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
                 .to_string()
             }),
         })?),
-        _ => None,
     };
     let (frame_tx, frame_rx) = sync_channel::<ToWriter>(RING_SLOTS);
     let (recycle_tx, recycle_rx) = sync_channel::<Vec<u8>>(RING_SLOTS + 2);
@@ -326,6 +388,11 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
                             enc.write_frame(&frame)?;
                         }
                         let _ = recycle_tx.try_send(frame);
+                    }
+                    ToWriter::Encoded(bytes) => {
+                        if let Some(enc) = encoder.as_mut() {
+                            enc.write_encoded(&bytes, 1)?;
+                        }
                     }
                     ToWriter::Finish => {
                         return match encoder.take() {
@@ -348,10 +415,8 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
     // drops the encoder, which kills ffmpeg and removes its temporary file.
     let mut done = 0u64;
     let loop_result = (|| -> Result<(), RenderError> {
-        let mut sink = |_frame: u64, padded: &[u8]| -> Result<(), RenderError> {
-            let mut buf = recycle_rx.try_recv().unwrap_or_default();
-            layout.pack(padded, &mut buf);
-            if frame_tx.send(ToWriter::Frame(buf)).is_err() {
+        let mut deliver = |message: ToWriter| -> Result<(), RenderError> {
+            if frame_tx.send(message).is_err() {
                 return Err(RenderError::WriterStopped);
             }
             done += 1;
@@ -376,16 +441,42 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
                     frame_inputs(f, i as u32, bands, points, [width, height], &plan, index);
                 scene.update(&mut renderer, &vars, f64::from(f.time), drawn)?;
                 if drawn {
-                    renderer.submit(&uniforms, &mut sink)?;
+                    match hw.as_mut() {
+                        None => {
+                            let mut sink = |_frame: u64, padded: &[u8]| {
+                                let mut buf = recycle_rx.try_recv().unwrap_or_default();
+                                layout.pack(padded, &mut buf);
+                                deliver(ToWriter::Frame(buf))
+                            };
+                            renderer.submit(&uniforms, &mut sink)?;
+                        }
+                        Some(out) => out.submit(&mut renderer, &uniforms, &mut |bytes| {
+                            deliver(ToWriter::Encoded(bytes))
+                        })?,
+                    }
                 } else {
                     renderer.advance(&uniforms)?;
                 }
                 index += 1;
             }
         }
-        renderer.finish(&mut sink)?;
+        match hw.as_mut() {
+            None => {
+                let mut sink = |_frame: u64, padded: &[u8]| {
+                    let mut buf = recycle_rx.try_recv().unwrap_or_default();
+                    layout.pack(padded, &mut buf);
+                    deliver(ToWriter::Frame(buf))
+                };
+                renderer.finish(&mut sink)?;
+            }
+            Some(out) => {
+                out.finish(&renderer, &mut |bytes| deliver(ToWriter::Encoded(bytes)))?;
+            }
+        }
         Ok(())
     })();
+    // The NVENC session and its CUDA mappings go before the GPU memory they read.
+    drop(hw);
     drop(chunk_rx);
     let analysis_result = analysis
         .join()
@@ -420,7 +511,7 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
         frames: done,
         video_seconds,
         elapsed: started.elapsed(),
-        encoder: encoder_name.to_owned(),
+        encoder: encoder_name,
         adapter: ctx.adapter.clone(),
         peak_rss: memory::peak_rss(),
         ffmpeg_peak_rss: stats.map(|s| s.ffmpeg_peak_rss),
@@ -430,7 +521,10 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
 }
 
 enum ToWriter {
+    /// A tightly packed NV12 frame (x264).
     Frame(Vec<u8>),
+    /// One frame's Annex-B bytes (NVENC).
+    Encoded(Vec<u8>),
     /// All frames were sent: finish the encode and move the output into place.
     Finish,
 }

@@ -80,8 +80,16 @@ bounded!(
     )
 );
 bounded!(
-    /// x264 constant rate factor.
+    /// x264 constant rate factor; NVENC's constant-quality level or QP.
     Crf(u8), 0, 51, "quality (CRF)", |_| None
+);
+bounded!(
+    /// NVENC bit rate in kbit/s (rate_control = "cbr" or "vbr").
+    Bitrate(u32), 100, 1_000_000, "bitrate (kbit/s)", |_| None
+);
+bounded!(
+    /// Frames from one IDR frame to the next (NVENC's GOP).
+    Keyint(u32), 1, 100_000, "keyint (frames)", |_| None
 );
 
 /// Frames per second, 1..=120 (fractional rates such as 29.97 are allowed).
@@ -310,11 +318,13 @@ impl Color {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EncoderChoice {
-    /// The best available: today x264 through ffmpeg.
+    /// The best available: NVENC (zero-copy) where it works, else x264 through ffmpeg.
     #[default]
     Auto,
     /// H.264 with libx264 in an ffmpeg child process.
     X264,
+    /// NVIDIA's hardware encoder, fed from GPU memory; an error where it cannot work.
+    Nvenc,
     /// Render and read frames back, encode nothing (throughput measurement).
     Null,
 }
@@ -325,9 +335,10 @@ impl std::str::FromStr for EncoderChoice {
         match s {
             "auto" => Ok(Self::Auto),
             "x264" => Ok(Self::X264),
+            "nvenc" => Ok(Self::Nvenc),
             "null" => Ok(Self::Null),
             _ => Err(format!(
-                "unknown encoder \"{s}\": use \"auto\", \"x264\" or \"null\""
+                "unknown encoder \"{s}\": use \"auto\", \"x264\", \"nvenc\" or \"null\""
             )),
         }
     }
@@ -338,8 +349,52 @@ impl fmt::Display for EncoderChoice {
         f.write_str(match self {
             Self::Auto => "auto",
             Self::X264 => "x264",
+            Self::Nvenc => "nvenc",
             Self::Null => "null",
         })
+    }
+}
+
+/// Video codec (`[video] codec`): H.264 everywhere, HEVC with NVENC only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CodecChoice {
+    #[default]
+    H264,
+    Hevc,
+}
+
+/// NVENC rate control (`[video] rate_control`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RateControlChoice {
+    /// Constant quality at level `quality` (VBR with a quality target).
+    #[default]
+    Quality,
+    /// Every frame at QP `quality`.
+    ConstQp,
+    /// Constant bit rate `bitrate`.
+    Cbr,
+    /// Variable bit rate averaging `bitrate`, peaks up to twice that.
+    Vbr,
+}
+
+/// NVENC preset `p1` (fastest) .. `p7` (best).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct NvencPreset(pub u8);
+
+impl TryFrom<String> for NvencPreset {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let t = s.trim().to_ascii_lowercase();
+        match t.strip_prefix('p').and_then(|n| n.parse::<u8>().ok()) {
+            Some(n @ 1..=7) => Ok(Self(n)),
+            _ => Err(format!(
+                "nvenc_preset \"{}\" is not one of p1 (fastest) .. p7 (best)",
+                s.chars().take(40).collect::<String>()
+            )),
+        }
     }
 }
 
@@ -406,6 +461,11 @@ struct RawVideoSettings {
     quality: Crf,
     preset: Preset,
     adapter: String,
+    codec: CodecChoice,
+    nvenc_preset: NvencPreset,
+    rate_control: RateControlChoice,
+    bitrate: Option<Bitrate>,
+    keyint: Option<Keyint>,
 }
 
 impl Default for RawVideoSettings {
@@ -421,6 +481,11 @@ impl Default for RawVideoSettings {
             quality: d.quality,
             preset: d.preset,
             adapter: d.adapter,
+            codec: d.codec,
+            nvenc_preset: d.nvenc_preset,
+            rate_control: d.rate_control,
+            bitrate: d.bitrate,
+            keyint: d.keyint,
         }
     }
 }
@@ -453,7 +518,7 @@ impl TryFrom<RawVideoSettings> for VideoSettings {
             }
         };
         let d = VideoSettings::default();
-        Ok(Self {
+        let v = Self {
             width,
             height,
             fps: raw.fps.unwrap_or(d.fps),
@@ -463,7 +528,14 @@ impl TryFrom<RawVideoSettings> for VideoSettings {
             adapter: raw.adapter,
             size_given: raw.aspect.is_some() || raw.width.is_some() || raw.height.is_some(),
             fps_given: raw.fps.is_some(),
-        })
+            codec: raw.codec,
+            nvenc_preset: raw.nvenc_preset,
+            rate_control: raw.rate_control,
+            bitrate: raw.bitrate,
+            keyint: raw.keyint,
+        };
+        v.check_encoder()?;
+        Ok(v)
     }
 }
 
@@ -483,6 +555,51 @@ pub struct VideoSettings {
     pub size_given: bool,
     /// The job file set `fps`; otherwise a full-frame avatar over a face video sets it.
     pub fps_given: bool,
+    /// H.264 or HEVC (HEVC needs NVENC).
+    pub codec: CodecChoice,
+    /// NVENC preset (NVENC only).
+    pub nvenc_preset: NvencPreset,
+    /// NVENC rate control (NVENC only).
+    pub rate_control: RateControlChoice,
+    /// kbit/s for rate_control = "cbr" / "vbr".
+    pub bitrate: Option<Bitrate>,
+    /// IDR interval in frames for NVENC (default: 2 seconds of frames).
+    pub keyint: Option<Keyint>,
+}
+
+impl VideoSettings {
+    /// Checks that the encoder keys fit together (also for settings built in code).
+    pub fn check_encoder(&self) -> Result<(), String> {
+        if self.codec == CodecChoice::Hevc && self.encoder == EncoderChoice::X264 {
+            return Err(
+                "codec = \"hevc\" needs encoder = \"nvenc\" (or \"auto\" on an \
+                        NVENC GPU); x264 encodes H.264 only"
+                    .into(),
+            );
+        }
+        match (self.rate_control, self.bitrate) {
+            (RateControlChoice::Cbr | RateControlChoice::Vbr, None) => Err(format!(
+                "rate_control = \"{}\" needs a bitrate (kbit/s), e.g. bitrate = 8000",
+                if self.rate_control == RateControlChoice::Cbr {
+                    "cbr"
+                } else {
+                    "vbr"
+                }
+            )),
+            (RateControlChoice::Quality | RateControlChoice::ConstQp, Some(_)) => Err(
+                "bitrate is used with rate_control = \"cbr\" or \"vbr\" only; remove it or \
+                 set rate_control"
+                    .into(),
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    /// The IDR interval in frames: `keyint`, or two seconds of frames.
+    pub fn keyint_frames(&self) -> u32 {
+        self.keyint
+            .map_or_else(|| (self.fps.0 * 2.0).round().max(1.0) as u32, |k| k.0)
+    }
 }
 
 impl Default for VideoSettings {
@@ -497,6 +614,11 @@ impl Default for VideoSettings {
             adapter: "auto".into(),
             size_given: false,
             fps_given: false,
+            codec: CodecChoice::H264,
+            nvenc_preset: NvencPreset(4),
+            rate_control: RateControlChoice::Quality,
+            bitrate: None,
+            keyint: None,
         }
     }
 }
@@ -908,6 +1030,9 @@ impl Job {
                 format!("must be a number of seconds > 0, got {d}"),
             ));
         }
+        self.video
+            .check_encoder()
+            .map_err(|m| invalid("video", m))?;
         if self.analysis.min_hz.0 >= self.analysis.max_hz.0 {
             return Err(invalid(
                 "analysis",
