@@ -70,4 +70,28 @@ if [ "$have_ffmpeg" = 1 ]; then
 else
   echo "| $name | not available: ffmpeg not found on this machine |"
 fi
+# Talking avatar: the Wav2Lip generator alone, then the avatar layer at 720p (MTCNN every frame
+# on a moving face clip where ffmpeg exists, else a still detected once; encoder null).
+if [ -f "$here/job/avatar.toml" ]; then
+  gen=$("$here/wav2lip-bench" 1 16 64 2>&1 | awk -F'|' '/^\| [0-9]/{printf "batch%s:%s frames/s; ", $2, $3}')
+  echo "| Wav2Lip generator alone (random weights), frames/s | ${gen:-failed} |"
+  if "$here/random-checkpoint" "$here/job/random-wav2lip.safetensors" 5 >/dev/null 2>&1; then
+    face=astronaut.png
+    if [ "$have_ffmpeg" = 1 ] && ffmpeg -hide_banner -loglevel error -y -loop 1 \
+        -i "$here/job/astronaut.png" -vf "scale=720:720,pad=1320:760:300:20,crop=1280:720:'20+20*sin(2*PI*t)':'20+10*cos(2*PI*t)'" \
+        -r 30 -t 2 -pix_fmt yuv420p "$here/job/face.mp4"; then
+      face=face.mp4
+    fi
+    sed "s/FACE/$face/" "$here/job/avatar.toml" >"$here/job/avatar-run.toml"
+    name="avatar layer 1280x720, face $face (MTCNN + Wav2Lip + blend), 3 s, encoder null"
+    if "$here/renderer" "$here/job/avatar-run.toml" --quiet >"$out/avatar.log" 2>&1; then
+      echo "| $name | $(tail -1 "$out/avatar.log" | cut -c1-200) |"
+    else
+      echo "| $name | failed: $(grep -m1 -i error "$out/avatar.log" | cut -c1-300) |"
+    fi
+    rm -f "$here/job/random-wav2lip.safetensors"
+  else
+    echo "| avatar layer | not available: random-checkpoint could not write the weights |"
+  fi
+fi
 exit $status

@@ -83,6 +83,25 @@ count = 48
 color = "#33ccff"
 "##;
 
+/// The avatar benchmark's job; run.sh points `face` at a 720p clip made with ffmpeg where it
+/// exists, else at the still photograph (detected once).
+const AVATAR_JOB: &str = r##"# The device check's avatar benchmark (cargo xtask device-check).
+audio = "tone.wav"
+output = "avatar.mp4"
+
+[video]
+width = 1280
+height = 720
+fps = 30
+encoder = "null"
+
+[[layer]]
+kind = "avatar"
+face = "FACE"
+checkpoint = "random-wav2lip.safetensors"
+detector = "mtcnn"
+"##;
+
 pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let run_here = args.iter().any(|a| a == "--run");
     if let Some(a) = args.iter().find(|a| *a != "--run") {
@@ -103,6 +122,19 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         (
             "renderer",
             &["build", "--release", "-p", "renderer", "--bin", "renderer"][..],
+        ),
+        (
+            "wav2lip bench and random_checkpoint",
+            &[
+                "build",
+                "--release",
+                "-p",
+                "wav2lip",
+                "--example",
+                "bench",
+                "--example",
+                "random_checkpoint",
+            ][..],
         ),
     ] {
         eprintln!("==> building {what} (release)");
@@ -131,6 +163,26 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     }
     std::fs::write(bundle.join("job").join("job.toml"), JOB)?;
     std::fs::write(bundle.join("job").join("tone.wav"), tone_wav(3.0))?;
+    // The talking-avatar benchmark: the generator alone, and the avatar layer at 720p with
+    // MTCNN (weights and a test photograph carried; the 145 MB random checkpoint is written on
+    // the device by random_checkpoint).
+    for (example, name) in [
+        ("bench", "wav2lip-bench"),
+        ("random_checkpoint", "random-checkpoint"),
+    ] {
+        copy_stripped(&release.join("examples").join(example), &bundle.join(name))?;
+    }
+    let cache = root.join("target").join("test-cache");
+    let avatar_files = wav2lip::fetch::mtcnn_weights(&bundle.join("job").join("mtcnn"))
+        .and_then(|_| wav2lip::fetch::test_photo(&cache.join("skimage")));
+    match avatar_files {
+        Ok(photo) => {
+            std::fs::copy(&photo, bundle.join("job").join("astronaut.png"))?;
+            let _ = std::fs::remove_dir_all(bundle.join("job").join("mtcnn").join("download"));
+            std::fs::write(bundle.join("job").join("avatar.toml"), AVATAR_JOB)?;
+        }
+        Err(e) => eprintln!("note: no avatar rows in the bundle: {e}"),
+    }
 
     // The Vulkan loader for machines that lack it (best effort: needs apt and a network).
     let debs = bundle.join("debs");
