@@ -162,7 +162,7 @@ fn missing_weights_explain_how_to_get_them() {
 
 /// The resampling kernel against a CPU reference: "area" over whole texels and bilinear with
 /// half-pixel centres (clamped to the crop), normalisation, RGB and Wav2Lip layouts (BGR, lower
-/// half of the first three planes zeroed), on an sRGB texture (bytes recovered exactly).
+/// half of the first three planes zeroed), on an sRGB texture (bytes recovered to half a byte).
 #[test]
 fn resample_kernel_matches_a_cpu_reference() {
     use wav2lip::resample::{Filter, Layout, Resample, Resampler};
@@ -271,8 +271,11 @@ fn resample_kernel_matches_a_cpu_reference() {
                     };
                     for (p, want) in want.iter().enumerate() {
                         let g = got[(n * planes + p) * plane + o];
+                        // Half a byte: the sRGB texture's samples are decoded to linear
+                        // light and encoded back in the shader (llvmpipe's decode is not
+                        // exact); neighbouring texels of this pattern differ by 3 or more.
                         assert!(
-                            (g - want).abs() <= 0.02,
+                            (g - want).abs() <= 0.5 * scale + 0.01,
                             "{filter:?} {layout:?} {ow}x{oh} crop {n} plane {p} ({ox}, {oy}): \
                              {g} vs {want}"
                         );
