@@ -73,8 +73,12 @@ fi
 # Talking avatar: the Wav2Lip generator alone, then the avatar layer at 720p (MTCNN every frame
 # on a moving face clip where ffmpeg exists, else a still detected once; encoder null).
 if [ -f "$here/job/avatar.toml" ]; then
-  gen=$("$here/wav2lip-bench" 1 16 64 2>&1 | awk -F'|' '/^\| [0-9]/{printf "batch%s:%s frames/s; ", $2, $3}')
-  echo "| Wav2Lip generator alone (random weights), frames/s | ${gen:-failed} |"
+  # WAV2LIP_BATCHES and AVATAR_SECONDS shorten a dry run on a CPU (lavapipe: ~11 s a frame).
+  batches="${WAV2LIP_BATCHES-1 16 64}"
+  if [ -n "$batches" ]; then
+    gen=$("$here/wav2lip-bench" $batches 2>&1 | awk -F'|' '/^\| [0-9]/{printf "batch%s:%s frames/s; ", $2, $3}')
+    echo "| Wav2Lip generator alone (random weights), frames/s | ${gen:-failed} |"
+  fi
   if "$here/random-checkpoint" "$here/job/random-wav2lip.safetensors" 5 >/dev/null 2>&1; then
     face=astronaut.png
     if [ "$have_ffmpeg" = 1 ] && ffmpeg -hide_banner -loglevel error -y -loop 1 \
@@ -82,8 +86,10 @@ if [ -f "$here/job/avatar.toml" ]; then
         -r 30 -t 2 -pix_fmt yuv420p "$here/job/face.mp4"; then
       face=face.mp4
     fi
-    sed "s/FACE/$face/" "$here/job/avatar.toml" >"$here/job/avatar-run.toml"
-    name="avatar layer 1280x720, face $face (MTCNN + Wav2Lip + blend), 3 s, encoder null"
+    seconds="${AVATAR_SECONDS:-3}"
+    sed -e "s/FACE/$face/" -e "s/^output = .*/&\nduration = $seconds/" "$here/job/avatar.toml" \
+      >"$here/job/avatar-run.toml"
+    name="avatar layer 1280x720, face $face (MTCNN + Wav2Lip + blend), $seconds s, encoder null"
     if "$here/renderer" "$here/job/avatar-run.toml" --quiet >"$out/avatar.log" 2>&1; then
       echo "| $name | $(tail -1 "$out/avatar.log" | cut -c1-200) |"
     else

@@ -34,15 +34,25 @@ pub(crate) fn availability(ctx: &GpuContext, codec: nvenc::Codec) -> Result<(), 
     nvenc::probe(Some(uuid)).check(codec)
 }
 
+/// A frame rate as a fraction for the bitstream's timing: whole rates as n/1, the NTSC family
+/// (29.97, 23.976, 59.94) as n/1001, other decimals exactly (12.5 -> 25/2) where a small
+/// denominator gives them, else to a thousandth.
+fn rational_fps(fps: f64) -> (u32, u32) {
+    for den in [1u32, 2, 4, 5, 8, 10, 1001, 100, 1000] {
+        let num = (fps * f64::from(den)).round();
+        // NTSC rates are written rounded (29.97 for 30000/1001, 119.88 for 120000/1001):
+        // accept those within 2e-4 frames/s; the others must be exact.
+        let tolerance = if den == 1001 { 2e-4 } else { 1e-9 };
+        if num >= 1.0 && (fps - num / f64::from(den)).abs() <= tolerance {
+            return (num as u32, den);
+        }
+    }
+    (((fps * 1000.0).round() as u32).max(1), 1000)
+}
+
 /// The encoder settings of a job's `[video]` table.
 pub(crate) fn settings(video: &VideoSettings) -> nvenc::EncodeSettings {
-    // A rational frame rate: 29.97 -> 30000/1001, whole rates as n/1.
-    let fps = video.fps.0;
-    let (fps_num, fps_den) = if fps.fract() == 0.0 {
-        (fps as u32, 1)
-    } else {
-        ((fps * 1001.0).round() as u32, 1001)
-    };
+    let (fps_num, fps_den) = rational_fps(video.fps.0);
     let q = video.quality.0;
     let kbps = video.bitrate.map_or(0, |b| b.0);
     let rate = match video.rate_control {
@@ -203,5 +213,18 @@ mod tests {
         );
         assert_eq!((s.idr_interval, s.codec), (12, nvenc::Codec::Hevc));
         assert!(s.validate().is_ok());
+    }
+
+    #[test]
+    fn frame_rates_become_exact_fractions() {
+        assert_eq!(rational_fps(30.0), (30, 1));
+        assert_eq!(rational_fps(29.97), (30000, 1001));
+        assert_eq!(rational_fps(30000.0 / 1001.0), (30000, 1001));
+        assert_eq!(rational_fps(23.976), (24000, 1001));
+        assert_eq!(rational_fps(59.94), (60000, 1001));
+        assert_eq!(rational_fps(12.5), (25, 2));
+        assert_eq!(rational_fps(7.3), (73, 10));
+        assert_eq!(rational_fps(119.88), (120000, 1001));
+        assert_eq!(rational_fps(1.0 / 3.0 + 10.0), (10333, 1000));
     }
 }
