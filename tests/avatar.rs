@@ -91,6 +91,31 @@ fn outside(region: [u32; 4]) -> impl Fn(usize, usize) -> bool {
     }
 }
 
+/// A lossless 10 fps clip of `frames` frames made from the photograph with ffmpeg's filter
+/// chain `vf` (scaling and per-frame motion).
+fn face_clip(path: &Path, photo: &Path, vf: &str, frames: u32) {
+    let frames = frames.to_string();
+    ffmpeg(&[
+        "-loop",
+        "1",
+        "-i",
+        photo.to_str().expect("utf-8"),
+        "-vf",
+        vf,
+        "-r",
+        "10",
+        "-frames:v",
+        &frames,
+        "-c:v",
+        "libx264",
+        "-qp",
+        "0",
+        "-pix_fmt",
+        "yuv444p",
+        path.to_str().expect("utf-8"),
+    ]);
+}
+
 #[test]
 fn still_face_avatar_keeps_every_pixel_outside_the_face() {
     let test = "still_face_avatar_keeps_every_pixel_outside_the_face";
@@ -187,25 +212,12 @@ fn classic_wav2lip_job_takes_the_face_videos_size_and_fps() {
     // the face drifting by a pixel per frame; music as the job's audio, a voice-like tone as
     // the speech.
     let face = dir.path("face.mp4");
-    ffmpeg(&[
-        "-loop",
-        "1",
-        "-i",
-        photo.to_str().expect("utf-8"),
-        "-vf",
+    face_clip(
+        &face,
+        photo,
         "scale=320:320,crop=316:316:n:0,pad=320:320:0:0",
-        "-r",
-        "10",
-        "-frames:v",
-        "2",
-        "-c:v",
-        "libx264",
-        "-qp",
-        "0",
-        "-pix_fmt",
-        "yuv444p",
-        face.to_str().expect("utf-8"),
-    ]);
+        2,
+    );
     let music = dir.path("music.wav");
     make_audio(&music, 1.0, 44_100, 2);
     let speech = dir.path("speech.wav");
@@ -348,25 +360,12 @@ fn avatar_segments_join_into_the_whole_render() {
     // A face moving 6 pixels per frame: boxes differ from frame to frame, so a segment that
     // started its smoothing afresh would place the mouth elsewhere.
     let face = dir.path("face.mp4");
-    ffmpeg(&[
-        "-loop",
-        "1",
-        "-i",
-        photo.to_str().expect("utf-8"),
-        "-vf",
+    face_clip(
+        &face,
+        photo,
         "scale=256:256,pad=320:256:32:0,crop=300:256:'6*n':0",
-        "-r",
-        "10",
-        "-frames:v",
-        "4",
-        "-c:v",
-        "libx264",
-        "-qp",
-        "0",
-        "-pix_fmt",
-        "yuv444p",
-        face.to_str().expect("utf-8"),
-    ]);
+        4,
+    );
     let speech = dir.path("speech.wav");
     std::fs::write(&speech, tone_wav(16_000, 1.0)).expect("speech");
     let job = dir.path("job.toml");

@@ -59,11 +59,11 @@ done
 # The renderer end to end with encoder = "nvenc" (it needs ffmpeg to write the MP4).
 name='renderer, encoder = "nvenc", 3 s at 1280x720'
 if [ "$have_ffmpeg" = 1 ]; then
-  if "$here/renderer" "$here/job/job.toml" --output "$out/e2e.mp4" --encoder nvenc --quiet \
+  if "$here/renderer" "$here/job/job.toml" --output "$out/e2e.mp4" --encoder nvenc \
       >"$out/e2e.log" 2>&1; then
     info=$(ffprobe -v error -select_streams v:0 -count_frames \
       -show_entries stream=codec_name,nb_read_frames,color_primaries -of csv=p=0 "$out/e2e.mp4")
-    echo "| $name | ok: $(tail -1 "$out/e2e.log" | cut -c1-160); ffprobe: $info |"
+    echo "| $name | ok: $(grep '^rendered' "$out/e2e.log" | tail -1 | cut -c1-160); ffprobe: $info |"
   else
     echo "| $name | not available: $(grep -m1 -i error "$out/e2e.log" | cut -c1-300) |"
   fi
@@ -90,8 +90,8 @@ if [ -f "$here/job/avatar.toml" ]; then
     sed -e "s/FACE/$face/" -e "s/^output = .*/&\nduration = $seconds/" "$here/job/avatar.toml" \
       >"$here/job/avatar-run.toml"
     name="avatar layer 1280x720, face $face (MTCNN + Wav2Lip + blend), $seconds s, encoder null"
-    if "$here/renderer" "$here/job/avatar-run.toml" --quiet >"$out/avatar.log" 2>&1; then
-      echo "| $name | $(tail -1 "$out/avatar.log" | cut -c1-200) |"
+    if "$here/renderer" "$here/job/avatar-run.toml" >"$out/avatar.log" 2>&1; then
+      echo "| $name | $(grep '^rendered' "$out/avatar.log" | tail -1 | cut -c1-200) |"
     else
       echo "| $name | failed: $(grep -m1 -i error "$out/avatar.log" | cut -c1-300) |"
     fi

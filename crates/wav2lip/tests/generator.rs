@@ -261,31 +261,38 @@ fn the_whole_generator_matches_the_cpu_reference_in_batches_of_2() {
     assert!(e.to_string().contains("3 frames need"), "{e}");
 }
 
-#[test]
-fn conv_params_match_the_wgsl_layout() {
-    let wgsl = gpu::shaders::compose("nn/conv2d.wgsl").expect("compose");
-    let module = gpu::shaders::validate("nn/conv2d.wgsl", &wgsl).expect("valid");
+/// Size and (member, offset) list of struct `name` in the embedded shader `file`, by naga.
+fn wgsl_struct(file: &str, name: &str) -> (usize, Vec<(String, usize)>) {
+    let wgsl = gpu::shaders::compose(file).expect("compose");
+    let module = gpu::shaders::validate(file, &wgsl).expect("valid");
     let mut layouter = naga::proc::Layouter::default();
     layouter.update(module.to_ctx()).expect("layout");
     let (handle, members) = module
         .types
         .iter()
         .find_map(|(h, t)| match (&t.name, &t.inner) {
-            (Some(n), naga::TypeInner::Struct { members, .. }) if n == "ConvParams" => {
+            (Some(n), naga::TypeInner::Struct { members, .. }) if n == name => {
                 Some((h, members.clone()))
             }
             _ => None,
         })
-        .expect("ConvParams in the shader");
-    assert_eq!(
-        layouter[handle].size as usize,
-        std::mem::size_of::<wav2lip::gpu::ConvParams>()
-    );
+        .unwrap_or_else(|| panic!("{name} in {file}"));
+    let members = members
+        .iter()
+        .filter_map(|m| Some((m.name.clone()?, m.offset as usize)))
+        .collect();
+    (layouter[handle].size as usize, members)
+}
+
+#[test]
+fn conv_params_match_the_wgsl_layout() {
+    let (size, members) = wgsl_struct("nn/conv2d.wgsl", "ConvParams");
+    assert_eq!(size, std::mem::size_of::<wav2lip::gpu::ConvParams>());
     let offset = |name: &str| {
         members
             .iter()
-            .find(|m| m.name.as_deref() == Some(name))
-            .map(|m| m.offset as usize)
+            .find(|(m, _)| m == name)
+            .map(|(_, o)| *o)
             .unwrap_or_else(|| panic!("no member {name}"))
     };
     use std::mem::offset_of;
@@ -313,41 +320,20 @@ fn conv_params_match_the_wgsl_layout() {
 
 #[test]
 fn resample_params_match_the_wgsl_layout() {
-    let wgsl = gpu::shaders::compose("nn/resample.wgsl").expect("compose");
-    let module = gpu::shaders::validate("nn/resample.wgsl", &wgsl).expect("valid");
-    let mut layouter = naga::proc::Layouter::default();
-    layouter.update(module.to_ctx()).expect("layout");
-    let (handle, members) = module
-        .types
-        .iter()
-        .find_map(|(h, t)| match (&t.name, &t.inner) {
-            (Some(n), naga::TypeInner::Struct { members, .. }) if n == "ResampleParams" => {
-                Some((h, members.clone()))
-            }
-            _ => None,
-        })
-        .expect("ResampleParams in the shader");
     use std::mem::offset_of;
     use wav2lip::resample::ResampleParams as P;
-    assert_eq!(layouter[handle].size as usize, std::mem::size_of::<P>());
-    let names: Vec<&str> = members.iter().filter_map(|m| m.name.as_deref()).collect();
-    assert_eq!(
-        names,
-        [
-            "out_w", "out_h", "mode", "planes", "scale", "offset", "srgb", "count"
-        ]
-    );
+    let (size, members) = wgsl_struct("nn/resample.wgsl", "ResampleParams");
+    assert_eq!(size, std::mem::size_of::<P>());
     let host = [
-        offset_of!(P, out_w),
-        offset_of!(P, out_h),
-        offset_of!(P, mode),
-        offset_of!(P, planes),
-        offset_of!(P, scale),
-        offset_of!(P, offset),
-        offset_of!(P, srgb),
-        offset_of!(P, count),
+        ("out_w", offset_of!(P, out_w)),
+        ("out_h", offset_of!(P, out_h)),
+        ("mode", offset_of!(P, mode)),
+        ("planes", offset_of!(P, planes)),
+        ("scale", offset_of!(P, scale)),
+        ("offset", offset_of!(P, offset)),
+        ("srgb", offset_of!(P, srgb)),
+        ("count", offset_of!(P, count)),
     ];
-    for (m, h) in members.iter().zip(host) {
-        assert_eq!(m.offset as usize, h, "{:?}", m.name);
-    }
+    let host: Vec<(String, usize)> = host.iter().map(|(n, o)| (n.to_string(), *o)).collect();
+    assert_eq!(members, host);
 }
