@@ -100,6 +100,7 @@ pub fn run() -> anyhow::Result<bool> {
         );
     }
     hardware_encoder();
+    avatar_weights();
     println!(
         "doctor: {}",
         if all {
@@ -109,6 +110,26 @@ pub fn run() -> anyhow::Result<bool> {
         }
     );
     Ok(all)
+}
+
+/// The face detector's weights that avatar layers need: informational (only avatar jobs need
+/// them, and the tests fetch their own copy).
+fn avatar_weights() {
+    let dir = wav2lip::fetch::default_weights_dir();
+    match wav2lip::mtcnn::MtcnnWeights::load(&dir) {
+        Ok(_) => info(
+            "MTCNN weights (avatar layers)",
+            &format!("present in {}", dir.display()),
+        ),
+        Err(_) => info(
+            "MTCNN weights (avatar layers)",
+            &format!(
+                "not in {}: run `cargo xtask fetch-mtcnn` before rendering jobs with an avatar \
+                 layer (or give the layer's `detector` folder)",
+                dir.display()
+            ),
+        ),
+    }
 }
 
 fn info(what: &str, detail: &str) {
