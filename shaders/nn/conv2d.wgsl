@@ -1,5 +1,7 @@
 // Direct 2-D convolution (or transposed convolution, as a gather) for the Wav2Lip generator.
 // One invocation computes four output pixels along x for four consecutive output channels;
+// 3x3 stride-1 interior strips share their six inputs across taps, and the decoder's 3x3
+// stride-2 transposed convolutions visit only the taps that read an input;
 // BatchNorm is folded into the weights and bias on the host.
 // Epilogue: bias, optional residual (the layer's own input, same shape), then ReLU, sigmoid,
 // PReLU (the MTCNN face detector) or nothing.
@@ -130,6 +132,43 @@ fn conv(@builtin(global_invocation_id) gid: vec3<u32>) {
             }
             let row = base + u32(iy) * p.in_w;
             let wrow = wbase + u32(ky * kw);
+            if transposed && sw == 2 && kw == 3 && pw == 1 {
+                // The decoder's transposed 3x3, stride 2, padding 1: of the 12 (pixel, tap)
+                // pairs of a strip only 6 read an input. With c = ox0 / 2 (ox0 is even), even
+                // pixels take tap 1, odd ones taps 0 and 2, from inputs c, c + 1, c + 2.
+                let c = ox0 / 2;
+                let last = in_w - 1;
+                let xa = src[row + u32(min(c, last))];
+                let xb = select(0.0, src[row + u32(min(c + 1, last))], c + 1 < in_w);
+                let xc = select(0.0, src[row + u32(min(c + 2, last))], c + 2 < in_w);
+                let w0 = weights[wrow];
+                let w1 = weights[wrow + 1u];
+                let w2 = weights[wrow + 2u];
+                acc0 += xa * w1;
+                acc1 += xb * w0 + xa * w2;
+                acc2 += xb * w1;
+                acc3 += xc * w0 + xb * w2;
+                continue;
+            }
+            if interior && sw == 1 && kw == 3 {
+                // The common 3x3 stride-1 case: the six inputs the four pixels share are loaded
+                // once and reused by all three taps.
+                let first = row + u32(ox0 - pw);
+                let x0 = src[first];
+                let x1 = src[first + 1u];
+                let x2 = src[first + 2u];
+                let x3 = src[first + 3u];
+                let x4 = src[first + 4u];
+                let x5 = src[first + 5u];
+                let w0 = weights[wrow];
+                let w1 = weights[wrow + 1u];
+                let w2 = weights[wrow + 2u];
+                acc0 += x0 * w0 + x1 * w1 + x2 * w2;
+                acc1 += x1 * w0 + x2 * w1 + x3 * w2;
+                acc2 += x2 * w0 + x3 * w1 + x4 * w2;
+                acc3 += x3 * w0 + x4 * w1 + x5 * w2;
+                continue;
+            }
             if interior {
                 // Every tap of the four pixels lies inside the row: no tests, no selects.
                 let first = row + u32(ox0 * sw - pw);
