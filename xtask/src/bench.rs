@@ -748,8 +748,9 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
 /// note (newest first), keeping every earlier section. Shared by `bench` and `scale-test`.
 pub(crate) fn prepend_to_benchmarks(root: &Path, md: &str) -> anyhow::Result<()> {
     let doc_path = root.join("docs/BENCHMARKS.md");
-    let header = "# Benchmarks\n\nWritten by `cargo xtask bench` and `cargo xtask scale-test` (newest run \
-                  first); see xtask/src/bench.rs and xtask/src/scale.rs for the methods.\n\n";
+    let header = "# Benchmarks\n\nWritten by `cargo xtask bench`, `bench-avatar` and `scale-test`, and by \
+                  hand from `cargo xtask device-check` and the wav2lip `bench` example (newest run \
+                  first); see xtask/src/bench.rs, avatar_bench.rs and scale.rs for the methods.\n\n";
     let old = std::fs::read_to_string(&doc_path).unwrap_or_default();
     // Everything before the first section is the title and note, rewritten here.
     let rest = if old.starts_with("## ") {
