@@ -2,6 +2,8 @@
 //! `nvenc` there is a clear user error (exit 2) that leaves no output; the NVENC keys of
 //! `[video]` are validated.
 
+#[path = "../crates/nvenc/tests/fake/mod.rs"]
+mod fake;
 mod support;
 
 use std::path::Path;
@@ -147,25 +149,8 @@ fn nvenc_keys_parse_and_are_checked() {
 
 /// Compiles crates/nvenc/tests/fake/<name>.c (a stand-in driver library) with `defines`.
 fn build_fake(dir: &Path, name: &str, defines: &[String]) -> Option<std::path::PathBuf> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../nvenc/tests/fake")
-        .join(format!("{name}.c"));
-    let out = dir.join(format!("lib{name}.so"));
-    let status = std::process::Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
-        .args(["-shared", "-fPIC", "-O1", "-o"])
-        .arg(&out)
-        .args(defines.iter().map(|d| format!("-D{d}")))
-        .arg(&src)
-        .status();
-    match status {
-        Ok(s) if s.success() => Some(out),
-        Ok(s) => panic!("compiling {} failed: {s}", src.display()),
-        Err(e) => {
-            assert!(!in_ci(), "CI=true and no C compiler (cc): {e}");
-            eprintln!("SKIPPED: no C compiler for the stand-in NVENC driver: {e}");
-            None
-        }
-    }
+    let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("../nvenc/tests/fake");
+    fake::build(&sources, dir, name, defines)
 }
 
 /// The whole NVENC path of the renderer (ring of exportable buffers, CUDA import, NVENC
@@ -219,12 +204,7 @@ fn nvenc_path_end_to_end_with_a_stand_in_driver() {
         stream.to_str().expect("path"),
     ]);
     let libs = Scratch::new("enc-fake-libs");
-    let uuid_bytes: Vec<String> = uuid.iter().map(|b| format!("{b:#04x}")).collect();
-    let Some(cuda) = build_fake(
-        &libs.0,
-        "fake_cuda",
-        &[format!("FAKE_UUID={}", uuid_bytes.join(","))],
-    ) else {
+    let Some(cuda) = build_fake(&libs.0, "fake_cuda", &[fake::uuid_define(&uuid)]) else {
         return;
     };
     let log = libs.path("frames.log");

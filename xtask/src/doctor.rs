@@ -150,7 +150,10 @@ fn hardware_encoder() {
         &format!("{} [{}]", ctx.adapter, ctx.adapter.driver),
     );
     let ext = gpu::external_memory_info(&ctx);
-    let uuid = ext.uuid_string().unwrap_or_else(|| "none".into());
+    let uuid = ext
+        .device_uuid
+        .as_ref()
+        .map_or_else(|| "none".into(), nvenc::format_uuid);
     match &ext.why_not {
         None => info(
             "Vulkan external memory",

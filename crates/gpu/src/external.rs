@@ -29,23 +29,6 @@ pub struct ExternalMemoryInfo {
     pub why_not: Option<String>,
 }
 
-impl ExternalMemoryInfo {
-    /// Formats the UUID as 8-4-4-4-12 hex digits.
-    pub fn uuid_string(&self) -> Option<String> {
-        self.device_uuid.map(|u| {
-            let h: Vec<String> = u.iter().map(|b| format!("{b:02x}")).collect();
-            format!(
-                "{}-{}-{}-{}-{}",
-                h[0..4].concat(),
-                h[4..6].concat(),
-                h[6..8].concat(),
-                h[8..10].concat(),
-                h[10..16].concat()
-            )
-        })
-    }
-}
-
 /// The Vulkan handles we need, copied out of wgpu's hal device.
 struct Raw {
     instance: ash::Instance,

@@ -197,7 +197,10 @@ fn main() -> Result<()> {
         ),
     );
     let ext = gpu::external_memory_info(&ctx);
-    let uuid_text = ext.uuid_string().unwrap_or_else(|| "none".into());
+    let uuid_text = ext
+        .device_uuid
+        .as_ref()
+        .map_or_else(|| "none".into(), nvenc::format_uuid);
     match &ext.why_not {
         None => row(
             "Vulkan external memory (opaque fd)",

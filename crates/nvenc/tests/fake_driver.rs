@@ -8,7 +8,6 @@
 //! (`cargo xtask device-check`).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -30,33 +29,14 @@ fn scratch() -> PathBuf {
     d
 }
 
-/// Compiles tests/fake/<name>.c with `defines` into a shared library; None (skip) without a C
-/// compiler, except under CI=true.
-fn build(name: &str, defines: &[String]) -> Option<PathBuf> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fake")
-        .join(format!("{name}.c"));
-    let out = scratch().join(format!("lib{name}.so"));
-    let status = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
-        .args(["-shared", "-fPIC", "-O1", "-o"])
-        .arg(&out)
-        .args(defines.iter().map(|d| format!("-D{d}")))
-        .arg(&src)
-        .status();
-    match status {
-        Ok(s) if s.success() => Some(out),
-        Ok(s) => panic!("compiling {} failed: {s}", src.display()),
-        Err(e) => {
-            assert!(!ci(), "CI=true and no C compiler (cc): {e}");
-            eprintln!("SKIPPED: no C compiler to build the fake driver: {e}");
-            None
-        }
-    }
-}
+mod fake;
 
-fn uuid_define(u: &[u8; 16]) -> String {
-    let bytes: Vec<String> = u.iter().map(|b| format!("{b:#04x}")).collect();
-    format!("FAKE_UUID={}", bytes.join(","))
+use fake::uuid_define;
+
+/// Builds the stand-in library `name` (tests/fake/<name>.c) into a fresh scratch folder.
+fn build(name: &str, defines: &[String]) -> Option<PathBuf> {
+    let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake");
+    fake::build(&sources, &scratch(), name, defines)
 }
 
 fn settings(codec: Codec, w: u32, h: u32, idr: u32) -> EncodeSettings {
