@@ -25,6 +25,8 @@ pub enum GpuError {
     Timeout { frame: u64, seconds: u64 },
     #[error("reading frame {frame} back from the GPU failed: {reason}")]
     Readback { frame: u64, reason: String },
+    #[error("reading {what} back from the GPU failed: {reason}")]
+    BufferReadback { what: String, reason: String },
     #[error("sharing GPU memory with CUDA: {0}")]
     External(String),
     #[error("invalid render setting: {0}")]

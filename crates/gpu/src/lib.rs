@@ -28,6 +28,7 @@ pub use layers::{
     VignetteParams, WaveformParams, avatar_mask, srgb_to_linear,
 };
 pub use nv12::{Nv12Layout, rgb_to_nv12_reference};
+pub use readback::read_buffers;
 pub use renderer::{FrameRenderer, RendererConfig};
 
 /// Receives finished frames, in order: the frame index and the padded NV12 bytes (see

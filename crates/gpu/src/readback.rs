@@ -32,6 +32,68 @@ pub(crate) fn wait_for(
         })
 }
 
+/// Submits `encoder` with copies of `sources` (buffers with `COPY_SRC`, their first `bytes`,
+/// each a multiple of 4) into one mappable buffer, waits up to `timeout` and returns each
+/// source's bytes. `what` names the data in errors. For tests, tools and small results (face
+/// boxes, scores); frames go through the [`ReadbackRing`].
+pub fn read_buffers(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    mut encoder: wgpu::CommandEncoder,
+    sources: &[(&wgpu::Buffer, u64)],
+    timeout: Duration,
+    what: &str,
+) -> Result<Vec<Vec<u8>>, GpuError> {
+    let fail = |reason: String| GpuError::BufferReadback {
+        what: what.to_owned(),
+        reason,
+    };
+    if let Some((_, bytes)) = sources
+        .iter()
+        .find(|(_, b)| b % wgpu::COPY_BUFFER_ALIGNMENT != 0)
+    {
+        return Err(fail(format!("{bytes} bytes is not a multiple of 4")));
+    }
+    let total: u64 = sources.iter().map(|(_, b)| b).sum();
+    let staging = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("readback.staging"),
+        size: total.max(wgpu::COPY_BUFFER_ALIGNMENT),
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let mut offset = 0;
+    for (buffer, bytes) in sources {
+        encoder.copy_buffer_to_buffer(buffer, 0, &staging, offset, *bytes);
+        offset += bytes;
+    }
+    let submission = queue.submit([encoder.finish()]);
+    let slice = staging.slice(..);
+    let (tx, rx) = std::sync::mpsc::channel();
+    slice.map_async(wgpu::MapMode::Read, move |r| {
+        let _ = tx.send(r);
+    });
+    device
+        .poll(wgpu::PollType::Wait {
+            submission_index: Some(submission),
+            timeout: Some(timeout),
+        })
+        .map_err(|e| fail(format!("waiting for the GPU: {e}")))?;
+    rx.recv()
+        .map_err(|e| fail(e.to_string()))?
+        .map_err(|e| fail(e.to_string()))?;
+    let view = slice.get_mapped_range().map_err(|e| fail(e.to_string()))?;
+    let mut out = Vec::with_capacity(sources.len());
+    let mut at = 0;
+    for (_, bytes) in sources {
+        let end = at + *bytes as usize;
+        out.push(view[at..end].to_vec());
+        at = end;
+    }
+    drop(view);
+    staging.unmap();
+    Ok(out)
+}
+
 #[derive(Debug)]
 struct Slot {
     buffer: wgpu::Buffer,

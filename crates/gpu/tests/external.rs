@@ -56,28 +56,17 @@ fn exporting_context() -> Option<&'static GpuContext> {
 
 /// Copies `src` into a mappable buffer on the GPU and reads it.
 fn read_back(ctx: &GpuContext, src: &wgpu::Buffer, size: u64) -> Vec<u8> {
-    let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("test.staging"),
-        size,
-        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-        mapped_at_creation: false,
-    });
-    let mut enc = ctx.device.create_command_encoder(&Default::default());
-    enc.copy_buffer_to_buffer(src, 0, &staging, 0, size);
-    ctx.queue.submit([enc.finish()]);
-    staging
-        .slice(..)
-        .map_async(wgpu::MapMode::Read, |r| r.expect("map"));
-    ctx.device
-        .poll(wgpu::PollType::wait_indefinitely())
-        .expect("poll");
-    let bytes = staging
-        .slice(..)
-        .get_mapped_range()
-        .expect("mapped")
-        .to_vec();
-    staging.unmap();
-    bytes
+    let encoder = ctx.device.create_command_encoder(&Default::default());
+    gpu::read_buffers(
+        &ctx.device,
+        &ctx.queue,
+        encoder,
+        &[(src, size)],
+        std::time::Duration::from_secs(60),
+        "the test buffer",
+    )
+    .expect("read back")
+    .remove(0)
 }
 
 use gpu::wgpu;

@@ -103,26 +103,16 @@ fn frame(r: &FrameRenderer, w: u32, h: u32, i: u32) -> Result<FrameUniforms> {
 
 /// Copies `src` to the host through wgpu (a staging buffer): what Vulkan wrote.
 fn read_back(ctx: &GpuContext, src: &wgpu::Buffer, size: u64) -> Result<Vec<u8>> {
-    let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("device_check.staging"),
-        size,
-        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-        mapped_at_creation: false,
-    });
-    let mut enc = ctx.device.create_command_encoder(&Default::default());
-    enc.copy_buffer_to_buffer(src, 0, &staging, 0, size);
-    ctx.queue.submit([enc.finish()]);
-    staging.slice(..).map_async(wgpu::MapMode::Read, |_| {});
-    ctx.device
-        .poll(wgpu::PollType::wait_indefinitely())
-        .context("poll")?;
-    let bytes = staging
-        .slice(..)
-        .get_mapped_range()
-        .context("map")?
-        .to_vec();
-    staging.unmap();
-    Ok(bytes)
+    let encoder = ctx.device.create_command_encoder(&Default::default());
+    let mut bytes = gpu::read_buffers(
+        &ctx.device,
+        &ctx.queue,
+        encoder,
+        &[(src, size)],
+        std::time::Duration::from_secs(60),
+        "an NV12 ring slot",
+    )?;
+    Ok(bytes.remove(0))
 }
 
 /// Renders frames 0..slots into the ring's slots and waits for them.

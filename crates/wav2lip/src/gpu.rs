@@ -497,37 +497,16 @@ pub fn read_back(
     buffer: &wgpu::Buffer,
     len: usize,
 ) -> Result<Vec<f32>, Wav2LipError> {
-    let bytes = (len * 4) as u64;
-    let staging = device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("wav2lip.readback"),
-        size: bytes,
-        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-        mapped_at_creation: false,
-    });
-    let mut encoder = device.create_command_encoder(&Default::default());
-    encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, bytes);
-    let submission = queue.submit([encoder.finish()]);
-    let slice = staging.slice(..);
-    let (tx, rx) = std::sync::mpsc::channel();
-    slice.map_async(wgpu::MapMode::Read, move |r| {
-        let _ = tx.send(r);
-    });
-    device
-        .poll(wgpu::PollType::Wait {
-            submission_index: Some(submission),
-            timeout: Some(std::time::Duration::from_secs(600)),
-        })
-        .map_err(|e| Wav2LipError::Gpu(format!("waiting for the generator: {e}")))?;
-    rx.recv()
-        .map_err(|e| Wav2LipError::Gpu(format!("readback: {e}")))?
-        .map_err(|e| Wav2LipError::Gpu(format!("readback: {e}")))?;
-    let view = slice
-        .get_mapped_range()
-        .map_err(|e| Wav2LipError::Gpu(format!("readback: {e}")))?;
-    let result = bytemuck::cast_slice::<u8, f32>(&view).to_vec();
-    drop(view);
-    staging.unmap();
-    Ok(result)
+    let encoder = device.create_command_encoder(&Default::default());
+    let bytes = gpu::read_buffers(
+        device,
+        queue,
+        encoder,
+        &[(buffer, (len * 4) as u64)],
+        std::time::Duration::from_secs(600),
+        "the generator's output",
+    )?;
+    Ok(bytemuck::cast_slice::<u8, f32>(&bytes[0]).to_vec())
 }
 
 pub(crate) fn upload_layer(

@@ -490,47 +490,25 @@ impl Mtcnn {
     /// Submits `encoder` after copying `outputs` into one staging buffer; returns their floats.
     fn read(
         &self,
-        mut encoder: wgpu::CommandEncoder,
+        encoder: wgpu::CommandEncoder,
         outputs: &[(wgpu::Buffer, usize)],
     ) -> Result<Vec<Vec<f32>>, Wav2LipError> {
-        let total: usize = outputs.iter().map(|(_, len)| len).sum();
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("mtcnn.readback"),
-            size: (total * 4).max(16) as u64,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let mut offset = 0u64;
-        for (buf, len) in outputs {
-            encoder.copy_buffer_to_buffer(buf, 0, &staging, offset, (*len * 4) as u64);
-            offset += (*len * 4) as u64;
-        }
-        let submission = self.queue.submit([encoder.finish()]);
-        let slice = staging.slice(..);
-        let (tx, rx) = std::sync::mpsc::channel();
-        slice.map_async(wgpu::MapMode::Read, move |r| {
-            let _ = tx.send(r);
-        });
-        self.device
-            .poll(wgpu::PollType::Wait {
-                submission_index: Some(submission),
-                timeout: Some(std::time::Duration::from_secs(600)),
-            })
-            .map_err(|e| Wav2LipError::Gpu(format!("waiting for the face detector: {e}")))?;
-        rx.recv()
-            .map_err(|e| Wav2LipError::Gpu(format!("face detector readback: {e}")))?
-            .map_err(|e| Wav2LipError::Gpu(format!("face detector readback: {e}")))?;
-        let view = slice
-            .get_mapped_range()
-            .map_err(|e| Wav2LipError::Gpu(format!("face detector readback: {e}")))?;
-        let all: &[f32] = bytemuck::cast_slice(&view[..total * 4]);
-        let mut out = Vec::with_capacity(outputs.len());
-        let mut at = 0;
-        for (_, len) in outputs {
-            out.push(all[at..at + len].to_vec());
-            at += len;
-        }
-        Ok(out)
+        let sources: Vec<(&wgpu::Buffer, u64)> = outputs
+            .iter()
+            .map(|(buffer, len)| (buffer, (*len * 4) as u64))
+            .collect();
+        let bytes = gpu::read_buffers(
+            &self.device,
+            &self.queue,
+            encoder,
+            &sources,
+            std::time::Duration::from_secs(600),
+            "the face detector's scores",
+        )?;
+        Ok(bytes
+            .iter()
+            .map(|b| bytemuck::cast_slice::<u8, f32>(b).to_vec())
+            .collect())
     }
 
     fn encoder(&self) -> wgpu::CommandEncoder {
