@@ -4,6 +4,12 @@
 //! straight into the avatar layer's storage buffer, and the layer's shader blends it back with a
 //! feathered mask. Only face boxes (and MTCNN's scores) reach the CPU, never pixels.
 //!
+//! On a software adapter (lavapipe, llvmpipe) the CPU is the device: the layer's `backend`
+//! ("auto" by default) then runs the networks natively on the CPU ([`wav2lip::native`]) from the
+//! picture's bytes, which the CPU already has (the decoded still or video frame), and uploads
+//! the generated 96x96 face (110 KB) into the same storage buffer. On a GPU adapter nothing
+//! leaves the GPU.
+//!
 //! Speech: the speech track (the job's audio unless the layer names another file) is decoded
 //! alongside the render ([`MelStream`]: memory does not grow with its length); each frame takes
 //! the 16 mel frames Wav2Lip's original inference takes for it (`int(i * 80 / fps)`), and
@@ -14,10 +20,10 @@ use std::path::{Path, PathBuf};
 
 use gpu::{FrameRenderer, GpuContext};
 use wav2lip::mel::{MIN_VALUE, MelStream};
-use wav2lip::model::{FACE, FACE_LEN, MEL_LEN};
-use wav2lip::mtcnn::{Mtcnn, MtcnnWeights};
-use wav2lip::resample::{Filter, Layout, Resample, Resampler};
-use wav2lip::{LipSync, Model};
+use wav2lip::model::{FACE, FACE_LEN, MEL_LEN, OUT_LEN};
+use wav2lip::mtcnn::MtcnnWeights;
+use wav2lip::resample::{Filter, Layout, Resample, Resampler, resample_rgba};
+use wav2lip::{Backend, BackendChoice, Detector, Generator, Model, Picture};
 
 use crate::RenderError;
 use crate::job::{AvatarLayer, NoFace};
@@ -36,13 +42,18 @@ pub(crate) fn is_still(path: &Path) -> bool {
         .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg"))
 }
 
+/// The networks and their buffers, on the backend chosen for this layer.
 #[derive(Debug)]
-struct AvatarGpu {
-    lipsync: LipSync,
-    mtcnn: Option<Mtcnn>,
-    resampler: Resampler,
-    faces: wgpu::Buffer,
-    mels: wgpu::Buffer,
+struct AvatarNets {
+    generator: Generator,
+    detector: Option<Detector>,
+    /// GPU backend: the crop kernel and the generator's input buffers on the device.
+    resampler: Option<Resampler>,
+    faces: Option<wgpu::Buffer>,
+    mels: Option<wgpu::Buffer>,
+    /// CPU backend: one frame's input and output on the host, reused.
+    host_faces: Vec<f32>,
+    host_out: Vec<f32>,
     device: wgpu::Device,
     queue: wgpu::Queue,
 }
@@ -57,7 +68,10 @@ pub(crate) struct Avatar {
     mel: MelStream,
     speech: PathBuf,
     still: bool,
-    gpu: Option<AvatarGpu>,
+    nets: Option<AvatarNets>,
+    /// The current picture's RGBA bytes and size (kept for the CPU backend only).
+    pixels: Vec<u8>,
+    pixels_size: (u32, u32),
     /// Last boxes found (pixels of the picture), for smoothing.
     history: VecDeque<[f32; 4]>,
     /// The crop used for the current frame (pixels of the picture, pads applied).
@@ -106,7 +120,9 @@ impl Avatar {
             mel,
             speech,
             still: is_still(&layer.face),
-            gpu: None,
+            nets: None,
+            pixels: Vec::new(),
+            pixels_size: (0, 0),
             history: VecDeque::new(),
             crop: None,
             frames: 0,
@@ -115,23 +131,31 @@ impl Avatar {
         })
     }
 
-    /// Uploads the generator and the detector to the job's device.
-    pub(crate) fn prepare_gpu(&mut self, ctx: &GpuContext) -> Result<(), RenderError> {
-        if self.gpu.is_some() {
+    /// Prepares the generator and the detector on the backend the layer asks for (`auto`: the
+    /// CPU when `ctx`'s adapter is a software rasteriser, the GPU otherwise), and logs it.
+    pub(crate) fn prepare(&mut self, ctx: &GpuContext) -> Result<(), RenderError> {
+        if self.nets.is_some() {
             return Ok(());
         }
         let model = self
             .model
             .take()
-            .ok_or_else(|| RenderError::Thread("avatar model already uploaded".into()))?;
-        let mut lipsync = LipSync::new(&ctx.device, &ctx.queue, &model)?;
-        lipsync.set_max_batch(1);
+            .ok_or_else(|| RenderError::Thread("avatar model already prepared".into()))?;
+        let (backend, why) = BackendChoice::from(self.layer.backend).resolve(ctx.adapter.software);
+        log::info!(
+            "avatar {}: lip sync on the {backend} backend ({why}; adapter {})",
+            self.layer.face.display(),
+            ctx.adapter
+        );
+        let gpu = Some((&ctx.device, &ctx.queue));
+        let mut generator = Generator::new(backend, &model, gpu)?;
+        generator.set_max_batch(1);
         drop(model);
-        let mtcnn = match self.weights.take() {
+        let detector = match self.weights.take() {
             Some(w) => {
-                let mut m = Mtcnn::new(&ctx.device, &ctx.queue, &w)?;
-                m.min_face = self.layer.min_face.0;
-                Some(m)
+                let mut d = Detector::new(backend, &w, gpu)?;
+                d.set_min_face(self.layer.min_face.0);
+                Some(d)
             }
             None => None,
         };
@@ -143,16 +167,52 @@ impl Avatar {
                 mapped_at_creation: false,
             })
         };
-        self.gpu = Some(AvatarGpu {
-            lipsync,
-            mtcnn,
-            resampler: Resampler::new(&ctx.device)?,
-            faces: buffer("avatar.faces", FACE_LEN),
-            mels: buffer("avatar.mels", MEL_LEN),
+        let on_gpu = backend == Backend::Gpu;
+        if on_gpu {
+            self.pixels = Vec::new();
+        }
+        self.nets = Some(AvatarNets {
+            generator,
+            detector,
+            resampler: if on_gpu {
+                Some(Resampler::new(&ctx.device)?)
+            } else {
+                None
+            },
+            faces: on_gpu.then(|| buffer("avatar.faces", FACE_LEN)),
+            mels: on_gpu.then(|| buffer("avatar.mels", MEL_LEN)),
+            host_faces: if on_gpu {
+                Vec::new()
+            } else {
+                vec![0.0; FACE_LEN]
+            },
+            host_out: if on_gpu {
+                Vec::new()
+            } else {
+                vec![0.0; OUT_LEN]
+            },
             device: ctx.device.clone(),
             queue: ctx.queue.clone(),
         });
         Ok(())
+    }
+
+    /// The backend the networks run on (None before [`Self::prepare`]).
+    pub(crate) fn backend(&self) -> Option<Backend> {
+        self.nets.as_ref().map(|n| n.generator.backend())
+    }
+
+    /// True when the layer needs the picture's bytes on the host (the CPU backend, or not yet
+    /// decided).
+    pub(crate) fn wants_pixels(&self) -> bool {
+        self.backend() != Some(Backend::Gpu)
+    }
+
+    /// The picture's current RGBA8 bytes (a still once, a video frame whenever one arrives).
+    pub(crate) fn set_pixels(&mut self, pixels: &[u8], width: u32, height: u32) {
+        self.pixels.clear();
+        self.pixels.extend_from_slice(pixels);
+        self.pixels_size = (width, height);
     }
 
     /// The face box of the current frame in texture coordinates (x0, y0, x1, y1), if any.
@@ -178,10 +238,17 @@ impl Avatar {
             frame.is_multiple_of(u64::from(self.layer.detect_every.0)) || self.history.is_empty()
         };
         if due {
-            let Some(mtcnn) = self.gpu.as_ref().and_then(|g| g.mtcnn.as_ref()) else {
+            let Some(detector) = self.nets.as_ref().and_then(|g| g.detector.as_ref()) else {
                 return Err(RenderError::Thread("avatar detector not prepared".into()));
             };
-            let faces = mtcnn.detect(picture)?;
+            let faces = match detector {
+                Detector::Gpu(_) => detector.detect(Picture::Texture(picture))?,
+                Detector::Cpu(_) => detector.detect(Picture::Rgba {
+                    pixels: &self.pixels,
+                    width: self.pixels_size.0,
+                    height: self.pixels_size.1,
+                })?,
+            };
             match faces.iter().max_by(|a, b| a.area().total_cmp(&b.area())) {
                 Some(face) => {
                     self.history.push_back(face.rect);
@@ -243,6 +310,11 @@ impl Avatar {
             .ok_or_else(|| RenderError::Thread("avatar layer without a face buffer".into()))?
             .clone();
         let frame = (time * fps).round().max(0.0) as u64;
+        if self.wants_pixels() && self.pixels.is_empty() {
+            // No video frame yet: the texture is opaque black, and so are these bytes.
+            let (w, h) = (picture.width(), picture.height());
+            self.set_pixels(&[0, 0, 0, 255].repeat((w * h) as usize), w, h);
+        }
         let found = self.face_box(&picture, frame, time)?;
         self.frames += 1;
         if !drawn {
@@ -266,38 +338,48 @@ impl Avatar {
         }
         self.crop = Some(crop);
         let g = self
-            .gpu
+            .nets
             .as_mut()
-            .ok_or_else(|| RenderError::Thread("avatar GPU state not prepared".into()))?;
+            .ok_or_else(|| RenderError::Thread("avatar networks not prepared".into()))?;
         // The speech window of this frame; silence once the speech has ended.
         let window = self
             .mel
             .window(frame as usize, fps)
             .map_err(|e| asset(&self.speech, e))?
             .unwrap_or(&self.silence);
-        g.queue
-            .write_buffer(&g.mels, 0, bytemuck::cast_slice(window));
-        let mut encoder = g
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("avatar.crop"),
-            });
-        g.resampler.encode(
-            &g.device,
-            &mut encoder,
-            &picture,
-            &Resample {
-                crops: &[crop],
-                out: (FACE as u32, FACE as u32),
-                filter: Filter::Bilinear,
-                layout: Layout::Wav2Lip,
-                scale: 1.0 / 255.0,
-                offset: 0.0,
-            },
-            &g.faces,
-        )?;
-        g.queue.submit([encoder.finish()]);
-        g.lipsync.infer(&g.faces, &g.mels, &out, 1)?;
+        let job = Resample {
+            crops: &[crop],
+            out: (FACE as u32, FACE as u32),
+            filter: Filter::Bilinear,
+            layout: Layout::Wav2Lip,
+            scale: 1.0 / 255.0,
+            offset: 0.0,
+        };
+        match &mut g.generator {
+            Generator::Gpu(lipsync) => {
+                let (Some(faces), Some(mels), Some(resampler)) = (&g.faces, &g.mels, &g.resampler)
+                else {
+                    return Err(RenderError::Thread("avatar GPU buffers missing".into()));
+                };
+                g.queue.write_buffer(mels, 0, bytemuck::cast_slice(window));
+                let mut encoder =
+                    g.device
+                        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                            label: Some("avatar.crop"),
+                        });
+                resampler.encode(&g.device, &mut encoder, &picture, &job, faces)?;
+                g.queue.submit([encoder.finish()]);
+                lipsync.infer(faces, mels, &out, 1)?;
+            }
+            Generator::Cpu(cpu) => {
+                // The crop from the bytes the CPU has; the new face goes up to the layer's
+                // buffer (ordered before the frame's layer pass by the queue).
+                resample_rgba(&self.pixels, self.pixels_size, &job, &mut g.host_faces)?;
+                cpu.infer(&g.host_faces, window, 1, &mut g.host_out)?;
+                g.queue
+                    .write_buffer(&out, 0, bytemuck::cast_slice(&g.host_out));
+            }
+        }
         Ok(())
     }
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use renderer::job::{Dimension, EncoderChoice, Fps};
+use renderer::job::{Dimension, EncoderChoice, Fps, LipSyncBackend};
 use renderer::{Job, Progress, RenderError, RenderOptions};
 
 /// Exit codes (documented in the README).
@@ -79,6 +79,11 @@ struct Cli {
     /// written to --output or beside the job's output as NAME.segment-IIII-of-NNNN.mp4.
     #[arg(long, value_name = "I/N")]
     segment: Option<renderer::Segment>,
+    /// Which executor runs avatar layers' lip sync and face detection (overrides each avatar's
+    /// `backend`): auto (the CPU when frames are drawn by a software rasteriser such as
+    /// lavapipe, else the GPU), gpu, or cpu.
+    #[arg(long, value_name = "auto|gpu|cpu")]
+    lipsync_backend: Option<String>,
     /// Print nothing but errors (no progress, no summary).
     #[arg(long, short)]
     quiet: bool,
@@ -208,6 +213,16 @@ fn apply_overrides(job: &mut Job, cli: &Cli) -> Result<(), renderer::JobError> {
     }
     if let Some(a) = &cli.adapter {
         job.video.adapter = a.clone();
+    }
+    if let Some(b) = &cli.lipsync_backend {
+        let backend = b
+            .parse::<LipSyncBackend>()
+            .map_err(|m| bad("--lipsync-backend", m))?;
+        for layer in &mut job.layers {
+            if let renderer::job::Layer::Avatar(a) = layer {
+                a.backend = backend;
+            }
+        }
     }
     job.validate()
 }

@@ -311,7 +311,18 @@ impl Scene {
                     }
                 }
                 if let Layer::Avatar(a) = layer {
-                    item.avatar = Some(Box::new(Avatar::load(a, audio)?));
+                    let mut avatar = Avatar::load(a, audio)?;
+                    // A still's bytes, for the CPU backend (dropped if the GPU runs the nets).
+                    if let Some(LayerImage::Rgba {
+                        width,
+                        height,
+                        pixels,
+                    }) = &image
+                        && is_still(&a.face)
+                    {
+                        avatar.set_pixels(pixels, *width, *height);
+                    }
+                    item.avatar = Some(Box::new(avatar));
                     item.dynamic = true;
                 }
                 if let Layer::Text(t) = layer {
@@ -803,7 +814,14 @@ impl Scene {
             }
             // Video frames: start the decoder at the first frame's time.
             if (drawn || avatar) && item.picture.is_some() && self.video_path(layer).is_some() {
-                self.next_video_frame(i, renderer, time)?;
+                let got = self.next_video_frame(i, renderer, time)?;
+                // The CPU backend reads the frame's bytes, which are on the host already.
+                if let (true, Some((w, h))) = (got, self.items[i].picture)
+                    && let Some(avatar) = self.items[i].avatar.as_mut()
+                    && avatar.wants_pixels()
+                {
+                    avatar.set_pixels(&self.frame_buffer, w, h);
+                }
             }
             if let Some(avatar) = self.items[i].avatar.as_mut() {
                 avatar.process(renderer, i, time, self.fps, drawn)?;
@@ -855,12 +873,12 @@ impl Scene {
         Ok(())
     }
 
-    /// Uploads what the layers run on the GPU besides drawing (the avatar's lip-sync model and
-    /// face detector) to the renderer's device. Call once, after the renderer is created.
+    /// Prepares what the layers run besides drawing (the avatars' lip-sync model and face
+    /// detector, on the GPU or the CPU backend). Call once, after the renderer is created.
     pub fn prepare_gpu(&mut self, ctx: &gpu::GpuContext) -> Result<(), RenderError> {
         for item in &mut self.items {
             if let Some(avatar) = item.avatar.as_mut() {
-                avatar.prepare_gpu(ctx)?;
+                avatar.prepare(ctx)?;
             }
         }
         Ok(())
@@ -880,13 +898,13 @@ impl Scene {
         i: usize,
         renderer: &mut FrameRenderer,
         time: f64,
-    ) -> Result<(), RenderError> {
+    ) -> Result<bool, RenderError> {
         let layer = &self.layers[self.items[i].layer];
         let Some(path) = self.video_path(layer) else {
-            return Ok(());
+            return Ok(false);
         };
         let Some((w, h)) = self.items[i].picture else {
-            return Ok(());
+            return Ok(false);
         };
         if self.items[i].video.is_none() {
             self.items[i].video = Some(VideoFrames::spawn(
@@ -918,6 +936,6 @@ impl Scene {
             buf = pixels;
         }
         self.frame_buffer = buf;
-        Ok(())
+        Ok(got)
     }
 }

@@ -1,36 +1,60 @@
-//! Generator throughput: frames/s at the given batch sizes on the default adapter, with seeded
-//! random weights; with `--torch PYTHONPATH`, the same architecture in PyTorch (fp32 and fp16 on
-//! CUDA, fp32 on CPU) measured in the same run, and the ratio.
+//! Generator throughput: frames/s and GFLOP/s at the given batch sizes on each backend asked
+//! for, with seeded random weights; with `--torch PYTHONPATH`, the same architecture in PyTorch
+//! (fp32, and fp16 on CUDA) measured in the same run, and the ratio.
 //!
-//!     cargo run --release -p wav2lip --example bench -- [--torch DIR] [BATCH ...]   (default 1 16 128)
+//!     cargo run --release -p wav2lip --example bench -- [--backend cpu|gpu|both] [--torch DIR]
+//!         [BATCH ...]   (default: the backend the avatar would choose; batches 1 16 64)
 
 use std::process::ExitCode;
 use std::time::Instant;
 
 use wav2lip::model::{FACE_LEN, MEL_LEN, Model, Rng, random_checkpoint};
+use wav2lip::{Backend, BackendChoice, Generator};
+
+fn take_flag(args: &mut Vec<String>, flag: &str) -> Option<String> {
+    let i = args.iter().position(|a| a == flag)?;
+    let v = args.get(i + 1).cloned();
+    args.drain(i..(i + 2).min(args.len()));
+    v
+}
 
 fn run() -> Result<(), String> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let torch = args.iter().position(|a| a == "--torch").and_then(|i| {
-        let p = args.get(i + 1).cloned();
-        args.drain(i..(i + 2).min(args.len()));
-        p
-    });
+    let torch = take_flag(&mut args, "--torch");
+    let backend = take_flag(&mut args, "--backend");
     let batches: Vec<usize> = if args.is_empty() {
-        vec![1, 16, 128]
+        vec![1, 16, 64]
     } else {
         args.iter()
             .map(|a| a.parse().map_err(|_| format!("not a batch size: {a}")))
             .collect::<Result<_, _>>()?
     };
-    let ctx = gpu::GpuContext::new(&gpu::AdapterChoice::Auto).map_err(|e| e.to_string())?;
+    // The CPU backend needs no adapter; without one, "auto" means the CPU.
+    let ctx = match gpu::GpuContext::new(&gpu::AdapterChoice::Auto) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            eprintln!("no GPU adapter ({e}): the GPU backend cannot run");
+            None
+        }
+    };
+    let software = ctx.as_ref().is_none_or(|c| c.adapter.software);
+    let backends: Vec<Backend> = match backend.as_deref() {
+        Some("both") => vec![Backend::Cpu, Backend::Gpu],
+        Some(b) => {
+            let choice: BackendChoice = b
+                .parse()
+                .map_err(|e: wav2lip::Wav2LipError| e.to_string())?;
+            vec![choice.resolve(software).0]
+        }
+        None => vec![BackendChoice::Auto.resolve(software).0],
+    };
     let model = Model::random(1);
-    let mut sync =
-        wav2lip::gpu::LipSync::new(&ctx.device, &ctx.queue, &model).map_err(|e| e.to_string())?;
+    let gflop = model.flops_per_frame() / 1e9;
     println!(
-        "adapter: {} (max batch per dispatch {})",
-        ctx.adapter,
-        sync.max_batch()
+        "adapter: {}; {} threads; {gflop:.2} GFLOP a frame",
+        ctx.as_ref()
+            .map_or("none".to_owned(), |c| c.adapter.to_string()),
+        rayon::current_num_threads()
     );
     let weights =
         std::env::temp_dir().join(format!("wav2lip-bench-{}.safetensors", std::process::id()));
@@ -39,24 +63,15 @@ fn run() -> Result<(), String> {
             .map_err(|e| e.to_string())?;
     }
     println!(
-        "| batch | ours frames/s | PyTorch fp32 frames/s | PyTorch fp16 frames/s | ours / PyTorch fp32 |"
+        "| backend | batch | ours frames/s | ours GFLOP/s | PyTorch fp32 frames/s | PyTorch fp16 frames/s | ours / PyTorch fp32 |"
     );
-    println!("|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     for &n in &batches {
         let mut rng = Rng::new(n as u64);
         let faces: Vec<f32> = (0..n * FACE_LEN).map(|_| rng.uniform()).collect();
         let mels: Vec<f32> = (0..n * MEL_LEN).map(|_| rng.sym(4.0)).collect();
-        // Warm-up (pipeline compilation, buffer allocation), then timed runs.
-        sync.infer_host(&faces, &mels, n)
-            .map_err(|e| e.to_string())?;
-        let reps = (64 / n).clamp(1, 8);
-        let t = Instant::now();
-        for _ in 0..reps {
-            sync.infer_host(&faces, &mels, n)
-                .map_err(|e| e.to_string())?;
-        }
-        let ours = (n * reps) as f64 / t.elapsed().as_secs_f64();
-        let torch_fps = |half: bool| -> Option<f64> {
+        // (frames/s, ran on CUDA) of PyTorch at this batch.
+        let torch_fps = |half: bool| -> Option<(f64, bool)> {
             let pp = torch.as_ref()?;
             let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("tests/fixtures/torch_wav2lip.py");
@@ -69,24 +84,52 @@ fn run() -> Result<(), String> {
             }
             let out = cmd.output().ok()?;
             let text = String::from_utf8_lossy(&out.stdout);
-            let device_cuda = text.contains("\"device\": \"cuda\"");
-            if half && !device_cuda {
-                return None;
-            }
-            text.split("\"frames_per_s\": ")
+            let fps = text
+                .split("\"frames_per_s\": ")
                 .nth(1)?
                 .trim_end_matches(['}', '\n', ' '])
                 .parse()
-                .ok()
+                .ok()?;
+            Some((fps, text.contains("\"device\": \"cuda\"")))
         };
-        let (t32, t16) = (torch_fps(false), torch_fps(true));
-        let fmt = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.2}"));
-        println!(
-            "| {n} | {ours:.2} | {} | {} | {} |",
-            fmt(t32),
-            fmt(t16),
-            t32.map_or("-".to_owned(), |t| format!("{:.2}", ours / t))
-        );
+        // PyTorch first, then ours, per batch size: both see the same machine state.
+        let full = torch_fps(false);
+        // fp16 only where PyTorch runs on CUDA (on a CPU it is an emulation, not a contender).
+        let t16 = match full {
+            Some((_, true)) => torch_fps(true).map(|(f, _)| f),
+            _ => None,
+        };
+        let t32 = full.map(|(f, _)| f);
+        for &backend in &backends {
+            let mut generator =
+                Generator::new(backend, &model, ctx.as_ref().map(|c| (&c.device, &c.queue)))
+                    .map_err(|e| e.to_string())?;
+            // Warm-up (pipeline compilation, buffer allocation), then timed runs.
+            generator
+                .infer_host(&faces, &mels, n)
+                .map_err(|e| e.to_string())?;
+            let reps = match backend {
+                Backend::Cpu => (256 / n).clamp(2, 32),
+                Backend::Gpu => (64 / n).clamp(1, 8),
+            };
+            let t = Instant::now();
+            for _ in 0..reps {
+                generator
+                    .infer_host(&faces, &mels, n)
+                    .map_err(|e| e.to_string())?;
+            }
+            let ours = (n * reps) as f64 / t.elapsed().as_secs_f64();
+            let fmt = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.2}"));
+            use std::io::Write;
+            println!(
+                "| {backend} | {n} | {ours:.2} | {:.1} | {} | {} | {} |",
+                ours * gflop,
+                fmt(t32),
+                fmt(t16),
+                t32.map_or("-".to_owned(), |t| format!("{:.2}", ours / t))
+            );
+            let _ = std::io::stdout().flush();
+        }
     }
     let _ = std::fs::remove_file(&weights);
     Ok(())

@@ -121,6 +121,35 @@ pub enum CheckpointError {
         /// What the file holds instead.
         found: String,
     },
+    /// The checkpoint holds tensors the model does not have (another model's checkpoint).
+    #[error(
+        "checkpoint {origin} holds {count} tensor(s) the model does not use (e.g. {}); make sure \
+         the file is a checkpoint of the expected model",
+        examples.join(", ")
+    )]
+    UnexpectedKeys {
+        /// The file the checkpoint was loaded from, or "(in memory)".
+        origin: String,
+        /// How many keys are unused.
+        count: usize,
+        /// Up to three of them, quoted.
+        examples: Vec<String>,
+    },
+    /// A tensor holds NaN or an infinity (a diverged training run or a corrupt file).
+    #[error(
+        "checkpoint {origin}: tensor `{key}` holds a non-finite value ({value}) at index {index}; \
+         the weights are unusable: use another checkpoint"
+    )]
+    NonFinite {
+        /// The file the checkpoint was loaded from, or "(in memory)".
+        origin: String,
+        /// The tensor.
+        key: String,
+        /// Index of the first bad value.
+        index: usize,
+        /// The value (NaN, inf or -inf).
+        value: f32,
+    },
     /// [`Checkpoint::expect`] found no tensor under the key.
     #[error(
         "checkpoint {origin} has no tensor `{key}` (it holds {count} tensors{}); make sure the \
@@ -207,11 +236,16 @@ impl Checkpoint {
             path: path.to_path_buf(),
             source,
         })?;
-        let format = sniff(&bytes);
+        Self::from_bytes(path, &bytes)
+    }
+
+    /// Reads a checkpoint held in memory; `path` names it in errors.
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Checkpoint, CheckpointError> {
+        let format = sniff(bytes);
         let tensors = match format {
-            Format::TorchZip => load_zip(&bytes),
-            Format::Safetensors => load_safetensors(&bytes),
-            _ => load_legacy(&bytes),
+            Format::TorchZip => load_zip(bytes),
+            Format::Safetensors => load_safetensors(bytes),
+            _ => load_legacy(bytes),
         }
         .map_err(|fail| fail.into_error(path, format))?;
         Ok(Checkpoint {
@@ -235,11 +269,19 @@ impl Checkpoint {
         self.tensors.get(key)
     }
 
-    /// The tensor under `key`, which must have exactly `shape`; the error names the key, the
-    /// file and either the most similar keys or both shapes.
+    /// The tensor under `key`, which must have exactly `shape` and finite values; the error
+    /// names the key, the file and either the most similar keys, both shapes or the bad value.
     pub fn expect(&self, key: &str, shape: &[usize]) -> Result<&Tensor, CheckpointError> {
         match self.tensors.get(key) {
-            Some(t) if t.shape == shape => Ok(t),
+            Some(t) if t.shape == shape => match t.data.iter().position(|v| !v.is_finite()) {
+                None => Ok(t),
+                Some(index) => Err(CheckpointError::NonFinite {
+                    origin: self.origin_name(),
+                    key: key.to_string(),
+                    index,
+                    value: t.data[index],
+                }),
+            },
             Some(t) => Err(CheckpointError::ShapeMismatch {
                 origin: self.origin_name(),
                 key: key.to_string(),
@@ -253,6 +295,27 @@ impl Checkpoint {
                 count: self.tensors.len(),
             }),
         }
+    }
+
+    /// Fails when the checkpoint holds keys outside `used` (BatchNorm's `num_batches_tracked`
+    /// counters excepted: they are bookkeeping, not weights).
+    pub fn expect_only(
+        &self,
+        used: &std::collections::BTreeSet<String>,
+    ) -> Result<(), CheckpointError> {
+        let extra: Vec<&String> = self
+            .tensors
+            .keys()
+            .filter(|k| !used.contains(*k) && !k.ends_with("num_batches_tracked"))
+            .collect();
+        if extra.is_empty() {
+            return Ok(());
+        }
+        Err(CheckpointError::UnexpectedKeys {
+            origin: self.origin_name(),
+            count: extra.len(),
+            examples: extra.iter().take(3).map(|k| format!("`{k}`")).collect(),
+        })
     }
 
     /// The keys, in sorted order.

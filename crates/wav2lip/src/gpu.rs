@@ -12,9 +12,8 @@ use std::collections::HashMap;
 use bytemuck::{Pod, Zeroable};
 
 use crate::Wav2LipError;
-use crate::model::{
-    Act, FACE, FACE_LEN, FoldedLayer, MEL_BINS, MEL_LEN, MEL_STEPS, Model, OUT_LEN,
-};
+use crate::model::{Act, FACE_LEN, FoldedLayer, MEL_LEN, Model, OUT_LEN};
+use crate::plan::{Buf, Slot, Step, frame_floats, plan};
 
 /// Mirror of `ConvParams` in shaders/nn/conv2d.wgsl.
 #[repr(C)]
@@ -44,52 +43,12 @@ pub struct ConvParams {
     pub _pad: [u32; 3],
 }
 
-/// Where a layer reads or writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Buf {
-    Faces,
-    Mels,
-    Out,
-    Audio,
-    /// Decoder level b: [decoder block b's output | encoder block 6 - b's output].
-    Concat(usize),
-    Scratch(usize),
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Slot {
-    buf: Buf,
-    ctot: usize,
-    coff: usize,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Step {
-    layer: usize,
-    input: Slot,
-    output: Slot,
-    in_hw: (usize, usize),
-    out_hw: (usize, usize),
-}
-
 #[derive(Debug)]
 pub(crate) struct GpuLayer {
     pub(crate) def: crate::model::LayerDef,
     pub(crate) weights: wgpu::Buffer,
     pub(crate) bias: wgpu::Buffer,
     pub(crate) params: wgpu::Buffer,
-}
-
-/// Floats per frame of each internal buffer.
-fn frame_floats(buf: Buf, concat: &[usize], scratch: usize) -> usize {
-    match buf {
-        Buf::Faces => FACE_LEN,
-        Buf::Mels => MEL_LEN,
-        Buf::Out => OUT_LEN,
-        Buf::Audio => 512,
-        Buf::Concat(b) => concat[b],
-        Buf::Scratch(_) => scratch,
-    }
 }
 
 /// The Wav2Lip generator on a wgpu device.
@@ -552,113 +511,4 @@ pub(crate) fn upload_layer(
             mapped_at_creation: false,
         }),
     }
-}
-
-/// The execution order: every layer's input and output slot and sizes, the floats per frame of
-/// each concat level, and of a scratch buffer.
-fn plan(model: &Model) -> (Vec<Step>, Vec<usize>, usize) {
-    let arch = &model.arch;
-    let side = |b: usize| crate::Architecture::level_side(b);
-    let concat_c: Vec<usize> = (0..7)
-        .map(|b| arch.dec_channels(b) + arch.enc_channels(6 - b))
-        .collect();
-    let concat: Vec<usize> = (0..7).map(|b| concat_c[b] * side(b) * side(b)).collect();
-    let mut steps = Vec::new();
-    let mut scratch = 0usize;
-    let mut index = 0usize;
-    let mut run = |steps: &mut Vec<Step>,
-                   defs: &[crate::model::LayerDef],
-                   input: Slot,
-                   mut hw: (usize, usize),
-                   last: Slot| {
-        let mut from = input;
-        for (j, def) in defs.iter().enumerate() {
-            let out_hw = def.out_size(hw.0, hw.1);
-            let to = if j + 1 == defs.len() {
-                last
-            } else {
-                scratch = scratch.max(def.cout * out_hw.0 * out_hw.1);
-                Slot {
-                    buf: Buf::Scratch(j % 2),
-                    ctot: def.cout,
-                    coff: 0,
-                }
-            };
-            steps.push(Step {
-                layer: index,
-                input: from,
-                output: to,
-                in_hw: hw,
-                out_hw,
-            });
-            index += 1;
-            from = to;
-            hw = out_hw;
-        }
-    };
-    // Face encoder: block b writes into decoder level 6 - b, after the decoder's channels.
-    let mut prev = Slot {
-        buf: Buf::Faces,
-        ctot: 6,
-        coff: 0,
-    };
-    let mut hw = (FACE, FACE);
-    for (b, block) in arch.face.iter().enumerate() {
-        let level = 6 - b;
-        let dest = Slot {
-            buf: Buf::Concat(level),
-            ctot: concat_c[level],
-            coff: arch.dec_channels(level),
-        };
-        run(&mut steps, block, prev, hw, dest);
-        prev = dest;
-        hw = (side(level), side(level));
-    }
-    run(
-        &mut steps,
-        &arch.audio,
-        Slot {
-            buf: Buf::Mels,
-            ctot: 1,
-            coff: 0,
-        },
-        (MEL_BINS, MEL_STEPS),
-        Slot {
-            buf: Buf::Audio,
-            ctot: 512,
-            coff: 0,
-        },
-    );
-    let mut prev = Slot {
-        buf: Buf::Audio,
-        ctot: 512,
-        coff: 0,
-    };
-    let mut hw = (1, 1);
-    for (b, block) in arch.decoder.iter().enumerate() {
-        let dest = Slot {
-            buf: Buf::Concat(b),
-            ctot: concat_c[b],
-            coff: 0,
-        };
-        run(&mut steps, block, prev, hw, dest);
-        prev = Slot {
-            buf: Buf::Concat(b),
-            ctot: concat_c[b],
-            coff: 0,
-        };
-        hw = (side(b), side(b));
-    }
-    run(
-        &mut steps,
-        &arch.output,
-        prev,
-        hw,
-        Slot {
-            buf: Buf::Out,
-            ctot: 3,
-            coff: 0,
-        },
-    );
-    (steps, concat, scratch)
 }

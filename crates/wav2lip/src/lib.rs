@@ -6,6 +6,7 @@
 //!   and safetensors.
 //! - [`npy`]: NumPy `.npy` files (float32, C order) for the parity examples.
 
+pub mod backend;
 pub mod checkpoint;
 pub mod cpu;
 pub mod fetch;
@@ -14,9 +15,12 @@ mod kernel;
 pub mod mel;
 pub mod model;
 pub mod mtcnn;
+pub mod native;
 pub mod npy;
+mod plan;
 pub mod resample;
 
+pub use backend::{Backend, BackendChoice, Detector, Generator, Picture};
 pub use gpu::LipSync;
 pub use model::{Architecture, Model};
 

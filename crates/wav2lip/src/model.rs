@@ -311,11 +311,12 @@ impl Rng {
 
 impl Model {
     /// Loads and folds the generator's weights from a checkpoint (keys as in Wav2Lip's state
-    /// dict; a "module." prefix is already stripped by the loader). A missing or mis-shaped key
-    /// is an error naming it.
+    /// dict; a "module." prefix is already stripped by the loader). A missing, mis-shaped, non-finite or
+    /// unexpected tensor is an error naming it.
     pub fn from_checkpoint(ckpt: &Checkpoint) -> Result<Self, CheckpointError> {
         let arch = Architecture::wav2lip();
         let mut layers = Vec::new();
+        let mut used = std::collections::BTreeSet::new();
         for def in arch.layers() {
             let (kh, kw) = def.k;
             let (conv_w, conv_b) = if def.bn {
@@ -333,9 +334,14 @@ impl Model {
             };
             let w = ckpt.expect(&conv_w, &w_shape)?;
             let b = ckpt.expect(&conv_b, &[def.cout])?;
+            used.insert(conv_w);
+            used.insert(conv_b);
             let bn = if def.bn {
-                let p = |name: &str| {
-                    ckpt.expect(&format!("{}.conv_block.1.{name}", def.key), &[def.cout])
+                let mut p = |name: &str| {
+                    let key = format!("{}.conv_block.1.{name}", def.key);
+                    let t = ckpt.expect(&key, &[def.cout]);
+                    used.insert(key);
+                    t
                 };
                 Some((
                     p("weight")?,
@@ -348,7 +354,22 @@ impl Model {
             };
             layers.push(fold(def, w, b, bn));
         }
+        ckpt.expect_only(&used)?;
         Ok(Self { arch, layers })
+    }
+
+    /// Floating-point operations (2 x multiply-adds of the convolutions) of one frame.
+    pub fn flops_per_frame(&self) -> f64 {
+        let (steps, _, _) = crate::plan::plan(self);
+        steps
+            .iter()
+            .map(|s| {
+                let d = &self.layers[s.layer].def;
+                // A transposed convolution multiplies every input pixel by every tap.
+                let (h, w) = if d.transposed { s.in_hw } else { s.out_hw };
+                2.0 * (d.fan_in() * d.cout * h * w) as f64
+            })
+            .sum()
     }
 
     /// Seeded random weights with BatchNorm statistics near identity, scaled so activations

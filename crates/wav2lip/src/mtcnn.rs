@@ -31,7 +31,7 @@ const THRESHOLDS: [f32; 3] = [0.6, 0.7, 0.7];
 /// the picture beyond it; keeps P-Net's activations within every device's binding limit).
 const MAX_PYRAMID_SIDE: f32 = 720.0;
 /// Candidates per R-Net / O-Net dispatch.
-const CHUNK: usize = 128;
+pub(crate) const CHUNK: usize = 128;
 
 /// How to obtain the weights, for error messages.
 pub fn weights_hint(dir: &Path) -> String {
@@ -74,7 +74,7 @@ pub fn iou(a: [f32; 4], b: [f32; 4]) -> f32 {
 
 /// A step of a network on the host, before upload.
 #[derive(Debug, Clone)]
-enum HostOp {
+pub(crate) enum HostOp {
     Conv(FoldedLayer),
     Pool { k: usize, s: usize },
 }
@@ -82,7 +82,7 @@ enum HostOp {
 /// The three networks' weights, folded into the kernel's form.
 #[derive(Debug, Clone)]
 pub struct MtcnnWeights {
-    nets: [Vec<HostOp>; 3],
+    pub(crate) nets: [Vec<HostOp>; 3],
 }
 
 fn conv_def(key: &str, cin: usize, cout: usize, k: usize, act: Act) -> LayerDef {
@@ -257,7 +257,7 @@ struct PoolParams {
 }
 
 /// Output side of a ceil-mode pooling window (no padding).
-fn pool_out(size: usize, k: usize, s: usize) -> usize {
+pub(crate) fn pool_out(size: usize, k: usize, s: usize) -> usize {
     if size <= k {
         return 1;
     }
@@ -274,6 +274,9 @@ enum GpuOp {
     Conv(GpuLayer),
     Pool { k: usize, s: usize },
 }
+
+/// P-Net's output planes for one pyramid level and their (height, width).
+pub(crate) type ScoreMap = (Vec<f32>, (usize, usize));
 
 /// A tensor shape: channels, height, width (per batch item).
 type Chw = (usize, usize, usize);
@@ -372,8 +375,8 @@ pub struct Mtcnn {
 }
 
 /// Normalisation of the networks' input: (byte - 127.5) / 128.
-const NORM_SCALE: f32 = 1.0 / 128.0;
-const NORM_OFFSET: f32 = -127.5 / 128.0;
+pub(crate) const NORM_SCALE: f32 = 1.0 / 128.0;
+pub(crate) const NORM_OFFSET: f32 = -127.5 / 128.0;
 
 impl Mtcnn {
     /// Uploads the weights and builds the kernels.
@@ -518,24 +521,18 @@ impl Mtcnn {
             })
     }
 
-    /// Runs R-Net (`net` 1, 24x24) or O-Net (`net` 2, 48x48) on the crops of `cands`;
-    /// returns each candidate's outputs.
+    /// Runs R-Net (`net` 1, 24x24) or O-Net (`net` 2, 48x48) on `crops` of the picture;
+    /// returns each crop's outputs.
     fn refine(
         &self,
         picture: &wgpu::Texture,
-        cands: &[Cand],
+        crops: &[[f32; 4]],
         net: usize,
-    ) -> Result<Vec<(Cand, Vec<f32>)>, Wav2LipError> {
+    ) -> Result<Vec<Vec<f32>>, Wav2LipError> {
         let side = if net == 1 { 24 } else { 48 };
-        let (w, h) = (picture.width(), picture.height());
-        let usable: Vec<(Cand, [f32; 4])> = cands
-            .iter()
-            .filter_map(|c| crop_of(c, w, h).map(|r| (*c, r)))
-            .collect();
-        let mut result = Vec::with_capacity(usable.len());
-        for chunk in usable.chunks(CHUNK) {
+        let mut result = Vec::with_capacity(crops.len());
+        for chunk in crops.chunks(CHUNK) {
             let n = chunk.len();
-            let crops: Vec<[f32; 4]> = chunk.iter().map(|(_, r)| *r).collect();
             let input = storage(&self.device, "mtcnn.crops", n * 3 * side * side);
             let mut encoder = self.encoder();
             self.resampler.encode(
@@ -543,7 +540,7 @@ impl Mtcnn {
                 &mut encoder,
                 picture,
                 &Resample {
-                    crops: &crops,
+                    crops: chunk,
                     out: (side as u32, side as u32),
                     filter: Filter::Area,
                     layout: Layout::Rgb,
@@ -555,9 +552,7 @@ impl Mtcnn {
             let (out, (c, oh, ow)) = self.encode_net(&mut encoder, net, input, n, (3, side, side));
             let per = c * oh * ow;
             let values = self.read(encoder, &[(out, n * per)])?;
-            for (i, (cand, _)) in chunk.iter().enumerate() {
-                result.push((*cand, values[0][i * per..(i + 1) * per].to_vec()));
-            }
+            result.extend(values[0].chunks(per).map(<[f32]>::to_vec));
         }
         Ok(result)
     }
@@ -565,33 +560,26 @@ impl Mtcnn {
     /// Finds the faces in `picture` (an RGBA8 texture, sRGB or not, with `TEXTURE_BINDING`),
     /// best first.
     pub fn detect(&self, picture: &wgpu::Texture) -> Result<Vec<Face>, Wav2LipError> {
-        let (w, h) = (picture.width(), picture.height());
-        if w < 12 || h < 12 {
-            return Err(Wav2LipError::Input(format!(
-                "a {w}x{h} picture is too small to search for faces (12x12 at least)"
-            )));
-        }
-        let shorter = w.min(h) as f32;
-        let mut m = 12.0 / self.min_face.max(12.0);
-        if shorter * m > MAX_PYRAMID_SIDE {
-            m = MAX_PYRAMID_SIDE / shorter;
-        }
-        let mut scales = Vec::new();
-        let mut side = shorter * m;
-        let mut s = m;
-        while side >= 12.0 {
-            scales.push(s);
-            s *= FACTOR;
-            side *= FACTOR;
-        }
+        detect_with(
+            &GpuNets {
+                mtcnn: self,
+                picture,
+            },
+            self.min_face,
+        )
+    }
 
-        // Stage 1: P-Net over the pyramid, one submission.
+    /// P-Net over the pyramid levels (height, width), one submission.
+    fn pnet(
+        &self,
+        picture: &wgpu::Texture,
+        levels: &[(usize, usize)],
+    ) -> Result<Vec<ScoreMap>, Wav2LipError> {
+        let (w, h) = (picture.width(), picture.height());
         let mut encoder = self.encoder();
         let mut outputs = Vec::new();
         let mut shapes = Vec::new();
-        for &scale in &scales {
-            let hs = (h as f32 * scale + 1.0) as usize;
-            let ws = (w as f32 * scale + 1.0) as usize;
+        for &(hs, ws) in levels {
             let input = storage(&self.device, "mtcnn.pyramid", 3 * hs * ws);
             self.resampler.encode(
                 &self.device,
@@ -609,103 +597,192 @@ impl Mtcnn {
             )?;
             let (out, shape) = self.encode_net(&mut encoder, 0, input, 1, (3, hs, ws));
             outputs.push((out, shape.0 * shape.1 * shape.2));
-            shapes.push(shape);
+            shapes.push((shape.1, shape.2));
         }
         let maps = self.read(encoder, &outputs)?;
-        let mut cands = Vec::new();
-        for ((map, &(_, oh, ow)), &scale) in maps.iter().zip(&shapes).zip(&scales) {
-            let plane = oh * ow;
-            let mut level = Vec::new();
-            for y in 0..oh {
-                for x in 0..ow {
-                    let i = y * ow + x;
-                    let score = face_prob(map[i], map[plane + i]);
-                    if score < THRESHOLDS[0] {
-                        continue;
-                    }
-                    let (fx, fy) = (x as f32, y as f32);
-                    level.push(Cand {
-                        b: [
-                            ((2.0 * fx + 1.0) / scale).floor(),
-                            ((2.0 * fy + 1.0) / scale).floor(),
-                            ((2.0 * fx + 12.0) / scale).floor(),
-                            ((2.0 * fy + 12.0) / scale).floor(),
-                        ],
-                        score,
-                        reg: [
-                            map[2 * plane + i],
-                            map[3 * plane + i],
-                            map[4 * plane + i],
-                            map[5 * plane + i],
-                        ],
-                        lm: [0.0; 10],
-                    });
-                }
-            }
-            cands.extend(nms(level, 0.5, Overlap::Union));
-        }
-        let mut cands = nms(cands, 0.7, Overlap::Union);
-        for c in &mut cands {
-            // Stage 1 scales its offsets by the box size without the +1.
-            let bw = c.b[2] - c.b[0];
-            let bh = c.b[3] - c.b[1];
-            c.b = [
-                c.b[0] + c.reg[0] * bw,
-                c.b[1] + c.reg[1] * bh,
-                c.b[2] + c.reg[2] * bw,
-                c.b[3] + c.reg[3] * bh,
-            ];
-            square(c);
-        }
-        if cands.is_empty() {
-            return Ok(Vec::new());
-        }
-
-        // Stage 2: R-Net on 24x24 crops.
-        let mut next = Vec::new();
-        for (mut c, out) in self.refine(picture, &cands, 1)? {
-            let score = face_prob(out[0], out[1]);
-            if score > THRESHOLDS[1] {
-                c.score = score;
-                c.reg = [out[2], out[3], out[4], out[5]];
-                next.push(c);
-            }
-        }
-        let mut cands = nms(next, 0.7, Overlap::Union);
-        for c in &mut cands {
-            regress(c);
-            square(c);
-        }
-        if cands.is_empty() {
-            return Ok(Vec::new());
-        }
-
-        // Stage 3: O-Net on 48x48 crops, with landmarks.
-        let mut next = Vec::new();
-        for (mut c, out) in self.refine(picture, &cands, 2)? {
-            let score = face_prob(out[0], out[1]);
-            if score > THRESHOLDS[2] {
-                c.score = score;
-                c.reg = [out[2], out[3], out[4], out[5]];
-                let bw = c.b[2] - c.b[0] + 1.0;
-                let bh = c.b[3] - c.b[1] + 1.0;
-                for k in 0..5 {
-                    c.lm[k] = bw * out[6 + k] + c.b[0] - 1.0;
-                    c.lm[5 + k] = bh * out[11 + k] + c.b[1] - 1.0;
-                }
-                regress(&mut c);
-                next.push(c);
-            }
-        }
-        Ok(nms(next, 0.7, Overlap::Min)
-            .into_iter()
-            .map(|c| Face {
-                rect: c.b,
-                score: c.score,
-                landmarks: std::array::from_fn(|k| [c.lm[k], c.lm[5 + k]]),
-            })
-            .collect())
+        Ok(maps.into_iter().zip(shapes).collect())
     }
+}
+
+/// What runs MTCNN's three networks on one picture: the GPU kernels ([`Mtcnn`]) or the native
+/// CPU backend ([`crate::native::CpuMtcnn`]). The candidate logic ([`detect_with`]) is shared.
+pub(crate) trait Nets {
+    /// Width and height of the picture.
+    fn size(&self) -> (u32, u32);
+    /// P-Net's output maps (2 logits, 4 offsets; planes of (height, width)) for each pyramid
+    /// level, given as the picture resized to (height, width).
+    fn pnet(&self, levels: &[(usize, usize)]) -> Result<Vec<ScoreMap>, Wav2LipError>;
+    /// R-Net (`net` 1, 24x24 crops) or O-Net (`net` 2, 48x48) outputs for each crop (x0, y0,
+    /// x1, y1 in whole texels, end exclusive).
+    fn refine(&self, crops: &[[f32; 4]], net: usize) -> Result<Vec<Vec<f32>>, Wav2LipError>;
+}
+
+struct GpuNets<'a> {
+    mtcnn: &'a Mtcnn,
+    picture: &'a wgpu::Texture,
+}
+
+impl Nets for GpuNets<'_> {
+    fn size(&self) -> (u32, u32) {
+        (self.picture.width(), self.picture.height())
+    }
+
+    fn pnet(&self, levels: &[(usize, usize)]) -> Result<Vec<ScoreMap>, Wav2LipError> {
+        self.mtcnn.pnet(self.picture, levels)
+    }
+
+    fn refine(&self, crops: &[[f32; 4]], net: usize) -> Result<Vec<Vec<f32>>, Wav2LipError> {
+        self.mtcnn.refine(self.picture, crops, net)
+    }
+}
+
+/// Runs `nets` over the candidates of `cands` that have a crop; pairs each with its outputs.
+fn refine_cands(
+    nets: &dyn Nets,
+    cands: &[Cand],
+    net: usize,
+) -> Result<Vec<(Cand, Vec<f32>)>, Wav2LipError> {
+    let (w, h) = nets.size();
+    let usable: Vec<(Cand, [f32; 4])> = cands
+        .iter()
+        .filter_map(|c| crop_of(c, w, h).map(|r| (*c, r)))
+        .collect();
+    if usable.is_empty() {
+        return Ok(Vec::new());
+    }
+    let crops: Vec<[f32; 4]> = usable.iter().map(|(_, r)| *r).collect();
+    let outputs = nets.refine(&crops, net)?;
+    Ok(usable.into_iter().map(|(c, _)| c).zip(outputs).collect())
+}
+
+/// The pyramid's levels (height, width) and scales for a `w` x `h` picture.
+fn pyramid(w: u32, h: u32, min_face: f32) -> Vec<((usize, usize), f32)> {
+    let shorter = w.min(h) as f32;
+    let mut m = 12.0 / min_face.max(12.0);
+    if shorter * m > MAX_PYRAMID_SIDE {
+        m = MAX_PYRAMID_SIDE / shorter;
+    }
+    let mut levels = Vec::new();
+    let mut side = shorter * m;
+    let mut s = m;
+    while side >= 12.0 {
+        let hs = (h as f32 * s + 1.0) as usize;
+        let ws = (w as f32 * s + 1.0) as usize;
+        levels.push(((hs, ws), s));
+        s *= FACTOR;
+        side *= FACTOR;
+    }
+    levels
+}
+
+/// MTCNN's candidate logic over whichever executor runs the networks, following
+/// facenet-pytorch's `detect_face`; faces best first.
+pub(crate) fn detect_with(nets: &dyn Nets, min_face: f32) -> Result<Vec<Face>, Wav2LipError> {
+    let (w, h) = nets.size();
+    if w < 12 || h < 12 {
+        return Err(Wav2LipError::Input(format!(
+            "a {w}x{h} picture is too small to search for faces (12x12 at least)"
+        )));
+    }
+    let levels = pyramid(w, h, min_face);
+    let sizes: Vec<(usize, usize)> = levels.iter().map(|(s, _)| *s).collect();
+
+    // Stage 1: P-Net over the pyramid.
+    let maps = nets.pnet(&sizes)?;
+    let mut cands = Vec::new();
+    for ((map, (oh, ow)), &(_, scale)) in maps.iter().zip(&levels) {
+        let (oh, ow) = (*oh, *ow);
+        let plane = oh * ow;
+        let mut level = Vec::new();
+        for y in 0..oh {
+            for x in 0..ow {
+                let i = y * ow + x;
+                let score = face_prob(map[i], map[plane + i]);
+                if score < THRESHOLDS[0] {
+                    continue;
+                }
+                let (fx, fy) = (x as f32, y as f32);
+                level.push(Cand {
+                    b: [
+                        ((2.0 * fx + 1.0) / scale).floor(),
+                        ((2.0 * fy + 1.0) / scale).floor(),
+                        ((2.0 * fx + 12.0) / scale).floor(),
+                        ((2.0 * fy + 12.0) / scale).floor(),
+                    ],
+                    score,
+                    reg: [
+                        map[2 * plane + i],
+                        map[3 * plane + i],
+                        map[4 * plane + i],
+                        map[5 * plane + i],
+                    ],
+                    lm: [0.0; 10],
+                });
+            }
+        }
+        cands.extend(nms(level, 0.5, Overlap::Union));
+    }
+    let mut cands = nms(cands, 0.7, Overlap::Union);
+    for c in &mut cands {
+        // Stage 1 scales its offsets by the box size without the +1.
+        let bw = c.b[2] - c.b[0];
+        let bh = c.b[3] - c.b[1];
+        c.b = [
+            c.b[0] + c.reg[0] * bw,
+            c.b[1] + c.reg[1] * bh,
+            c.b[2] + c.reg[2] * bw,
+            c.b[3] + c.reg[3] * bh,
+        ];
+        square(c);
+    }
+    if cands.is_empty() {
+        return Ok(Vec::new());
+    }
+
+    // Stage 2: R-Net on 24x24 crops.
+    let mut next = Vec::new();
+    for (mut c, out) in refine_cands(nets, &cands, 1)? {
+        let score = face_prob(out[0], out[1]);
+        if score > THRESHOLDS[1] {
+            c.score = score;
+            c.reg = [out[2], out[3], out[4], out[5]];
+            next.push(c);
+        }
+    }
+    let mut cands = nms(next, 0.7, Overlap::Union);
+    for c in &mut cands {
+        regress(c);
+        square(c);
+    }
+    if cands.is_empty() {
+        return Ok(Vec::new());
+    }
+
+    // Stage 3: O-Net on 48x48 crops, with landmarks.
+    let mut next = Vec::new();
+    for (mut c, out) in refine_cands(nets, &cands, 2)? {
+        let score = face_prob(out[0], out[1]);
+        if score > THRESHOLDS[2] {
+            c.score = score;
+            c.reg = [out[2], out[3], out[4], out[5]];
+            let bw = c.b[2] - c.b[0] + 1.0;
+            let bh = c.b[3] - c.b[1] + 1.0;
+            for k in 0..5 {
+                c.lm[k] = bw * out[6 + k] + c.b[0] - 1.0;
+                c.lm[5 + k] = bh * out[11 + k] + c.b[1] - 1.0;
+            }
+            regress(&mut c);
+            next.push(c);
+        }
+    }
+    Ok(nms(next, 0.7, Overlap::Min)
+        .into_iter()
+        .map(|c| Face {
+            rect: c.b,
+            score: c.score,
+            landmarks: std::array::from_fn(|k| [c.lm[k], c.lm[5 + k]]),
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -149,3 +149,112 @@ impl Resampler {
         Ok(())
     }
 }
+
+/// The picture's bytes (0..255) at a texel, clamped to the picture.
+fn texel(pixels: &[u8], width: usize, height: usize, x: i64, y: i64) -> [f32; 3] {
+    let x = x.clamp(0, width as i64 - 1) as usize;
+    let y = y.clamp(0, height as i64 - 1) as usize;
+    let p = &pixels[(y * width + x) * 4..][..3];
+    [f32::from(p[0]), f32::from(p[1]), f32::from(p[2])]
+}
+
+/// The same resampling as [`Resampler::encode`], on the CPU, from RGBA8 bytes (`width` x
+/// `height`, rows packed): every crop of `job.crops` becomes `job.out` of `job.layout` in
+/// `dst` (`crops * channels * width * height` floats, NCHW). Used by the native backend, where
+/// the picture's pixels are on the host already.
+pub fn resample_rgba(
+    pixels: &[u8],
+    (width, height): (u32, u32),
+    job: &Resample<'_>,
+    dst: &mut [f32],
+) -> Result<(), Wav2LipError> {
+    let (ow, oh) = (job.out.0 as usize, job.out.1 as usize);
+    let (w, h) = (width as usize, height as usize);
+    let n = job.crops.len();
+    if n == 0 || ow == 0 || oh == 0 || w == 0 || h == 0 {
+        return Err(Wav2LipError::Input(
+            "nothing to resample (no crops, an empty picture or an empty output)".into(),
+        ));
+    }
+    if pixels.len() < w * h * 4 {
+        return Err(Wav2LipError::Input(format!(
+            "a {width}x{height} RGBA picture needs {} bytes, got {}",
+            w * h * 4,
+            pixels.len()
+        )));
+    }
+    let channels = job.layout.channels();
+    let plane = ow * oh;
+    if dst.len() < n * channels * plane {
+        return Err(Wav2LipError::Input(format!(
+            "the resampling output holds {} floats; {n} crops need {}",
+            dst.len(),
+            n * channels * plane
+        )));
+    }
+    for (i, crop) in job.crops.iter().enumerate() {
+        let out = &mut dst[i * channels * plane..(i + 1) * channels * plane];
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let c = match job.filter {
+                    Filter::Area => {
+                        let (x0, y0) = (crop[0] as i64, crop[1] as i64);
+                        let cw = (crop[2] as i64 - x0).max(1) as usize;
+                        let ch = (crop[3] as i64 - y0).max(1) as usize;
+                        let (xs, xe) = (ox * cw / ow, ((ox + 1) * cw).div_ceil(ow));
+                        let (ys, ye) = (oy * ch / oh, ((oy + 1) * ch).div_ceil(oh));
+                        let mut sum = [0.0f32; 3];
+                        for y in ys..ye {
+                            for x in xs..xe {
+                                let t = texel(pixels, w, h, x0 + x as i64, y0 + y as i64);
+                                for k in 0..3 {
+                                    sum[k] += t[k];
+                                }
+                            }
+                        }
+                        let count = ((xe - xs) * (ye - ys)) as f32;
+                        sum.map(|v| v / count)
+                    }
+                    Filter::Bilinear => {
+                        let cw = crop[2] - crop[0];
+                        let ch = crop[3] - crop[1];
+                        let sx = ((ox as f32 + 0.5) * cw / ow as f32 - 0.5).clamp(0.0, cw - 1.0);
+                        let sy = ((oy as f32 + 0.5) * ch / oh as f32 - 0.5).clamp(0.0, ch - 1.0);
+                        let (fx, fy) = (sx.floor(), sy.floor());
+                        let (tx, ty) = (sx - fx, sy - fy);
+                        let bx = (crop[0] + fx) as i64;
+                        let by = (crop[1] + fy) as i64;
+                        let x1 = if tx == 0.0 { bx } else { bx + 1 };
+                        let y1 = if ty == 0.0 { by } else { by + 1 };
+                        let mix = |a: [f32; 3], b: [f32; 3], t: f32| {
+                            [0, 1, 2].map(|k| a[k] + (b[k] - a[k]) * t)
+                        };
+                        let top = mix(texel(pixels, w, h, bx, by), texel(pixels, w, h, x1, by), tx);
+                        let bottom =
+                            mix(texel(pixels, w, h, bx, y1), texel(pixels, w, h, x1, y1), tx);
+                        mix(top, bottom, ty)
+                    }
+                };
+                let c = c.map(|v| v * job.scale + job.offset);
+                let o = oy * ow + ox;
+                match job.layout {
+                    Layout::Rgb => {
+                        out[o] = c[0];
+                        out[plane + o] = c[1];
+                        out[2 * plane + o] = c[2];
+                    }
+                    Layout::Wav2Lip => {
+                        let keep = if oy >= oh / 2 { 0.0 } else { 1.0 };
+                        out[o] = c[2] * keep;
+                        out[plane + o] = c[1] * keep;
+                        out[2 * plane + o] = c[0] * keep;
+                        out[3 * plane + o] = c[2];
+                        out[4 * plane + o] = c[1];
+                        out[5 * plane + o] = c[0];
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}

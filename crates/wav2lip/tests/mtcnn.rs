@@ -160,7 +160,7 @@ fn missing_weights_explain_how_to_get_them() {
     assert!(msg.contains("cargo xtask fetch-mtcnn"), "{msg}");
 }
 
-/// The resampling kernel against a CPU reference: "area" over whole texels and bilinear with
+/// The resampling kernel (and the native backend's `resample_rgba`) against a reference: "area" over whole texels and bilinear with
 /// half-pixel centres (clamped to the crop), normalisation, RGB and Wav2Lip layouts (BGR, lower
 /// half of the first three planes zeroed), on an sRGB texture (bytes recovered to half a byte).
 #[test]
@@ -219,6 +219,22 @@ fn resample_kernel_matches_a_cpu_reference() {
             .expect("encode");
         ctx.queue.submit([encoder.finish()]);
         let got = wav2lip::gpu::read_back(&ctx.device, &ctx.queue, &dst, len).expect("read");
+        // The native backend's resampling, from the picture's bytes.
+        let mut cpu = vec![f32::NAN; len];
+        wav2lip::resample::resample_rgba(
+            rgba.as_raw(),
+            (w, h),
+            &Resample {
+                crops: &crops,
+                out: (ow, oh),
+                filter,
+                layout,
+                scale,
+                offset,
+            },
+            &mut cpu,
+        )
+        .expect("resample on the CPU");
         for (n, crop) in crops.iter().enumerate() {
             let [x0, y0, x1, y1] = crop.map(|v| v as i64);
             let (cw, ch) = (x1 - x0, y1 - y0);
@@ -270,6 +286,12 @@ fn resample_kernel_matches_a_cpu_reference() {
                         }
                     };
                     for (p, want) in want.iter().enumerate() {
+                        let c = cpu[(n * planes + p) * plane + o];
+                        assert!(
+                            (c - want).abs() <= 1e-3,
+                            "CPU {filter:?} {layout:?} {ow}x{oh} crop {n} plane {p} ({ox}, {oy}): \
+                             {c} vs {want}"
+                        );
                         let g = got[(n * planes + p) * plane + o];
                         // Half a byte: the sRGB texture's samples are decoded to linear
                         // light and encoded back in the shader (llvmpipe's decode is not

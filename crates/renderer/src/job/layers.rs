@@ -726,10 +726,49 @@ pub enum NoFace {
     Hold,
 }
 
+/// Which executor runs an avatar's networks (`backend = "auto" | "gpu" | "cpu"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LipSyncBackend {
+    /// The CPU when the frames are drawn by a software rasteriser (lavapipe, llvmpipe), the
+    /// GPU otherwise.
+    #[default]
+    Auto,
+    /// WGSL compute passes on the frame renderer's device (pixels stay on the GPU).
+    Gpu,
+    /// Native code on the CPU (GEMM on packed weights), from the picture's bytes.
+    Cpu,
+}
+
+impl From<LipSyncBackend> for wav2lip::BackendChoice {
+    fn from(b: LipSyncBackend) -> Self {
+        match b {
+            LipSyncBackend::Auto => Self::Auto,
+            LipSyncBackend::Gpu => Self::Gpu,
+            LipSyncBackend::Cpu => Self::Cpu,
+        }
+    }
+}
+
+impl std::str::FromStr for LipSyncBackend {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "gpu" => Ok(Self::Gpu),
+            "cpu" => Ok(Self::Cpu),
+            other => Err(format!(
+                "unknown lip-sync backend {other:?}: use \"auto\", \"gpu\" or \"cpu\""
+            )),
+        }
+    }
+}
+
 layer_struct!(
     /// `kind = "avatar"`: a talking face. The face picture or video (looped) is drawn like an
     /// image; its lower face is replaced by Wav2Lip's lip-synced face, blended through a
-    /// feathered mask. Faces are found by MTCNN on the GPU unless `box` is given.
+    /// feathered mask. Faces are found by MTCNN unless `box` is given.
     AvatarLayer {
         /// The face: a PNG/JPEG still or a video (any format ffmpeg reads; looped).
         face: PathBuf = PathBuf::new(),
@@ -758,6 +797,9 @@ layer_struct!(
         feather: Fraction = Fraction::from(0.15),
         /// Where the blended region starts, fraction of the face box's height from its top.
         mouth_top: Fraction = Fraction::from(0.45),
+        /// Which executor runs the networks: "auto" (the CPU on a software adapter, else the
+        /// GPU), "gpu" or "cpu".
+        backend: LipSyncBackend = LipSyncBackend::Auto,
     }
 );
 
