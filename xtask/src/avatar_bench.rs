@@ -1,7 +1,10 @@
 //! `cargo xtask bench-avatar`: talking-avatar frames per second at 720p, side by side in one
-//! run: the avatar layer over a 1280x720 face video with MTCNN every frame, the same with a
-//! fixed box (generator + blend only), and the same video as a plain background (decode, draw,
-//! encode: the floor without lip sync). The face is a real photograph (scikit-image's
+//! run: the avatar layer over a 1280x720 face video with MTCNN every frame, every fifth frame,
+//! with a fixed box (generator + blend only), and the same video as a plain background (decode,
+//! draw, encode: the floor without lip sync). `--backend` picks the lip-sync backend of every
+//! avatar row (default: auto, as a user's render would). `--memory A,B` adds peak RSS of the
+//! process tree for an A-second and a B-second avatar render (detect_every 5) at 10 fps, to
+//! show memory does not grow with the duration. The face is a real photograph (scikit-image's
 //! astronaut, fetched with pip) moving slowly in the frame; the generator has seeded random
 //! weights (the real architecture and cost; no real checkpoint ships). Appends a section to
 //! docs/BENCHMARKS.md.
@@ -19,11 +22,19 @@ use crate::bench::{first_line, machine, measure, prepend_to_benchmarks};
 pub struct Options {
     /// Frames per row (at 30 fps).
     pub frames: u32,
+    /// `--lipsync-backend` of the avatar rows.
+    pub backend: String,
+    /// Durations (s) of the memory rows, if any.
+    pub memory: Option<(f64, f64)>,
 }
 
 impl Options {
     pub fn parse(args: &[String]) -> anyhow::Result<Self> {
-        let mut o = Self { frames: 6 };
+        let mut o = Self {
+            frames: 6,
+            backend: "auto".into(),
+            memory: None,
+        };
         let mut it = args.iter();
         while let Some(a) = it.next() {
             match a.as_str() {
@@ -33,6 +44,25 @@ impl Options {
                         .context("--frames needs a value")?
                         .parse()
                         .context("--frames takes a whole number")?
+                }
+                "--backend" => {
+                    o.backend = it
+                        .next()
+                        .context("--backend needs auto, gpu or cpu")?
+                        .clone();
+                    ensure!(
+                        matches!(o.backend.as_str(), "auto" | "gpu" | "cpu"),
+                        "--backend takes auto, gpu or cpu, not {}",
+                        o.backend
+                    );
+                }
+                "--memory" => {
+                    let v = it.next().context("--memory needs A,B (seconds)")?;
+                    let (a, b) = v.split_once(',').context("--memory takes A,B")?;
+                    o.memory = Some((
+                        a.parse().context("--memory: A is not a number")?,
+                        b.parse().context("--memory: B is not a number")?,
+                    ));
                 }
                 other => anyhow::bail!("unknown bench-avatar option {other}"),
             }
@@ -51,7 +81,13 @@ fn ffmpeg(args: &[&str]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn write_job(dir: &Path, name: &str, layer: &str, seconds: f64) -> anyhow::Result<PathBuf> {
+fn write_job(
+    dir: &Path,
+    name: &str,
+    layer: &str,
+    seconds: f64,
+    fps: u32,
+) -> anyhow::Result<PathBuf> {
     let job = format!(
         r#"audio = "speech.flac"
 output = "{name}.mp4"
@@ -60,7 +96,7 @@ duration = {seconds}
 [video]
 width = 1280
 height = 720
-fps = 30
+fps = {fps}
 preset = "veryfast"
 
 {layer}
@@ -113,6 +149,13 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
     if !speech.exists() {
         crate::bench::make_audio(&speech, 10.0)?;
     }
+    // The speech loops nowhere: the memory rows need it as long as the longest render.
+    let long_speech = work.join("speech-long.flac");
+    if let Some((_, b)) = o.memory
+        && !long_speech.exists()
+    {
+        crate::bench::make_audio(&long_speech, b + 1.0)?;
+    }
     let seconds = f64::from(o.frames) / 30.0;
     let avatar = |extra: &str| {
         format!(
@@ -126,7 +169,18 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
         (
             "avatar_720p_detect_every_frame",
             "avatar layer, MTCNN (min_face 40) + Wav2Lip + blend every frame",
-            write_job(&work, "avatar-detect", &avatar(""), seconds)?,
+            write_job(&work, "avatar-detect", &avatar(""), seconds, 30)?,
+        ),
+        (
+            "avatar_720p_detect_every_5",
+            "avatar layer, MTCNN every 5th frame (detect_every = 5) + Wav2Lip + blend",
+            write_job(
+                &work,
+                "avatar-detect5",
+                &avatar("detect_every = 5"),
+                seconds,
+                30,
+            )?,
         ),
         (
             "avatar_720p_fixed_box",
@@ -136,6 +190,7 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
                 "avatar-box",
                 &avatar("box = [530, 80, 660, 250]"),
                 seconds,
+                30,
             )?,
         ),
         (
@@ -146,14 +201,27 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
                 "background",
                 "[[layer]]\nkind = \"background\"\nvideo = \"face-720p.mp4\"\n",
                 seconds,
+                30,
             )?,
         ),
     ];
+    let mut memory_rows = Vec::new();
+    if let Some((a, b)) = o.memory {
+        for secs in [a, b] {
+            let name = format!("avatar-memory-{secs}s");
+            let job = write_job(&work, &name, &avatar("detect_every = 5"), secs, 10)?;
+            let text = std::fs::read_to_string(&job)?.replace("speech.flac", "speech-long.flac");
+            std::fs::write(&job, text)?;
+            memory_rows.push((secs, job));
+        }
+    }
     let mut results = Vec::new();
     for (name, what, job) in &rows {
         eprintln!("bench-avatar: {name} ({} frames)", o.frames);
         let mut cmd = Command::new(&bin);
-        cmd.arg(job).env("XDG_RUNTIME_DIR", std::env::temp_dir());
+        cmd.arg(job)
+            .args(["--lipsync-backend", &o.backend])
+            .env("XDG_RUNTIME_DIR", std::env::temp_dir());
         let s = measure(cmd, name)?;
         eprintln!(
             "  {:.1} s wall, {:.3} frames/s, {:.0} MB peak tree",
@@ -162,6 +230,21 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
             s.tree_rss as f64 / 1e6
         );
         results.push((*name, *what, s));
+    }
+    let mut memory = Vec::new();
+    for (secs, job) in &memory_rows {
+        eprintln!("bench-avatar: memory, {secs} s at 10 fps");
+        let mut cmd = Command::new(&bin);
+        cmd.arg(job)
+            .args(["--lipsync-backend", &o.backend])
+            .env("XDG_RUNTIME_DIR", std::env::temp_dir());
+        let s = measure(cmd, "avatar_memory")?;
+        eprintln!(
+            "  {:.1} s wall, {:.0} MB peak tree",
+            s.wall,
+            s.tree_rss as f64 / 1e6
+        );
+        memory.push((*secs, s));
     }
     let adapter = gpu::list_adapters()
         .first()
@@ -184,10 +267,10 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
     writeln!(
         md,
         "Machine: {cpu}, {cores} cores, {mem_gb:.0} GiB RAM. GPU adapter: {adapter}. Commit {git}. \
-         1280x720@30, x264 veryfast, {} frames per row, one run each; face: a 2 s 720p clip of \
-         scikit-image's astronaut photograph drifting in the frame; Wav2Lip with seeded random \
-         weights (the real network).\n",
-        o.frames
+         1280x720@30, x264 veryfast, {} frames per row, one run each, lip-sync backend \
+         `{}`; face: a 2 s 720p clip of scikit-image's astronaut photograph drifting in the \
+         frame; Wav2Lip with seeded random weights (the real network).\n",
+        o.frames, o.backend
     )?;
     writeln!(
         md,
@@ -209,9 +292,24 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
         md,
         "\nPer frame: detection ~{:.2} s (every-frame minus fixed-box row), lip sync + blend \
          ~{:.2} s (fixed-box minus background row).\n",
-        per_frame(0) - per_frame(1),
-        per_frame(1) - per_frame(2)
+        per_frame(0) - per_frame(2),
+        per_frame(2) - per_frame(3)
     )?;
+    if let [(a, sa), (b, sb)] = memory.as_slice() {
+        writeln!(
+            md,
+            "Memory (avatar, detect_every 5, 1280x720@10, x264 veryfast): peak RSS of the process \
+             tree {:.0} MB for {a} s ({:.0} frames, {:.1} s wall) and {:.0} MB for {b} s ({:.0} \
+             frames, {:.1} s wall): {:.3}x.\n",
+            sa.tree_rss as f64 / 1e6,
+            a * 10.0,
+            sa.wall,
+            sb.tree_rss as f64 / 1e6,
+            b * 10.0,
+            sb.wall,
+            sb.tree_rss as f64 / sa.tree_rss.max(1) as f64
+        )?;
+    }
     prepend_to_benchmarks(root, &md)?;
     println!("{md}");
     Ok(())

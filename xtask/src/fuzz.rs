@@ -9,7 +9,7 @@ use std::process::Command;
 
 use anyhow::{Context, ensure};
 
-const TARGETS: &[&str] = &["job_parser", "analysis"];
+const TARGETS: &[&str] = &["job_parser", "analysis", "checkpoint"];
 
 pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let mut seconds = 60u64;

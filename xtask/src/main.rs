@@ -7,7 +7,7 @@
 //!   `cargo test --workspace`.
 //! * `gen-demo` — regenerates assets/demo.flac (procedural music owned by the project).
 //! * `bench`    — side-by-side performance figures (see bench.rs).
-//! * `fuzz`     — bounded cargo-fuzz runs of the job parser and the analysis.
+//! * `fuzz`     — bounded cargo-fuzz runs of the job parser, the analysis and the checkpoint loader.
 //! * `scale-test` — the Slurm split render of deploy/slurm on a throwaway local cluster, timed
 //!   against a single render (see scale.rs).
 //! * `device-check` — builds target/device-check/: the NVENC path's checks for an NVIDIA
@@ -43,17 +43,18 @@ commands:
   test [--no-lint]  doctor, rustfmt --check, clippy -D warnings, cargo test --workspace
   gen-demo          regenerate assets/demo.flac and assets/cover.jpg (needs ffmpeg)
   gallery           render a still per style in assets/styles/ into assets/gallery/
-  fuzz [--seconds N] run each cargo-fuzz target (job parser, analysis) for N seconds
+  fuzz [--seconds N] run each cargo-fuzz target (job parser, analysis, checkpoint) for N seconds
                     (default 60) from the committed corpus; needs `cargo install cargo-fuzz`
   bench [--quick] [--audio FILE] [--seconds S] [--seconds-4k S] [--repeats N]
         [--memory-minutes M,M]
                     side-by-side figures: ours vs ffmpeg showfreqs vs the x264 floor,
                     null encoder, 4K, memory flatness; writes docs/BENCHMARKS.md and
                     bench/results.json (--quick: under two minutes)
-  bench-avatar [--frames N]
+  bench-avatar [--frames N] [--backend auto|gpu|cpu] [--memory A,B]
                     talking-avatar frames/s at 720p side by side: MTCNN + Wav2Lip every
-                    frame, fixed box, and the plain video background; appends to
-                    docs/BENCHMARKS.md (downloads test data with pip; slow on lavapipe)
+                    frame, every 5th frame, fixed box, and the plain video background;
+                    --memory: peak RSS for an A s and a B s avatar render; appends to
+                    docs/BENCHMARKS.md (downloads test data with pip)
   fetch-mtcnn [DIR]  puts the MTCNN face-detector weights (pnet.pt, rnet.pt, onet.pt, MIT)
                     that avatar layers need into DIR (default: the renderer's cache folder,
                     $RENDERER_MTCNN_DIR or ~/.cache/renderer/mtcnn), taken from the

@@ -4,6 +4,10 @@
 //!
 //!     cargo run --release -p wav2lip --example bench -- [--backend cpu|gpu|both] [--torch DIR]
 //!         [BATCH ...]   (default: the backend the avatar would choose; batches 1 16 64)
+//!
+//! `--mtcnn` instead times face detection on a 1280x720 picture (scikit-image's astronaut
+//! photograph, 512x512, on a grey canvas; it and facenet-pytorch's weights are fetched with pip
+//! into target/test-cache) with min_face 40 (the avatar's default) and 20 (facenet's).
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -18,8 +22,79 @@ fn take_flag(args: &mut Vec<String>, flag: &str) -> Option<String> {
     v
 }
 
+/// Face detection on a 720p picture, per backend asked for.
+fn mtcnn(backends: &[Backend], ctx: Option<&gpu::GpuContext>) -> Result<(), String> {
+    let cache = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-cache");
+    let dir = cache.join("mtcnn");
+    wav2lip::fetch::mtcnn_weights(&dir).map_err(|e| e.to_string())?;
+    let photo = wav2lip::fetch::test_photo(&cache.join("skimage")).map_err(|e| e.to_string())?;
+    let face = image::open(&photo).map_err(|e| e.to_string())?.to_rgba8();
+    let mut canvas = image::RgbaImage::from_pixel(1280, 720, image::Rgba([96, 96, 96, 255]));
+    image::imageops::overlay(&mut canvas, &face, 384, 104);
+    let weights = wav2lip::mtcnn::MtcnnWeights::load(&dir).map_err(|e| e.to_string())?;
+    println!("| backend | min_face | faces | ms a picture (mean of 10, after 1 warm-up) |");
+    println!("|---|---|---|---|");
+    for &backend in backends {
+        let mut detector =
+            wav2lip::Detector::new(backend, &weights, ctx.map(|c| (&c.device, &c.queue)))
+                .map_err(|e| e.to_string())?;
+        let texture = ctx.map(|c| upload(c, &canvas));
+        for min_face in [40.0, 20.0] {
+            detector.set_min_face(min_face);
+            let picture = match (&texture, backend) {
+                (Some(t), Backend::Gpu) => wav2lip::Picture::Texture(t),
+                _ => wav2lip::Picture::Rgba {
+                    pixels: canvas.as_raw(),
+                    width: 1280,
+                    height: 720,
+                },
+            };
+            let faces = detector.detect(picture).map_err(|e| e.to_string())?;
+            let reps = if backend == Backend::Cpu { 10 } else { 2 };
+            let t = Instant::now();
+            for _ in 0..reps {
+                detector.detect(picture).map_err(|e| e.to_string())?;
+            }
+            let ms = t.elapsed().as_secs_f64() * 1e3 / f64::from(reps);
+            println!("| {backend} | {min_face} | {} | {ms:.1} |", faces.len());
+        }
+    }
+    Ok(())
+}
+
+fn upload(ctx: &gpu::GpuContext, rgba: &image::RgbaImage) -> wgpu::Texture {
+    let (w, h) = rgba.dimensions();
+    let texture = ctx.device.create_texture(&wgpu::TextureDescriptor {
+        label: Some("bench.picture"),
+        size: wgpu::Extent3d {
+            width: w,
+            height: h,
+            depth_or_array_layers: 1,
+        },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format: wgpu::TextureFormat::Rgba8UnormSrgb,
+        usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+        view_formats: &[],
+    });
+    ctx.queue.write_texture(
+        texture.as_image_copy(),
+        rgba.as_raw(),
+        wgpu::TexelCopyBufferLayout {
+            offset: 0,
+            bytes_per_row: Some(w * 4),
+            rows_per_image: Some(h),
+        },
+        texture.size(),
+    );
+    texture
+}
+
 fn run() -> Result<(), String> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let detect = args.iter().any(|a| a == "--mtcnn");
+    args.retain(|a| a != "--mtcnn");
     let torch = take_flag(&mut args, "--torch");
     let backend = take_flag(&mut args, "--backend");
     let batches: Vec<usize> = if args.is_empty() {
@@ -48,6 +123,9 @@ fn run() -> Result<(), String> {
         }
         None => vec![BackendChoice::Auto.resolve(software).0],
     };
+    if detect {
+        return mtcnn(&backends, ctx.as_ref());
+    }
     let model = Model::random(1);
     let gflop = model.flops_per_frame() / 1e9;
     println!(

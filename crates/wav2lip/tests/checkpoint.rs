@@ -663,6 +663,55 @@ fn expect_messages_name_key_file_and_shapes() {
     assert!(Checkpoint::from_tensors(BTreeMap::new()).is_empty());
 }
 
+/// A generator checkpoint with a NaN or an infinity in one tensor, or with tensors of another
+/// model beside the generator's, is refused naming the tensor (a BatchNorm's
+/// `num_batches_tracked` counter is not a weight and is accepted).
+#[test]
+fn generator_checkpoints_with_bad_values_or_foreign_tensors_are_refused() {
+    use wav2lip::model::{Model, random_checkpoint};
+    let good = random_checkpoint(5);
+    let mut tensors: BTreeMap<String, Tensor> = good.tensors().clone();
+    let key = "face_decoder_blocks.3.1.conv_block.0.weight";
+    let mut bad = tensors.clone();
+    bad.get_mut(key).expect("layer").data[17] = f32::NAN;
+    let err = Model::from_checkpoint(&Checkpoint::from_tensors(bad)).expect_err("NaN");
+    let msg = err.to_string();
+    assert!(
+        msg.contains(key) && msg.contains("NaN") && msg.contains("index 17"),
+        "{msg}"
+    );
+    let mut bad = tensors.clone();
+    bad.get_mut("output_block.1.bias").expect("bias").data[0] = f32::NEG_INFINITY;
+    let msg = Model::from_checkpoint(&Checkpoint::from_tensors(bad))
+        .expect_err("inf")
+        .to_string();
+    assert!(
+        msg.contains("output_block.1.bias") && msg.contains("-inf"),
+        "{msg}"
+    );
+
+    tensors.insert(
+        "face_encoder_blocks.0.0.conv_block.1.num_batches_tracked".into(),
+        Tensor {
+            shape: vec![],
+            data: vec![100.0],
+        },
+    );
+    assert!(Model::from_checkpoint(&Checkpoint::from_tensors(tensors.clone())).is_ok());
+    tensors.insert(
+        "syncnet.audio_encoder.0.weight".into(),
+        Tensor {
+            shape: vec![1],
+            data: vec![0.0],
+        },
+    );
+    let msg = Model::from_checkpoint(&Checkpoint::from_tensors(tensors))
+        .expect_err("foreign tensor")
+        .to_string();
+    assert!(msg.contains("`syncnet.audio_encoder.0.weight`"), "{msg}");
+    assert!(msg.contains("1 tensor(s) the model does not use"), "{msg}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Optional: files from a real torch.save
 // ---------------------------------------------------------------------------------------------

@@ -307,3 +307,64 @@ fn resample_kernel_matches_a_cpu_reference() {
         }
     }
 }
+
+/// The native CPU detector (crates/wav2lip/src/native/detector.rs) on the photograph's bytes:
+/// the recorded face, and the same box as the GPU detector (same weights, same candidate logic;
+/// the networks' sums differ by rounding only, and the GPU reads an sRGB texture).
+#[test]
+fn cpu_detector_finds_the_astronauts_face_like_the_gpu() {
+    use wav2lip::native::CpuMtcnn;
+    let (Some(dir), Some(photo)) = (weights(), astronaut()) else {
+        return;
+    };
+    let rgba = image::open(&photo)
+        .expect("decode astronaut.png")
+        .to_rgba8();
+    let (w, h) = rgba.dimensions();
+    let weights = MtcnnWeights::load(&dir).expect("load MTCNN weights");
+    let cpu = CpuMtcnn::new(&weights);
+    let faces = cpu.detect(rgba.as_raw(), w, h).expect("detection runs");
+    let best = faces
+        .iter()
+        .max_by(|a, b| a.area().total_cmp(&b.area()))
+        .expect("a face on astronaut.png");
+    let overlap = iou(best.rect, ASTRONAUT_FACE);
+    assert!(
+        overlap >= 0.8,
+        "IoU {overlap:.3} of {:?} against the recorded {ASTRONAUT_FACE:?}",
+        best.rect
+    );
+    assert!(best.score > 0.9, "face score {}", best.score);
+    assert!(best.landmarks[0][1] < best.landmarks[3][1]);
+    // Too few bytes for the size: an error, not a panic.
+    let e = cpu.detect(&rgba.as_raw()[..100], w, h).expect_err("short");
+    assert!(e.to_string().contains("needs"), "{e}");
+    let Some(ctx) = context() else { return };
+    let gpu = Mtcnn::new(&ctx.device, &ctx.queue, &weights).expect("detector");
+    let on_gpu = gpu.detect(&upload(ctx, &rgba)).expect("detection runs");
+    let gpu_best = on_gpu
+        .iter()
+        .max_by(|a, b| a.area().total_cmp(&b.area()))
+        .expect("a face on the GPU");
+    let agree = iou(best.rect, gpu_best.rect);
+    assert!(
+        agree >= 0.95,
+        "CPU {:?} vs GPU {:?}: IoU {agree:.3}",
+        best.rect,
+        gpu_best.rect
+    );
+    assert!((best.score - gpu_best.score).abs() < 0.01);
+}
+
+#[test]
+fn cpu_detector_finds_no_face_in_a_gradient() {
+    let Some(dir) = weights() else { return };
+    let rgba = image::RgbaImage::from_fn(320, 240, |x, y| {
+        image::Rgba([(x * 255 / 320) as u8, (y * 255 / 240) as u8, 128, 255])
+    });
+    let weights = MtcnnWeights::load(&dir).expect("load MTCNN weights");
+    let faces = wav2lip::native::CpuMtcnn::new(&weights)
+        .detect(rgba.as_raw(), 320, 240)
+        .expect("detection runs");
+    assert!(faces.is_empty(), "found {faces:?} in a gradient");
+}
