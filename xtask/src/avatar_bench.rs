@@ -3,7 +3,7 @@
 //! with a fixed box (generator + blend only), and the same video as a plain background (decode,
 //! draw, encode: the floor without lip sync). `--backend` picks the lip-sync backend of every
 //! avatar row (default: auto, as a user's render would). `--memory A,B` adds peak RSS of the
-//! process tree for an A-second and a B-second avatar render (detect_every 5) at 10 fps, to
+//! process tree for an A-second and a B-second avatar render (detect_every 5) at 5 fps, to
 //! show memory does not grow with the duration. The face is a real photograph (scikit-image's
 //! astronaut, fetched with pip) moving slowly in the frame; the generator has seeded random
 //! weights (the real architecture and cost; no real checkpoint ships). Appends a section to
@@ -209,7 +209,7 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
     if let Some((a, b)) = o.memory {
         for secs in [a, b] {
             let name = format!("avatar-memory-{secs}s");
-            let job = write_job(&work, &name, &avatar("detect_every = 5"), secs, 10)?;
+            let job = write_job(&work, &name, &avatar("detect_every = 5"), secs, 5)?;
             let text = std::fs::read_to_string(&job)?.replace("speech.flac", "speech-long.flac");
             std::fs::write(&job, text)?;
             memory_rows.push((secs, job));
@@ -233,7 +233,7 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
     }
     let mut memory = Vec::new();
     for (secs, job) in &memory_rows {
-        eprintln!("bench-avatar: memory, {secs} s at 10 fps");
+        eprintln!("bench-avatar: memory, {secs} s at 5 fps");
         let mut cmd = Command::new(&bin);
         cmd.arg(job)
             .args(["--lipsync-backend", &o.backend])
@@ -298,14 +298,14 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
     if let [(a, sa), (b, sb)] = memory.as_slice() {
         writeln!(
             md,
-            "Memory (avatar, detect_every 5, 1280x720@10, x264 veryfast): peak RSS of the process \
+            "Memory (avatar, detect_every 5, 1280x720@5, x264 veryfast): peak RSS of the process \
              tree {:.0} MB for {a} s ({:.0} frames, {:.1} s wall) and {:.0} MB for {b} s ({:.0} \
              frames, {:.1} s wall): {:.3}x.\n",
             sa.tree_rss as f64 / 1e6,
-            a * 10.0,
+            a * 5.0,
             sa.wall,
             sb.tree_rss as f64 / 1e6,
-            b * 10.0,
+            b * 5.0,
             sb.wall,
             sb.tree_rss as f64 / sa.tree_rss.max(1) as f64
         )?;

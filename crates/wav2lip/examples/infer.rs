@@ -4,7 +4,9 @@
 //!
 //! FACES (N, 6, 96, 96) and MELS (N, 1, 80, 16) float32 in C order; OUT (N, 3, 96, 96).
 //! CHECKPOINT: wav2lip.pth / wav2lip_gan.pth (legacy PyTorch), a zip-format torch file or
-//! safetensors. `--cpu-reference` runs the plain-Rust reference instead of the GPU.
+//! safetensors. `--backend cpu|gpu` picks the executor (default: as the avatar would choose:
+//! the CPU backend when the only adapter is a software rasteriser or there is none, else the
+//! GPU); `--cpu-reference` runs the plain-Rust reference instead.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,14 +14,27 @@ use std::time::Instant;
 
 use wav2lip::checkpoint::Checkpoint;
 use wav2lip::model::{FACE_LEN, MEL_LEN};
-use wav2lip::{Model, npy};
+use wav2lip::{Backend, BackendChoice, Generator, Model, npy};
 
 fn run() -> Result<(), String> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let cpu = args.iter().any(|a| a == "--cpu-reference");
     args.retain(|a| a != "--cpu-reference");
+    let mut choice = BackendChoice::Auto;
+    if let Some(i) = args.iter().position(|a| a == "--backend") {
+        let value = args
+            .get(i + 1)
+            .ok_or("--backend needs cpu, gpu or auto")?
+            .clone();
+        choice = value.parse().map_err(|e: wav2lip::Wav2LipError| e.to_string())?;
+        args.drain(i..i + 2);
+    }
     let [ckpt, faces, mels, out] = args.as_slice() else {
-        return Err("usage: infer CHECKPOINT FACES.npy MELS.npy OUT.npy [--cpu-reference]".into());
+        return Err(
+            "usage: infer CHECKPOINT FACES.npy MELS.npy OUT.npy [--backend cpu|gpu] \
+             [--cpu-reference]"
+                .into(),
+        );
     };
     let started = Instant::now();
     let model =
@@ -36,21 +51,36 @@ fn run() -> Result<(), String> {
     }
     let loaded = started.elapsed();
     let t = Instant::now();
+    let mut what = "CPU reference".to_owned();
     let y = if cpu {
         wav2lip::cpu::forward(&model, &fv, &mv, n)
     } else {
-        let ctx = gpu::GpuContext::new(&gpu::AdapterChoice::Auto).map_err(|e| e.to_string())?;
-        eprintln!("adapter: {}", ctx.adapter);
-        let mut sync = wav2lip::gpu::LipSync::new(&ctx.device, &ctx.queue, &model)
-            .map_err(|e| e.to_string())?;
-        sync.infer_host(&fv, &mv, n).map_err(|e| e.to_string())?
+        // No adapter is only an error when the GPU backend is asked for.
+        let ctx = gpu::GpuContext::new(&gpu::AdapterChoice::Auto);
+        let software = ctx.as_ref().map_or(true, |c| c.adapter.software);
+        let (backend, why) = choice.resolve(software);
+        if let Ok(c) = &ctx {
+            eprintln!("adapter: {}", c.adapter);
+        }
+        eprintln!("backend: {backend} ({why})");
+        let ctx = match (backend, ctx) {
+            (Backend::Gpu, Err(e)) => return Err(e.to_string()),
+            (_, ctx) => ctx.ok(),
+        };
+        what = format!("{backend} backend");
+        let mut generator =
+            Generator::new(backend, &model, ctx.as_ref().map(|c| (&c.device, &c.queue)))
+                .map_err(|e| e.to_string())?;
+        generator
+            .infer_host(&fv, &mv, n)
+            .map_err(|e| e.to_string())?
     };
     npy::write_f32(&PathBuf::from(out), &[n, 3, 96, 96], &y).map_err(|e| e.to_string())?;
     eprintln!(
         "{n} frames: checkpoint loaded in {:.2} s, generated in {:.2} s ({}), wrote {out}",
         loaded.as_secs_f64(),
         t.elapsed().as_secs_f64(),
-        if cpu { "CPU reference" } else { "GPU" }
+        what
     );
     Ok(())
 }

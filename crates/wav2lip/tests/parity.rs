@@ -1,6 +1,7 @@
 //! Parity with PyTorch: the same checkpoint and inputs through
-//! tests/fixtures/torch_wav2lip.py (the architecture written in PyTorch) and through this
-//! crate's GPU path must agree within 1e-3 absolute on the [0, 1] output.
+//! tests/fixtures/torch_wav2lip.py (the architecture written in PyTorch) and through both of this
+//! crate's backends (the GPU kernels where an adapter exists, the native CPU backend always) must
+//! agree within 1e-3 absolute on the [0, 1] output.
 //!
 //! PyTorch is not a prerequisite of this project: the test runs where
 //! `WAV2LIP_TORCH_PYTHONPATH` names a folder with torch and numpy importable (for example
@@ -49,10 +50,10 @@ fn matches_pytorch_within_1e3() {
         return;
     };
     let ctx = match gpu::GpuContext::new(&gpu::AdapterChoice::Auto) {
-        Ok(c) => c,
+        Ok(c) => Some(c),
         Err(e) => {
-            eprintln!("SKIPPED PyTorch parity: no GPU adapter: {e}");
-            return;
+            eprintln!("SKIPPED PyTorch parity of the GPU backend: no GPU adapter: {e}");
+            None
         }
     };
     let dir = std::env::temp_dir().join(format!("wav2lip-parity-{}", std::process::id()));
@@ -87,19 +88,26 @@ fn matches_pytorch_within_1e3() {
             python(&pp, &["save", &s(&weights), &s(&path), "--legacy"]);
         }
         let model = Model::from_checkpoint(&Checkpoint::load(&path).expect("load")).expect("model");
-        let mut sync =
-            wav2lip::gpu::LipSync::new(&ctx.device, &ctx.queue, &model).expect("lipsync");
-        let got = sync.infer_host(&faces, &mels, n).expect("infer");
-        let max = got
-            .iter()
-            .zip(&want)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
-        eprintln!("{label}: max abs difference from PyTorch {max:e}");
-        assert!(
-            max <= 1e-3,
-            "{label}: max abs difference from PyTorch {max:e}"
-        );
+        let mut backends = vec![wav2lip::Backend::Cpu];
+        if ctx.is_some() {
+            backends.push(wav2lip::Backend::Gpu);
+        }
+        for backend in backends {
+            let gpu = ctx.as_ref().map(|c| (&c.device, &c.queue));
+            let mut generator =
+                wav2lip::Generator::new(backend, &model, gpu).expect("generator");
+            let got = generator.infer_host(&faces, &mels, n).expect("infer");
+            let max = got
+                .iter()
+                .zip(&want)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            eprintln!("{label}, {backend} backend: max abs difference from PyTorch {max:e}");
+            assert!(
+                max <= 1e-3,
+                "{label}, {backend} backend: max abs difference from PyTorch {max:e}"
+            );
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
