@@ -26,7 +26,9 @@ fn run() -> Result<(), String> {
             .get(i + 1)
             .ok_or("--backend needs cpu, gpu or auto")?
             .clone();
-        choice = value.parse().map_err(|e: wav2lip::Wav2LipError| e.to_string())?;
+        choice = value
+            .parse()
+            .map_err(|e: wav2lip::Wav2LipError| e.to_string())?;
         args.drain(i..i + 2);
     }
     let [ckpt, faces, mels, out] = args.as_slice() else {

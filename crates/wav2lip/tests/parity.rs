@@ -94,8 +94,7 @@ fn matches_pytorch_within_1e3() {
         }
         for backend in backends {
             let gpu = ctx.as_ref().map(|c| (&c.device, &c.queue));
-            let mut generator =
-                wav2lip::Generator::new(backend, &model, gpu).expect("generator");
+            let mut generator = wav2lip::Generator::new(backend, &model, gpu).expect("generator");
             let got = generator.infer_host(&faces, &mels, n).expect("infer");
             let max = got
                 .iter()

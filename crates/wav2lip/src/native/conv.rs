@@ -242,33 +242,38 @@ impl PackedConv {
                 }
                 let k = phase.taps.len() * d.cin;
                 let n = d.cout;
-                c.clear();
-                c.resize(m * n, 0.0);
+                // Grown, never cleared: every value used below is written first.
+                grow(c, m * n);
+                let c = &mut c[..m * n];
                 if k > 0 {
                     // im2row: each row holds its taps' input channels, zeros outside.
-                    a.clear();
-                    a.resize(m * k, 0.0);
+                    grow(a, m * k);
+                    let a = &mut a[..m * k];
                     for (r, &(img, ar, b)) in rows.iter().enumerate() {
                         let row = &mut a[r * k..(r + 1) * k];
                         for (t, &(dy, dx)) in phase.taps.iter().enumerate() {
+                            let dst = &mut row[t * d.cin..(t + 1) * d.cin];
                             let iy = (ar as usize * ish) as isize + dy;
                             let ix = (b as usize * isw) as isize + dx;
                             if iy < 0 || ix < 0 || iy >= x.h as isize || ix >= x.w as isize {
+                                dst.fill(0.0);
                                 continue;
                             }
                             let src = x.pixel(img as usize, iy as usize, ix as usize);
-                            row[t * d.cin..(t + 1) * d.cin]
-                                .copy_from_slice(&x.data[src..src + d.cin]);
+                            dst.copy_from_slice(&x.data[src..src + d.cin]);
                         }
                     }
                     matmul(
-                        MatMut::from_row_major_slice_mut(&mut c[..], m, n),
+                        MatMut::from_row_major_slice_mut(c, m, n),
                         Accum::Replace,
-                        MatRef::from_row_major_slice(&a[..], m, k),
+                        MatRef::from_row_major_slice(a, m, k),
                         MatRef::from_row_major_slice(&phase.weights, k, n),
                         1.0f32,
                         par,
                     );
+                } else {
+                    // No tap reaches the input: the phase is its bias alone.
+                    c.fill(0.0);
                 }
                 // Epilogue: bias, residual, activation, into the output's channel range.
                 for (r, &(img, ar, b)) in rows.iter().enumerate() {
@@ -299,6 +304,13 @@ struct Geometry {
     a_rows: usize,
     out_ctot: usize,
     out_coff: usize,
+}
+
+/// Makes `v` at least `len` long (new values zero; old ones kept, to be overwritten).
+fn grow(v: &mut Vec<f32>, len: usize) {
+    if v.len() < len {
+        v.resize(len, 0.0);
+    }
 }
 
 /// Per-thread buffers, reused by every tile and every batch.
