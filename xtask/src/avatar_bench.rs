@@ -260,9 +260,13 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
     let mut md = String::new();
     writeln!(
         md,
-        "## Avatar run of {} (`cargo xtask bench-avatar --frames {}`)\n",
+        "## Avatar run of {} (`cargo xtask bench-avatar --frames {} --backend {}{}`)\n",
         first_line("date", "-u"),
-        o.frames
+        o.frames,
+        o.backend,
+        o.memory
+            .map(|(a, b)| format!(" --memory {a},{b}"))
+            .unwrap_or_default()
     )?;
     writeln!(
         md,

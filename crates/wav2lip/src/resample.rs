@@ -150,6 +150,41 @@ impl Resampler {
     }
 }
 
+/// An sRGB RGBA8 texture holding `pixels` (`width` x `height`, rows packed), readable by the
+/// resampling kernel and MTCNN: for callers whose picture is on the host (tests, benchmarks).
+pub fn picture_texture(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    pixels: &[u8],
+    (width, height): (u32, u32),
+) -> wgpu::Texture {
+    let texture = device.create_texture(&wgpu::TextureDescriptor {
+        label: Some("wav2lip.picture"),
+        size: wgpu::Extent3d {
+            width,
+            height,
+            depth_or_array_layers: 1,
+        },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format: wgpu::TextureFormat::Rgba8UnormSrgb,
+        usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+        view_formats: &[],
+    });
+    queue.write_texture(
+        texture.as_image_copy(),
+        pixels,
+        wgpu::TexelCopyBufferLayout {
+            offset: 0,
+            bytes_per_row: Some(width * 4),
+            rows_per_image: Some(height),
+        },
+        texture.size(),
+    );
+    texture
+}
+
 /// The picture's bytes (0..255) at a texel, clamped to the picture.
 fn texel(pixels: &[u8], width: usize, height: usize, x: i64, y: i64) -> [f32; 3] {
     let x = x.clamp(0, width as i64 - 1) as usize;

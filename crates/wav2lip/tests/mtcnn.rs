@@ -61,32 +61,7 @@ fn context() -> Option<&'static gpu::GpuContext> {
 }
 
 fn upload(ctx: &gpu::GpuContext, rgba: &image::RgbaImage) -> wgpu::Texture {
-    let (w, h) = rgba.dimensions();
-    let texture = ctx.device.create_texture(&wgpu::TextureDescriptor {
-        label: Some("test.picture"),
-        size: wgpu::Extent3d {
-            width: w,
-            height: h,
-            depth_or_array_layers: 1,
-        },
-        mip_level_count: 1,
-        sample_count: 1,
-        dimension: wgpu::TextureDimension::D2,
-        format: wgpu::TextureFormat::Rgba8UnormSrgb,
-        usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-        view_formats: &[],
-    });
-    ctx.queue.write_texture(
-        texture.as_image_copy(),
-        rgba.as_raw(),
-        wgpu::TexelCopyBufferLayout {
-            offset: 0,
-            bytes_per_row: Some(w * 4),
-            rows_per_image: Some(h),
-        },
-        texture.size(),
-    );
-    texture
+    wav2lip::resample::picture_texture(&ctx.device, &ctx.queue, rgba.as_raw(), rgba.dimensions())
 }
 
 #[test]

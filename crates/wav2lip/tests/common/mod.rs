@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use wav2lip::cpu::{Tensor4, layer};
-use wav2lip::model::{Act, FACE_LEN, FoldedLayer, LayerDef, MEL_LEN, Rng};
+use wav2lip::model::{Act, FACE_LEN, FoldedLayer, LayerDef, MEL_LEN, OUT_LEN, Rng};
 
 /// (max abs error, relative L2 error) of `got` against `want`.
 pub fn errors(got: &[f32], want: &[f32]) -> (f32, f32) {
@@ -205,4 +205,21 @@ pub fn inputs(seed: u64, n: usize) -> (Vec<f32>, Vec<f32>) {
     let faces = (0..n * FACE_LEN).map(|_| rng.uniform()).collect();
     let mels = (0..n * MEL_LEN).map(|_| rng.sym(4.0)).collect();
     (faces, mels)
+}
+
+/// Whole generator outputs against the reference, frame by frame: max abs <= 2e-4 and relative
+/// L2 <= 1e-5 (sigmoid output in 0..1, 50 layers deep), and the output is not flat.
+pub fn check_frames(got: &[f32], want: &[f32]) {
+    assert_eq!(got.len(), want.len(), "output length");
+    for (i, (g, w)) in got.chunks(OUT_LEN).zip(want.chunks(OUT_LEN)).enumerate() {
+        let (max, rel) = errors(g, w);
+        assert!(
+            max <= 2e-4 && rel <= 1e-5,
+            "frame {i}: max abs {max:e}, rel L2 {rel:e}"
+        );
+    }
+    let spread = want
+        .iter()
+        .fold((1.0f32, 0.0f32), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    assert!(spread.1 - spread.0 > 0.05, "output range {spread:?}");
 }
