@@ -76,8 +76,10 @@ if [ -f "$here/job/avatar.toml" ]; then
   # WAV2LIP_BATCHES and AVATAR_SECONDS shorten a dry run on a CPU (lavapipe: ~11 s a frame).
   batches="${WAV2LIP_BATCHES-1 16 64}"
   if [ -n "$batches" ]; then
-    gen=$("$here/wav2lip-bench" $batches 2>&1 | awk -F'|' '/^\| [0-9]/{printf "batch%s:%s frames/s; ", $2, $3}')
-    echo "| Wav2Lip generator alone (random weights), frames/s | ${gen:-failed} |"
+    # Both backends: the WGSL kernels on the GPU, and the native CPU backend on the host's cores.
+    gen=$("$here/wav2lip-bench" --backend both $batches 2>&1 |
+      awk -F'|' '/^\| (cpu|gpu) \|/{printf "%s batch%s:%s frames/s; ", $2, $3, $4}')
+    echo "| Wav2Lip generator alone (random weights), frames/s per backend | ${gen:-failed} |"
   fi
   if "$here/random-checkpoint" "$here/job/random-wav2lip.safetensors" 5 >/dev/null 2>&1; then
     face=astronaut.png
