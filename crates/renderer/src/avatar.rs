@@ -22,8 +22,9 @@ use gpu::{FrameRenderer, GpuContext};
 use wav2lip::mel::{MIN_VALUE, MelStream};
 use wav2lip::model::{FACE, FACE_LEN, MEL_LEN, OUT_LEN};
 use wav2lip::mtcnn::MtcnnWeights;
+use wav2lip::native::CpuGenerator;
 use wav2lip::resample::{Filter, Layout, Resample, Resampler, resample_rgba};
-use wav2lip::{Backend, BackendChoice, Detector, Generator, Model, Picture};
+use wav2lip::{Backend, Detector, Generator, LipSync, Model, Picture};
 
 use crate::RenderError;
 use crate::job::{AvatarLayer, NoFace};
@@ -42,18 +43,29 @@ pub(crate) fn is_still(path: &Path) -> bool {
         .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg"))
 }
 
+/// The generator with what its backend feeds it from.
+#[derive(Debug)]
+enum LipSyncRun {
+    /// GPU backend: the crop kernel and the generator's input buffers on the device.
+    Gpu {
+        lipsync: LipSync,
+        resampler: Resampler,
+        faces: wgpu::Buffer,
+        mels: wgpu::Buffer,
+    },
+    /// CPU backend: one frame's input and output on the host, reused.
+    Cpu {
+        generator: CpuGenerator,
+        faces: Vec<f32>,
+        out: Vec<f32>,
+    },
+}
+
 /// The networks and their buffers, on the backend chosen for this layer.
 #[derive(Debug)]
 struct AvatarNets {
-    generator: Generator,
+    run: LipSyncRun,
     detector: Option<Detector>,
-    /// GPU backend: the crop kernel and the generator's input buffers on the device.
-    resampler: Option<Resampler>,
-    faces: Option<wgpu::Buffer>,
-    mels: Option<wgpu::Buffer>,
-    /// CPU backend: one frame's input and output on the host, reused.
-    host_faces: Vec<f32>,
-    host_out: Vec<f32>,
     device: wgpu::Device,
     queue: wgpu::Queue,
 }
@@ -141,15 +153,39 @@ impl Avatar {
             .model
             .take()
             .ok_or_else(|| RenderError::Thread("avatar model already prepared".into()))?;
-        let (backend, why) = BackendChoice::from(self.layer.backend).resolve(ctx.adapter.software);
+        let (backend, why) = self.layer.backend.resolve(ctx.adapter.software);
         log::info!(
             "avatar {}: lip sync on the {backend} backend ({why}; adapter {})",
             self.layer.face.display(),
             ctx.adapter
         );
         let gpu = Some((&ctx.device, &ctx.queue));
-        let mut generator = Generator::new(backend, &model, gpu)?;
-        generator.set_max_batch(1);
+        let buffer = |label: &str, floats: usize| {
+            ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: (floats * 4) as u64,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        };
+        let run = match Generator::new(backend, &model, gpu)? {
+            Generator::Gpu(mut lipsync) => {
+                lipsync.set_max_batch(1);
+                // The picture stays on the GPU: its host copy is not needed.
+                self.pixels = Vec::new();
+                LipSyncRun::Gpu {
+                    lipsync,
+                    resampler: Resampler::new(&ctx.device)?,
+                    faces: buffer("avatar.faces", FACE_LEN),
+                    mels: buffer("avatar.mels", MEL_LEN),
+                }
+            }
+            Generator::Cpu(generator) => LipSyncRun::Cpu {
+                generator,
+                faces: vec![0.0; FACE_LEN],
+                out: vec![0.0; OUT_LEN],
+            },
+        };
         drop(model);
         let detector = match self.weights.take() {
             Some(w) => {
@@ -159,38 +195,9 @@ impl Avatar {
             }
             None => None,
         };
-        let buffer = |label: &str, floats: usize| {
-            ctx.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(label),
-                size: (floats * 4) as u64,
-                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            })
-        };
-        let on_gpu = backend == Backend::Gpu;
-        if on_gpu {
-            self.pixels = Vec::new();
-        }
         self.nets = Some(AvatarNets {
-            generator,
+            run,
             detector,
-            resampler: if on_gpu {
-                Some(Resampler::new(&ctx.device)?)
-            } else {
-                None
-            },
-            faces: on_gpu.then(|| buffer("avatar.faces", FACE_LEN)),
-            mels: on_gpu.then(|| buffer("avatar.mels", MEL_LEN)),
-            host_faces: if on_gpu {
-                Vec::new()
-            } else {
-                vec![0.0; FACE_LEN]
-            },
-            host_out: if on_gpu {
-                Vec::new()
-            } else {
-                vec![0.0; OUT_LEN]
-            },
             device: ctx.device.clone(),
             queue: ctx.queue.clone(),
         });
@@ -199,7 +206,10 @@ impl Avatar {
 
     /// The backend the networks run on (None before [`Self::prepare`]).
     pub(crate) fn backend(&self) -> Option<Backend> {
-        self.nets.as_ref().map(|n| n.generator.backend())
+        self.nets.as_ref().map(|n| match n.run {
+            LipSyncRun::Gpu { .. } => Backend::Gpu,
+            LipSyncRun::Cpu { .. } => Backend::Cpu,
+        })
     }
 
     /// True when the layer needs the picture's bytes on the host (the CPU backend, or not yet
@@ -208,10 +218,17 @@ impl Avatar {
         self.backend() != Some(Backend::Gpu)
     }
 
-    /// The picture's current RGBA8 bytes (a still once, a video frame whenever one arrives).
+    /// The picture's RGBA8 bytes when it is a still (copied once).
     pub(crate) fn set_pixels(&mut self, pixels: &[u8], width: u32, height: u32) {
         self.pixels.clear();
         self.pixels.extend_from_slice(pixels);
+        self.pixels_size = (width, height);
+    }
+
+    /// A new video frame's RGBA8 bytes, swapped in without a copy: `frame` gets the previous
+    /// frame's buffer back (the decoder refills or recycles it).
+    pub(crate) fn swap_frame(&mut self, frame: &mut Vec<u8>, width: u32, height: u32) {
+        std::mem::swap(&mut self.pixels, frame);
         self.pixels_size = (width, height);
     }
 
@@ -313,7 +330,8 @@ impl Avatar {
         if self.wants_pixels() && self.pixels.is_empty() {
             // No video frame yet: the texture is opaque black, and so are these bytes.
             let (w, h) = (picture.width(), picture.height());
-            self.set_pixels(&[0, 0, 0, 255].repeat((w * h) as usize), w, h);
+            self.pixels = [0, 0, 0, 255].repeat((w * h) as usize);
+            self.pixels_size = (w, h);
         }
         let found = self.face_box(&picture, frame, time)?;
         self.frames += 1;
@@ -355,12 +373,13 @@ impl Avatar {
             scale: 1.0 / 255.0,
             offset: 0.0,
         };
-        match &mut g.generator {
-            Generator::Gpu(lipsync) => {
-                let (Some(faces), Some(mels), Some(resampler)) = (&g.faces, &g.mels, &g.resampler)
-                else {
-                    return Err(RenderError::Thread("avatar GPU buffers missing".into()));
-                };
+        match &mut g.run {
+            LipSyncRun::Gpu {
+                lipsync,
+                resampler,
+                faces,
+                mels,
+            } => {
                 g.queue.write_buffer(mels, 0, bytemuck::cast_slice(window));
                 let mut encoder =
                     g.device
@@ -371,13 +390,17 @@ impl Avatar {
                 g.queue.submit([encoder.finish()]);
                 lipsync.infer(faces, mels, &out, 1)?;
             }
-            Generator::Cpu(cpu) => {
+            LipSyncRun::Cpu {
+                generator,
+                faces,
+                out: host_out,
+            } => {
                 // The crop from the bytes the CPU has; the new face goes up to the layer's
                 // buffer (ordered before the frame's layer pass by the queue).
-                resample_rgba(&self.pixels, self.pixels_size, &job, &mut g.host_faces)?;
-                cpu.infer(&g.host_faces, window, 1, &mut g.host_out)?;
+                resample_rgba(&self.pixels, self.pixels_size, &job, faces)?;
+                generator.infer(faces, window, 1, host_out)?;
                 g.queue
-                    .write_buffer(&out, 0, bytemuck::cast_slice(&g.host_out));
+                    .write_buffer(&out, 0, bytemuck::cast_slice(host_out));
             }
         }
         Ok(())

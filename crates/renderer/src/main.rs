@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use renderer::job::{Dimension, EncoderChoice, Fps, LipSyncBackend};
+use renderer::job::{Dimension, EncoderChoice, Fps};
 use renderer::{Job, Progress, RenderError, RenderOptions};
 
 /// Exit codes (documented in the README).
@@ -216,8 +216,8 @@ fn apply_overrides(job: &mut Job, cli: &Cli) -> Result<(), renderer::JobError> {
     }
     if let Some(b) = &cli.lipsync_backend {
         let backend = b
-            .parse::<LipSyncBackend>()
-            .map_err(|m| bad("--lipsync-backend", m))?;
+            .parse::<wav2lip::BackendChoice>()
+            .map_err(|e| bad("--lipsync-backend", e.to_string()))?;
         for layer in &mut job.layers {
             if let renderer::job::Layer::Avatar(a) = layer {
                 a.backend = backend;

@@ -820,7 +820,7 @@ impl Scene {
                     && let Some(avatar) = self.items[i].avatar.as_mut()
                     && avatar.wants_pixels()
                 {
-                    avatar.set_pixels(&self.frame_buffer, w, h);
+                    avatar.swap_frame(&mut self.frame_buffer, w, h);
                 }
             }
             if let Some(avatar) = self.items[i].avatar.as_mut() {

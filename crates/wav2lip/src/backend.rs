@@ -51,9 +51,7 @@ impl FromStr for BackendChoice {
             "auto" => Ok(Self::Auto),
             "gpu" => Ok(Self::Gpu),
             "cpu" => Ok(Self::Cpu),
-            other => Err(Wav2LipError::Input(format!(
-                "unknown lip-sync backend {other:?}: use \"auto\", \"gpu\" or \"cpu\""
-            ))),
+            other => Err(Wav2LipError::UnknownBackend(other.to_owned())),
         }
     }
 }

@@ -40,4 +40,6 @@ pub enum Wav2LipError {
     Input(String),
     #[error("face detector: {0}")]
     Detector(String),
+    #[error("unknown lip-sync backend {0:?}: use \"auto\", \"gpu\" or \"cpu\"")]
+    UnknownBackend(String),
 }

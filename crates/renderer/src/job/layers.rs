@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 
 use serde::Deserialize;
+use wav2lip::BackendChoice;
 
 use super::{BarCount, Color};
 use crate::expr::{Reactive, Vars};
@@ -726,43 +727,12 @@ pub enum NoFace {
     Hold,
 }
 
-/// Which executor runs an avatar's networks (`backend = "auto" | "gpu" | "cpu"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LipSyncBackend {
-    /// The CPU when the frames are drawn by a software rasteriser (lavapipe, llvmpipe), the
-    /// GPU otherwise.
-    #[default]
-    Auto,
-    /// WGSL compute passes on the frame renderer's device (pixels stay on the GPU).
-    Gpu,
-    /// Native code on the CPU (GEMM on packed weights), from the picture's bytes.
-    Cpu,
-}
-
-impl From<LipSyncBackend> for wav2lip::BackendChoice {
-    fn from(b: LipSyncBackend) -> Self {
-        match b {
-            LipSyncBackend::Auto => Self::Auto,
-            LipSyncBackend::Gpu => Self::Gpu,
-            LipSyncBackend::Cpu => Self::Cpu,
-        }
-    }
-}
-
-impl std::str::FromStr for LipSyncBackend {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "auto" => Ok(Self::Auto),
-            "gpu" => Ok(Self::Gpu),
-            "cpu" => Ok(Self::Cpu),
-            other => Err(format!(
-                "unknown lip-sync backend {other:?}: use \"auto\", \"gpu\" or \"cpu\""
-            )),
-        }
-    }
+/// `backend = "auto" | "gpu" | "cpu"`: which executor runs an avatar's networks, read by
+/// wav2lip's own parser (one list of names for the job key and the CLI option).
+fn lipsync_backend<'de, D: serde::Deserializer<'de>>(de: D) -> Result<BackendChoice, D::Error> {
+    String::deserialize(de)?
+        .parse()
+        .map_err(serde::de::Error::custom)
 }
 
 layer_struct!(
@@ -799,7 +769,8 @@ layer_struct!(
         mouth_top: Fraction = Fraction::from(0.45),
         /// Which executor runs the networks: "auto" (the CPU on a software adapter, else the
         /// GPU), "gpu" or "cpu".
-        backend: LipSyncBackend = LipSyncBackend::Auto,
+        #[serde(deserialize_with = "lipsync_backend")]
+        backend: BackendChoice = BackendChoice::Auto,
     }
 );
 

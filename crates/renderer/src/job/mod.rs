@@ -12,9 +12,9 @@ mod layers;
 
 pub use layers::{
     Align, AvatarLayer, BackgroundLayer, BarsLayer, Blend, BloomLayer, CustomLayer, Emitter, Fit,
-    Fraction, GradientAlong, ImageLayer, LipSyncBackend, NoFace, Palette, ParticlesLayer,
-    Placement, Point, ProgressLayer, RadialLayer, Rect, Shape, SpectrogramLayer, TextAlign,
-    TextBaseline, TextLayer, VignetteLayer, WaveStyle, WaveformLayer,
+    Fraction, GradientAlong, ImageLayer, NoFace, Palette, ParticlesLayer, Placement, Point,
+    ProgressLayer, RadialLayer, Rect, Shape, SpectrogramLayer, TextAlign, TextBaseline, TextLayer,
+    VignetteLayer, WaveStyle, WaveformLayer,
 };
 
 /// Job file format version this build reads.
