@@ -64,6 +64,22 @@ impl fmt::Display for AdapterSummary {
     }
 }
 
+/// Largest storage binding and buffer this crate asks for (2 GiB): what the lip-sync batches
+/// and MTCNN's pyramid need at most, well inside what any GPU's heap allows.
+pub const MAX_BINDING_BYTES: u64 = 1 << 31;
+
+/// The limits a device is requested with: the adapter's own (so workgroup memory, batch sizes
+/// and the detector's pyramid follow the hardware instead of the WebGL-era downlevel
+/// defaults), with buffer sizes capped at [`MAX_BINDING_BYTES`].
+pub fn device_limits(adapter: &wgpu::Limits) -> wgpu::Limits {
+    let mut limits = adapter.clone();
+    limits.max_storage_buffer_binding_size = limits
+        .max_storage_buffer_binding_size
+        .min(MAX_BINDING_BYTES);
+    limits.max_buffer_size = limits.max_buffer_size.min(MAX_BINDING_BYTES);
+    limits
+}
+
 /// True when an adapter rasterises on the CPU.
 pub fn is_software_adapter(info: &wgpu::AdapterInfo) -> bool {
     let name = info.name.to_ascii_lowercase();
@@ -203,16 +219,12 @@ impl GpuContext {
         // Exportable memory (zero-copy hand-off to CUDA/NVENC) where the driver offers it;
         // adapters without it work as before.
         let required_features = adapter.features() & wgpu::Features::VULKAN_EXTERNAL_MEMORY_FD;
-        let (device, queue) = pollster::block_on(
-            adapter.request_device(&wgpu::DeviceDescriptor {
-                label: Some("renderer.device"),
-                required_features,
-                required_limits: wgpu::Limits::downlevel_defaults()
-                    .using_resolution(adapter.limits())
-                    .using_alignment(adapter.limits()),
-                ..Default::default()
-            }),
-        )
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("renderer.device"),
+            required_features,
+            required_limits: device_limits(&adapter.limits()),
+            ..Default::default()
+        }))
         .map_err(|e| GpuError::RequestDevice {
             adapter: summary.to_string(),
             reason: e.to_string(),

@@ -17,7 +17,10 @@ mod renderer;
 pub mod shaders;
 pub mod text;
 
-pub use context::{AdapterChoice, AdapterSummary, GpuContext, is_software_adapter, list_adapters};
+pub use context::{
+    AdapterChoice, AdapterSummary, GpuContext, MAX_BINDING_BYTES, device_limits,
+    is_software_adapter, list_adapters,
+};
 pub use error::GpuError;
 pub use external::{ExportableBuffer, ExternalMemoryInfo, ExternalRing, external_memory_info};
 pub use frame::{FrameFeatures, FrameUniforms};

@@ -38,6 +38,7 @@ embed!(
     "post/bloom.wgsl",
     "color/nv12.wgsl",
     "nn/conv2d.wgsl",
+    "nn/conv_gemm.wgsl",
     "nn/pool.wgsl",
     "nn/resample.wgsl",
     "layers/avatar.wgsl",

@@ -5,6 +5,11 @@
 //!     cargo run --release -p wav2lip --example bench -- [--backend cpu|gpu|both] [--torch DIR]
 //!         [BATCH ...]   (default: the backend the avatar would choose; batches 1 16 64)
 //!
+//! `--layers` instead times every generator layer on the GPU with each kernel (direct and
+//! implicit GEMM) at the given batches, with GFLOP/s per layer and per spatial size; that table
+//! is what `wav2lip::gpu::auto_kernel` is chosen from. `--kernel direct|gemm|auto` runs the
+//! whole-network rows with every GPU layer on one kernel (default auto).
+//!
 //! `--mtcnn` instead times face detection on a 1280x720 picture (scikit-image's astronaut
 //! photograph, 512x512, on a grey canvas; it and facenet-pytorch's weights are fetched with pip
 //! into target/test-cache) with min_face 40 (the avatar's default) and 20 (facenet's).
@@ -12,8 +17,80 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
+use wav2lip::gpu::{ConvKernel, KernelPolicy, LayerTime};
 use wav2lip::model::{FACE_LEN, MEL_LEN, Model, Rng, random_checkpoint};
-use wav2lip::{Backend, BackendChoice, Generator};
+use wav2lip::{Backend, BackendChoice, Generator, LipSync};
+
+/// Per-layer times of both kernels at each batch, then totals per output size.
+fn profile(ctx: &gpu::GpuContext, model: &Model, batches: &[usize]) -> Result<(), String> {
+    println!("adapter: {}", ctx.adapter);
+    let mut runs = Vec::new();
+    for kernel in [ConvKernel::Direct, ConvKernel::Gemm] {
+        let mut sync =
+            LipSync::with_kernels(&ctx.device, &ctx.queue, model, KernelPolicy::All(kernel))
+                .map_err(|e| e.to_string())?;
+        for &n in batches {
+            runs.push((kernel, n, sync.profile(n).map_err(|e| e.to_string())?));
+        }
+    }
+    let gflops = |t: &LayerTime| t.flops as f64 / t.seconds / 1e9;
+    for &n in batches {
+        let of = |k: ConvKernel| {
+            runs.iter()
+                .find(|(kk, nn, _)| *kk == k && *nn == n)
+                .map(|(_, _, t)| t.as_slice())
+                .unwrap_or(&[])
+        };
+        let (direct, gemm) = (of(ConvKernel::Direct), of(ConvKernel::Gemm));
+        println!("\nbatch {n}\n");
+        println!("| layer | out | direct ms | gemm ms | direct GFLOP/s | gemm GFLOP/s | faster |");
+        println!("|---|---|---|---|---|---|---|");
+        for (d, g) in direct.iter().zip(gemm) {
+            println!(
+                "| {} | {}x{} | {:.2} | {:.2} | {:.1} | {:.1} | {} |",
+                d.key,
+                d.out_hw.0,
+                d.out_hw.1,
+                d.seconds * 1e3,
+                g.seconds * 1e3,
+                gflops(d),
+                gflops(g),
+                if g.seconds < d.seconds {
+                    "gemm"
+                } else {
+                    "direct"
+                }
+            );
+        }
+        println!(
+            "\n| output side | layers | GFLOP | direct ms | gemm ms | direct GFLOP/s | gemm GFLOP/s |"
+        );
+        println!("|---|---|---|---|---|---|---|");
+        let mut sides: Vec<usize> = direct.iter().map(|t| t.out_hw.0).collect();
+        sides.sort_unstable_by(|a, b| b.cmp(a));
+        sides.dedup();
+        for side in sides {
+            let sum = |ts: &[LayerTime]| {
+                ts.iter()
+                    .filter(|t| t.out_hw.0 == side)
+                    .fold((0usize, 0.0, 0), |a, t| {
+                        (a.0 + t.flops, a.1 + t.seconds, a.2 + 1)
+                    })
+            };
+            let (fl, sd, count) = sum(direct);
+            let (_, sg, _) = sum(gemm);
+            println!(
+                "| {side} | {count} | {:.2} | {:.1} | {:.1} | {:.1} | {:.1} |",
+                fl as f64 / 1e9,
+                sd * 1e3,
+                sg * 1e3,
+                fl as f64 / sd / 1e9,
+                fl as f64 / sg / 1e9
+            );
+        }
+    }
+    Ok(())
+}
 
 fn take_flag(args: &mut Vec<String>, flag: &str) -> Option<String> {
     let i = args.iter().position(|a| a == flag)?;
@@ -70,7 +147,15 @@ fn run() -> Result<(), String> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let detect = args.iter().any(|a| a == "--mtcnn");
     args.retain(|a| a != "--mtcnn");
+    let layers = args.iter().any(|a| a == "--layers");
+    args.retain(|a| a != "--layers");
     let torch = take_flag(&mut args, "--torch");
+    let policy = match take_flag(&mut args, "--kernel").as_deref() {
+        None | Some("auto") => KernelPolicy::Auto,
+        Some("direct") => KernelPolicy::All(ConvKernel::Direct),
+        Some("gemm") => KernelPolicy::All(ConvKernel::Gemm),
+        Some(k) => return Err(format!("--kernel {k}: use direct, gemm or auto")),
+    };
     let backend = take_flag(&mut args, "--backend");
     let batches: Vec<usize> = if args.is_empty() {
         vec![1, 16, 64]
@@ -102,6 +187,10 @@ fn run() -> Result<(), String> {
         return mtcnn(&backends, ctx.as_ref());
     }
     let model = Model::random(1);
+    if layers {
+        let ctx = ctx.as_ref().ok_or("--layers needs a GPU adapter")?;
+        return profile(ctx, &model, &batches);
+    }
     let gflop = model.flops_per_frame() / 1e9;
     println!(
         "adapter: {}; {} threads; {gflop:.2} GFLOP a frame",
@@ -154,9 +243,14 @@ fn run() -> Result<(), String> {
         };
         let t32 = full.map(|(f, _)| f);
         for &backend in &backends {
-            let mut generator =
-                Generator::new(backend, &model, ctx.as_ref().map(|c| (&c.device, &c.queue)))
-                    .map_err(|e| e.to_string())?;
+            let mut generator = match (backend, ctx.as_ref()) {
+                (Backend::Gpu, Some(c)) => Generator::Gpu(
+                    LipSync::with_kernels(&c.device, &c.queue, &model, policy)
+                        .map_err(|e| e.to_string())?,
+                ),
+                _ => Generator::new(backend, &model, ctx.as_ref().map(|c| (&c.device, &c.queue)))
+                    .map_err(|e| e.to_string())?,
+            };
             // Warm-up (pipeline compilation, buffer allocation), then timed runs.
             generator
                 .infer_host(&faces, &mels, n)

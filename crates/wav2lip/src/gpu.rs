@@ -12,8 +12,86 @@ use std::collections::HashMap;
 use bytemuck::{Pod, Zeroable};
 
 use crate::Wav2LipError;
-use crate::model::{Act, FACE_LEN, FoldedLayer, MEL_LEN, Model, OUT_LEN};
+use crate::gemm::{GemmKernels, GemmLayer, Operand};
+use crate::model::{Act, FACE_LEN, FoldedLayer, LayerDef, MEL_LEN, Model, OUT_LEN};
 use crate::plan::{Buf, Slot, Step, frame_floats, plan};
+
+/// The kernel that runs one generator layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvKernel {
+    /// shaders/nn/conv2d.wgsl: one invocation per 4 output channels x 4 pixels, no workgroup
+    /// memory (MTCNN's small layers, and the generator's where it is faster).
+    Direct,
+    /// shaders/nn/conv_gemm.wgsl: implicit GEMM in 64 x 64 x 16 workgroup tiles
+    /// ([`crate::gemm`]).
+    Gemm,
+}
+
+impl std::fmt::Display for ConvKernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Direct => "direct",
+            Self::Gemm => "gemm",
+        })
+    }
+}
+
+/// How [`LipSync`] picks each layer's kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KernelPolicy {
+    /// Per layer, by the rule [`auto_kernel`] (measured; see docs/BENCHMARKS.md).
+    #[default]
+    Auto,
+    /// Every layer on one kernel (for benchmarks and tests).
+    All(ConvKernel),
+}
+
+/// The kernel [`KernelPolicy::Auto`] gives layer `def` producing `out_pixels` pixels a frame on
+/// a `software` (CPU) adapter or a GPU.
+///
+/// - Software adapters (measured on lavapipe, `examples/bench.rs --layers`, docs/BENCHMARKS.md):
+///   transposed layers run 1.6x faster as GEMM phases (no zero taps) and layers of <= 12 x 12
+///   output pixels 1.1-1.7x faster as GEMM (the batch fills the pixel tiles); the 3 x 3
+///   stride-1 layers at 24 x 24 and above run ~10% faster on the direct kernel, and layers
+///   with fewer than 64 output channels 2-9x faster there (a GEMM tile is 64 channels).
+/// - GPUs: GEMM wherever a layer fills at least half an M tile (>= 32 output channels), the
+///   direct kernel below (the first face layer, 16 channels; the 3-channel output). This rule
+///   has not been measured on a GPU yet: `cargo xtask device-check` prints the per-layer table
+///   that settles it.
+pub fn auto_kernel(def: &LayerDef, out_pixels: usize, software: bool) -> ConvKernel {
+    let gemm = if software {
+        def.cout >= crate::gemm::TILE_M && (def.transposed || out_pixels <= 12 * 12)
+    } else {
+        def.cout >= crate::gemm::TILE_M / 2
+    };
+    if gemm {
+        ConvKernel::Gemm
+    } else {
+        ConvKernel::Direct
+    }
+}
+
+#[derive(Debug)]
+enum LayerKernel {
+    Direct(GpuLayer),
+    Gemm(GemmLayer),
+}
+
+impl LayerKernel {
+    fn def(&self) -> &LayerDef {
+        match self {
+            Self::Direct(l) => &l.def,
+            Self::Gemm(l) => &l.def,
+        }
+    }
+
+    fn kind(&self) -> ConvKernel {
+        match self {
+            Self::Direct(_) => ConvKernel::Direct,
+            Self::Gemm(_) => ConvKernel::Gemm,
+        }
+    }
+}
 
 /// Mirror of `ConvParams` in shaders/nn/conv2d.wgsl.
 #[repr(C)]
@@ -58,7 +136,7 @@ pub struct LipSync {
     queue: wgpu::Queue,
     pipeline: wgpu::ComputePipeline,
     layout: wgpu::BindGroupLayout,
-    layers: Vec<GpuLayer>,
+    layers: Vec<LayerKernel>,
     steps: Vec<Step>,
     /// Floats per frame of each concat level and of a scratch buffer.
     concat: Vec<usize>,
@@ -70,12 +148,23 @@ pub struct LipSync {
 }
 
 impl LipSync {
-    /// Uploads `model`'s folded weights to `device` and builds the pipeline (4 storage buffers
-    /// per compute stage, which every device offers).
+    /// Uploads `model`'s folded weights to `device` and builds the pipelines (4 storage buffers
+    /// per compute stage, which every device offers), each layer on the kernel
+    /// [`KernelPolicy::Auto`] picks.
     pub fn new(
         device: &wgpu::Device,
         queue: &wgpu::Queue,
         model: &Model,
+    ) -> Result<Self, Wav2LipError> {
+        Self::with_kernels(device, queue, model, KernelPolicy::Auto)
+    }
+
+    /// [`Self::new`] with the kernels chosen by `policy`.
+    pub fn with_kernels(
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        model: &Model,
+        policy: KernelPolicy,
     ) -> Result<Self, Wav2LipError> {
         let limits = device.limits();
         if limits.max_storage_buffers_per_shader_stage < 4 {
@@ -85,12 +174,44 @@ impl LipSync {
             )));
         }
         let (pipeline, layout) = create_pipeline(device)?;
+        let (steps, concat, scratch) = plan(model);
+        let mut gemm = GemmKernels::new(device)?;
+        let software = gpu::is_software_adapter(&device.adapter_info());
+        let mut pixels = 1;
         let layers = model
             .layers
             .iter()
-            .map(|l| upload_layer(device, queue, l))
-            .collect();
-        let (steps, concat, scratch) = plan(model);
+            .enumerate()
+            .map(|(i, l)| {
+                let out = steps
+                    .iter()
+                    .find(|s| s.layer == i)
+                    .map_or(1, |s| s.out_hw.0 * s.out_hw.1);
+                pixels = pixels.max(out);
+                let kind = match policy {
+                    KernelPolicy::Auto => auto_kernel(&l.def, out, software),
+                    KernelPolicy::All(k) => k,
+                };
+                match kind {
+                    ConvKernel::Direct => LayerKernel::Direct(upload_layer(device, queue, l)),
+                    ConvKernel::Gemm => {
+                        LayerKernel::Gemm(GemmLayer::new(device, queue, &mut gemm, l))
+                    }
+                }
+            })
+            .collect::<Vec<_>>();
+        log::info!(
+            "wav2lip generator: {} layers on the GEMM kernel ({} pipelines), {} direct",
+            layers
+                .iter()
+                .filter(|l| l.kind() == ConvKernel::Gemm)
+                .count(),
+            gemm.pipelines(),
+            layers
+                .iter()
+                .filter(|l| l.kind() == ConvKernel::Direct)
+                .count(),
+        );
         let largest = concat
             .iter()
             .copied()
@@ -101,7 +222,9 @@ impl LipSync {
         let max_binding = limits
             .max_storage_buffer_binding_size
             .min(limits.max_buffer_size) as usize;
-        let max_batch = (max_binding / largest).clamp(1, 65_535);
+        let max_batch = (max_binding / largest)
+            .min(crate::gemm::max_frames(&limits, pixels))
+            .clamp(1, 65_535);
         Ok(Self {
             device: device.clone(),
             queue: queue.clone(),
@@ -200,32 +323,82 @@ impl LipSync {
                     label: Some("wav2lip.batch"),
                 });
             for step in &self.steps {
-                let d = &self.layers[step.layer];
-                let params = self.params(step, m);
+                self.encode_step(&mut encoder, step, (faces, mels, out), start, m);
+            }
+            // The per-layer parameter writes above are applied before this submission; the
+            // next chunk's writes happen after it was queued, so each chunk sees its own.
+            last = Some(self.queue.submit([encoder.finish()]));
+            start += m;
+        }
+        last.ok_or_else(|| Wav2LipError::Input("no frames to generate".into()))
+    }
+
+    /// Each layer's kernel, by state-dict key.
+    pub fn kernels(&self) -> Vec<(String, ConvKernel)> {
+        self.layers
+            .iter()
+            .map(|l| (l.def().key.clone(), l.kind()))
+            .collect()
+    }
+
+    /// Records `step` on frames `start..start + m` of the external buffers.
+    fn encode_step(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        step: &Step,
+        (faces, mels, out): (&wgpu::Buffer, &wgpu::Buffer, &wgpu::Buffer),
+        start: usize,
+        m: usize,
+    ) {
+        let binding = |slot: Slot| -> wgpu::BindingResource<'_> {
+            let (buffer, per) = match slot.buf {
+                Buf::Faces => (faces, FACE_LEN),
+                Buf::Mels => (mels, MEL_LEN),
+                Buf::Out => (out, OUT_LEN),
+                other => (
+                    &self.buffers[&other],
+                    frame_floats(other, &self.concat, self.scratch),
+                ),
+            };
+            let external = matches!(slot.buf, Buf::Faces | Buf::Mels | Buf::Out);
+            let offset = if external {
+                (start * per * 4) as u64
+            } else {
+                0
+            };
+            wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                buffer,
+                offset,
+                size: wgpu::BufferSize::new((m * per * 4) as u64),
+            })
+        };
+        match &self.layers[step.layer] {
+            LayerKernel::Gemm(g) => g.encode(
+                (&self.device, &self.queue),
+                encoder,
+                m,
+                (step.in_hw, step.out_hw),
+                &Operand {
+                    binding: binding(step.input),
+                    ctot: step.input.ctot,
+                    coff: step.input.coff,
+                },
+                &Operand {
+                    binding: binding(step.output),
+                    ctot: step.output.ctot,
+                    coff: step.output.coff,
+                },
+            ),
+            LayerKernel::Direct(d) => {
+                let params = conv_params(
+                    &d.def,
+                    m,
+                    (step.in_hw, step.out_hw),
+                    (step.input.ctot, step.input.coff),
+                    (step.output.ctot, step.output.coff),
+                );
                 self.queue
                     .write_buffer(&d.params, 0, bytemuck::bytes_of(&params));
-                let binding = |slot: Slot| -> wgpu::BindingResource<'_> {
-                    let (buffer, per) = match slot.buf {
-                        Buf::Faces => (faces, FACE_LEN),
-                        Buf::Mels => (mels, MEL_LEN),
-                        Buf::Out => (out, OUT_LEN),
-                        other => (
-                            &self.buffers[&other],
-                            frame_floats(other, &self.concat, self.scratch),
-                        ),
-                    };
-                    let external = matches!(slot.buf, Buf::Faces | Buf::Mels | Buf::Out);
-                    let offset = if external {
-                        (start * per * 4) as u64
-                    } else {
-                        0
-                    };
-                    wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                        buffer,
-                        offset,
-                        size: wgpu::BufferSize::new((m * per * 4) as u64),
-                    })
-                };
                 let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
                     label: Some("wav2lip.step"),
                     layout: &self.layout,
@@ -261,22 +434,62 @@ impl LipSync {
                 pass.set_bind_group(0, &bind_group, &[]);
                 pass.dispatch_workgroups(workgroups_x(&params), params.cout_groups, m as u32);
             }
-            // The per-layer parameter writes above are applied before this submission; the
-            // next chunk's writes happen after it was queued, so each chunk sees its own.
-            last = Some(self.queue.submit([encoder.finish()]));
-            start += m;
         }
-        last.ok_or_else(|| Wav2LipError::Input("no frames to generate".into()))
     }
 
-    fn params(&self, step: &Step, n: usize) -> ConvParams {
-        conv_params(
-            &self.layers[step.layer].def,
-            n,
-            (step.in_hw, step.out_hw),
-            (step.input.ctot, step.input.coff),
-            (step.output.ctot, step.output.coff),
-        )
+    /// Wall time of each layer on `n` frames (each layer submitted alone and waited for, after
+    /// one warm-up pass of the whole network), with its kernel: the per-layer table of
+    /// `examples/bench.rs --layers`. The inputs are whatever the buffers hold (timing only).
+    pub fn profile(&mut self, n: usize) -> Result<Vec<LayerTime>, Wav2LipError> {
+        let n = n.clamp(1, self.max_batch);
+        self.ensure_capacity(n);
+        let make = |per: usize, label| {
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: (n * per * 4) as u64,
+                usage: wgpu::BufferUsages::STORAGE,
+                mapped_at_creation: false,
+            })
+        };
+        let (faces, mels, out) = (
+            make(FACE_LEN, "wav2lip.profile.faces"),
+            make(MEL_LEN, "wav2lip.profile.mels"),
+            make(OUT_LEN, "wav2lip.profile.out"),
+        );
+        let wait = |what: &str| -> Result<(), Wav2LipError> {
+            self.device
+                .poll(wgpu::PollType::wait_indefinitely())
+                .map(|_| ())
+                .map_err(|e| Wav2LipError::Gpu(format!("waiting for {what}: {e}")))
+        };
+        let mut times = Vec::with_capacity(self.steps.len());
+        for pass in 0..2 {
+            for step in &self.steps {
+                let t = std::time::Instant::now();
+                let mut encoder = self.device.create_command_encoder(&Default::default());
+                self.encode_step(&mut encoder, step, (&faces, &mels, &out), 0, n);
+                self.queue.submit([encoder.finish()]);
+                wait("a layer")?;
+                if pass == 1 {
+                    let l = &self.layers[step.layer];
+                    let d = l.def();
+                    let (oh, ow) = step.out_hw;
+                    times.push(LayerTime {
+                        key: d.key.clone(),
+                        kernel: l.kind(),
+                        out_hw: step.out_hw,
+                        flops: 2 * n * d.cout * oh * ow * d.fan_in()
+                            / if d.transposed {
+                                d.stride.0 * d.stride.1
+                            } else {
+                                1
+                            },
+                        seconds: t.elapsed().as_secs_f64(),
+                    });
+                }
+            }
+        }
+        Ok(times)
     }
 
     /// Uploads host data, runs [`Self::infer`], reads the result back (for tests, examples and
@@ -318,6 +531,18 @@ impl LipSync {
         self.infer(&faces_buf, &mels_buf, &out, n)?;
         read_back(&self.device, &self.queue, &out, n * OUT_LEN)
     }
+}
+
+/// One layer's row of [`LipSync::profile`].
+#[derive(Debug, Clone)]
+pub struct LayerTime {
+    pub key: String,
+    pub kernel: ConvKernel,
+    pub out_hw: (usize, usize),
+    /// Multiply-adds x 2 on the batch (a transposed layer counts only the taps that read an
+    /// input).
+    pub flops: usize,
+    pub seconds: f64,
 }
 
 /// The kernel's parameters for layer `l` on `n` frames of `in_hw` -> `out_hw`, reading channels
@@ -384,20 +609,17 @@ pub(crate) fn create_pipeline(
     Ok((k.pipeline, k.layout))
 }
 
-/// Runs one layer on the GPU with the generator's kernel (for per-layer tests against
+/// Runs one layer on the GPU with `kernel` (for per-layer tests against
 /// [`crate::cpu::layer`]): `x` is (n, cin, h, w); returns (n, cout, oh, ow).
 pub fn run_layer(
     device: &wgpu::Device,
     queue: &wgpu::Queue,
     layer: &FoldedLayer,
     x: &crate::cpu::Tensor4,
+    kernel: ConvKernel,
 ) -> Result<Vec<f32>, Wav2LipError> {
-    let (pipeline, layout) = create_pipeline(device)?;
     let d = &layer.def;
-    let gl = upload_layer(device, queue, layer);
     let (oh, ow) = d.out_size(x.h, x.w);
-    let params = conv_params(d, x.n, ((x.h, x.w), (oh, ow)), (d.cin, 0), (d.cout, 0));
-    queue.write_buffer(&gl.params, 0, bytemuck::bytes_of(&params));
     let input = device.create_buffer(&wgpu::BufferDescriptor {
         label: Some("wav2lip.test.input"),
         size: (x.data.len() * 4) as u64,
@@ -412,38 +634,64 @@ pub fn run_layer(
         usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
         mapped_at_creation: false,
     });
-    let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: Some("wav2lip.test.layer"),
-        layout: &layout,
-        entries: &[
-            wgpu::BindGroupEntry {
-                binding: 0,
-                resource: gl.params.as_entire_binding(),
-            },
-            wgpu::BindGroupEntry {
-                binding: 1,
-                resource: input.as_entire_binding(),
-            },
-            wgpu::BindGroupEntry {
-                binding: 2,
-                resource: gl.weights.as_entire_binding(),
-            },
-            wgpu::BindGroupEntry {
-                binding: 3,
-                resource: gl.bias.as_entire_binding(),
-            },
-            wgpu::BindGroupEntry {
-                binding: 4,
-                resource: output.as_entire_binding(),
-            },
-        ],
-    });
     let mut encoder = device.create_command_encoder(&Default::default());
-    {
-        let mut pass = encoder.begin_compute_pass(&Default::default());
-        pass.set_pipeline(&pipeline);
-        pass.set_bind_group(0, &bind_group, &[]);
-        pass.dispatch_workgroups(workgroups_x(&params), params.cout_groups, x.n as u32);
+    match kernel {
+        ConvKernel::Gemm => {
+            let mut kernels = GemmKernels::new(device)?;
+            let g = GemmLayer::new(device, queue, &mut kernels, layer);
+            g.encode(
+                (device, queue),
+                &mut encoder,
+                x.n,
+                ((x.h, x.w), (oh, ow)),
+                &Operand {
+                    binding: input.as_entire_binding(),
+                    ctot: d.cin,
+                    coff: 0,
+                },
+                &Operand {
+                    binding: output.as_entire_binding(),
+                    ctot: d.cout,
+                    coff: 0,
+                },
+            );
+        }
+        ConvKernel::Direct => {
+            let (pipeline, layout) = create_pipeline(device)?;
+            let gl = upload_layer(device, queue, layer);
+            let params = conv_params(d, x.n, ((x.h, x.w), (oh, ow)), (d.cin, 0), (d.cout, 0));
+            queue.write_buffer(&gl.params, 0, bytemuck::bytes_of(&params));
+            let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("wav2lip.test.layer"),
+                layout: &layout,
+                entries: &[
+                    wgpu::BindGroupEntry {
+                        binding: 0,
+                        resource: gl.params.as_entire_binding(),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 1,
+                        resource: input.as_entire_binding(),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 2,
+                        resource: gl.weights.as_entire_binding(),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 3,
+                        resource: gl.bias.as_entire_binding(),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 4,
+                        resource: output.as_entire_binding(),
+                    },
+                ],
+            });
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            pass.set_pipeline(&pipeline);
+            pass.set_bind_group(0, &bind_group, &[]);
+            pass.dispatch_workgroups(workgroups_x(&params), params.cout_groups, x.n as u32);
+        }
     }
     queue.submit([encoder.finish()]);
     read_back(device, queue, &output, len)

@@ -10,6 +10,7 @@ pub mod backend;
 pub mod checkpoint;
 pub mod cpu;
 pub mod fetch;
+pub mod gemm;
 pub mod gpu;
 mod kernel;
 pub mod mel;

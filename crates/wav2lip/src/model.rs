@@ -96,6 +96,44 @@ impl LayerDef {
     pub fn fan_in(&self) -> usize {
         self.cin * self.k.0 * self.k.1
     }
+
+    /// (input step, output step) of the layer's phases (see [`Self::axis_taps`]): a
+    /// convolution is one phase stepping its input by the stride; a transposed convolution is
+    /// `stride^2` sub-pixel phases, each stepping its output by the stride.
+    pub fn phase_steps(&self) -> ((usize, usize), (usize, usize)) {
+        if self.transposed {
+            ((1, 1), self.stride)
+        } else {
+            (self.stride, (1, 1))
+        }
+    }
+
+    /// The taps of phase `p` along `axis` (0 = y, 1 = x): (kernel index, input offset).
+    ///
+    /// A phase is an ordinary gather convolution over the output sub-grid `a * out_step + p`
+    /// whose tap reads input `a * in_step + offset`. For a transposed convolution of stride `s`
+    /// (Shi et al., arXiv 1609.05158), output `o = a * s + p` receives kernel index `k` exactly
+    /// when `k = (p + pad) mod s`, from input `a + (p + pad - k) / s`; for k3 s2 p1 the four
+    /// phases have 1, 2, 2 and 4 taps (9 in all), so nothing is multiplied by an inserted
+    /// zero. The offsets step by +1 (convolution) or -1 (transposed) from tap to tap.
+    pub fn axis_taps(&self, axis: usize, p: usize) -> Vec<(usize, isize)> {
+        let (k, stride, pad) = if axis == 0 {
+            (self.k.0, self.stride.0, self.pad.0)
+        } else {
+            (self.k.1, self.stride.1, self.pad.1)
+        };
+        (0..k)
+            .filter_map(|kk| {
+                if self.transposed {
+                    let d = p as isize + pad as isize - kk as isize;
+                    (d.rem_euclid(stride as isize) == 0)
+                        .then(|| (kk, d.div_euclid(stride as isize)))
+                } else {
+                    Some((kk, kk as isize - pad as isize))
+                }
+            })
+            .collect()
+    }
 }
 
 fn conv(key: String, cin: usize, cout: usize, k: usize, s: (usize, usize), p: usize) -> LayerDef {

@@ -27,9 +27,12 @@ pub const WEIGHT_FILES: [&str; 3] = ["pnet.pt", "rnet.pt", "onet.pt"];
 const FACTOR: f32 = 0.709;
 /// Score thresholds of the three stages.
 const THRESHOLDS: [f32; 3] = [0.6, 0.7, 0.7];
-/// The first pyramid level's shorter side is at most this (the smallest face found grows with
-/// the picture beyond it; keeps P-Net's activations within every device's binding limit).
-const MAX_PYRAMID_SIDE: f32 = 720.0;
+/// Channels of P-Net's widest activation (its first convolution): a pyramid level of `p`
+/// pixels needs a `p x 10` float buffer.
+const PNET_WIDEST: usize = 10;
+/// Most pixels of the first pyramid level where nothing else bounds it (the CPU backend):
+/// what a 128 MiB binding allows, about 1780 x 1780.
+const DEFAULT_LEVEL_PIXELS: usize = (128 << 20) / (PNET_WIDEST * 4);
 /// Candidates per R-Net / O-Net dispatch.
 pub(crate) const CHUNK: usize = 128;
 
@@ -615,6 +618,11 @@ pub(crate) trait Nets {
     /// R-Net (`net` 1, 24x24 crops) or O-Net (`net` 2, 48x48) outputs for each crop (x0, y0,
     /// x1, y1 in whole texels, end exclusive).
     fn refine(&self, crops: &[[f32; 4]], net: usize) -> Result<Vec<Vec<f32>>, Wav2LipError>;
+    /// Most pixels one pyramid level may have (the first level is scaled down to fit; the
+    /// smallest face found then grows with the picture).
+    fn max_level_pixels(&self) -> usize {
+        DEFAULT_LEVEL_PIXELS
+    }
 }
 
 struct GpuNets<'a> {
@@ -633,6 +641,15 @@ impl Nets for GpuNets<'_> {
 
     fn refine(&self, crops: &[[f32; 4]], net: usize) -> Result<Vec<Vec<f32>>, Wav2LipError> {
         self.mtcnn.refine(self.picture, crops, net)
+    }
+
+    /// P-Net's widest activation must fit one storage binding of this device.
+    fn max_level_pixels(&self) -> usize {
+        let limits = self.mtcnn.device.limits();
+        let bytes = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
+        (bytes / (PNET_WIDEST as u64 * 4)).min(usize::MAX as u64) as usize
     }
 }
 
@@ -656,11 +673,12 @@ fn refine_cands(
 }
 
 /// The pyramid's levels (height, width) and scales for a `w` x `h` picture.
-fn pyramid(w: u32, h: u32, min_face: f32) -> Vec<((usize, usize), f32)> {
+fn pyramid(w: u32, h: u32, min_face: f32, max_pixels: usize) -> Vec<((usize, usize), f32)> {
     let shorter = w.min(h) as f32;
     let mut m = 12.0 / min_face.max(12.0);
-    if shorter * m > MAX_PYRAMID_SIDE {
-        m = MAX_PYRAMID_SIDE / shorter;
+    let first = (f64::from(w) * f64::from(m) + 1.0) * (f64::from(h) * f64::from(m) + 1.0);
+    if first > max_pixels as f64 {
+        m = ((max_pixels as f64 / (f64::from(w) * f64::from(h))).sqrt() as f32) * 0.999;
     }
     let mut levels = Vec::new();
     let mut side = shorter * m;
@@ -684,7 +702,7 @@ pub(crate) fn detect_with(nets: &dyn Nets, min_face: f32) -> Result<Vec<Face>, W
             "a {w}x{h} picture is too small to search for faces (12x12 at least)"
         )));
     }
-    let levels = pyramid(w, h, min_face);
+    let levels = pyramid(w, h, min_face, nets.max_level_pixels());
     let sizes: Vec<(usize, usize)> = levels.iter().map(|(s, _)| *s).collect();
 
     // Stage 1: P-Net over the pyramid.

@@ -14,7 +14,7 @@ mod common;
 
 use common::inputs;
 use wav2lip::cpu::forward;
-use wav2lip::gpu::{LipSync, run_layer};
+use wav2lip::gpu::{ConvKernel, KernelPolicy, LipSync, run_layer};
 use wav2lip::model::{Model, OUT_LEN};
 
 fn context() -> Option<&'static gpu::GpuContext> {
@@ -32,12 +32,22 @@ fn context() -> Option<&'static gpu::GpuContext> {
 }
 
 #[test]
-fn every_layer_kind_matches_the_cpu_reference() {
+fn every_layer_kind_matches_the_cpu_reference_on_the_direct_kernel() {
     let Some(ctx) = context() else {
         return;
     };
     common::check_every_layer_kind(|l, x| {
-        run_layer(&ctx.device, &ctx.queue, l, x).expect("gpu layer")
+        run_layer(&ctx.device, &ctx.queue, l, x, ConvKernel::Direct).expect("gpu layer")
+    });
+}
+
+#[test]
+fn every_layer_kind_matches_the_cpu_reference_on_the_gemm_kernel() {
+    let Some(ctx) = context() else {
+        return;
+    };
+    common::check_every_layer_kind(|l, x| {
+        run_layer(&ctx.device, &ctx.queue, l, x, ConvKernel::Gemm).expect("gpu layer")
     });
 }
 
@@ -74,6 +84,27 @@ fn the_whole_generator_matches_the_cpu_reference_in_batches_of_2() {
         .infer_host(&faces[..10], &mels, 3)
         .expect_err("short input");
     assert!(e.to_string().contains("3 frames need"), "{e}");
+}
+
+#[test]
+fn the_whole_generator_on_each_kernel_alone_matches_the_cpu_reference() {
+    let Some(ctx) = context() else {
+        return;
+    };
+    let model = Model::random(42);
+    let (faces, mels) = inputs(5, 1);
+    let want = forward(&model, &faces, &mels, 1);
+    for kernel in [ConvKernel::Gemm, ConvKernel::Direct] {
+        let mut sync =
+            LipSync::with_kernels(&ctx.device, &ctx.queue, &model, KernelPolicy::All(kernel))
+                .expect("lipsync");
+        assert!(
+            sync.kernels().iter().all(|(_, k)| *k == kernel),
+            "every layer on {kernel}"
+        );
+        let got = sync.infer_host(&faces, &mels, 1).expect("infer");
+        common::check_frames(&got, &want);
+    }
 }
 
 /// Size and (member, offset) list of struct `name` in the embedded shader `file`, by naga.
@@ -131,6 +162,43 @@ fn conv_params_match_the_wgsl_layout() {
     ] {
         assert_eq!(offset(name), host, "offset of {name}");
     }
+}
+
+#[test]
+fn gemm_params_match_the_wgsl_layout() {
+    use std::mem::offset_of;
+    use wav2lip::gemm::GemmParams as P;
+    let (size, members) = wgsl_struct("nn/conv_gemm.wgsl", "GemmParams");
+    assert_eq!(size, std::mem::size_of::<P>());
+    let host = [
+        ("n_total", offset_of!(P, n_total)),
+        ("cout", offset_of!(P, cout)),
+        ("k_total", offset_of!(P, k_total)),
+        ("in_h", offset_of!(P, in_h)),
+        ("in_w", offset_of!(P, in_w)),
+        ("q_h", offset_of!(P, q_h)),
+        ("q_w", offset_of!(P, q_w)),
+        ("out_h", offset_of!(P, out_h)),
+        ("out_w", offset_of!(P, out_w)),
+        ("in_ctot", offset_of!(P, in_ctot)),
+        ("in_coff", offset_of!(P, in_coff)),
+        ("out_ctot", offset_of!(P, out_ctot)),
+        ("out_coff", offset_of!(P, out_coff)),
+        ("in_off_y", offset_of!(P, in_off_y)),
+        ("in_off_x", offset_of!(P, in_off_x)),
+        ("out_off_y", offset_of!(P, out_off_y)),
+        ("out_off_x", offset_of!(P, out_off_x)),
+        ("m_pad", offset_of!(P, m_pad)),
+    ];
+    for (name, offset) in host {
+        let wgsl = members
+            .iter()
+            .find(|(m, _)| m == name)
+            .map(|(_, o)| *o)
+            .unwrap_or_else(|| panic!("no member {name}"));
+        assert_eq!(wgsl, offset, "offset of {name}");
+    }
+    assert_eq!(members.len(), host.len() + 2, "members: {members:?}");
 }
 
 #[test]

@@ -73,42 +73,17 @@ pub struct PackedConv {
     prelu: Vec<f32>,
 }
 
-/// The taps of one phase along one axis: (kernel index, input offset).
-fn axis_taps(
-    transposed: bool,
-    k: usize,
-    stride: usize,
-    pad: usize,
-    p: usize,
-) -> Vec<(usize, isize)> {
-    (0..k)
-        .filter_map(|kk| {
-            if transposed {
-                let d = p as isize + pad as isize - kk as isize;
-                (d.rem_euclid(stride as isize) == 0).then(|| (kk, d.div_euclid(stride as isize)))
-            } else {
-                Some((kk, kk as isize - pad as isize))
-            }
-        })
-        .collect()
-}
-
 impl PackedConv {
     /// Packs a folded layer (weights `[cout][cin][kh][kw]`, transposed ones too).
     pub fn new(l: &FoldedLayer) -> Self {
         let d = &l.def;
         let (kh, kw) = d.k;
-        let (sh, sw) = d.stride;
-        let (in_step, out_step) = if d.transposed {
-            ((1, 1), (sh, sw))
-        } else {
-            ((sh, sw), (1, 1))
-        };
+        let (in_step, out_step) = d.phase_steps();
         let mut phases = Vec::new();
         for py in 0..out_step.0 {
             for px in 0..out_step.1 {
-                let ys = axis_taps(d.transposed, kh, sh, d.pad.0, py);
-                let xs = axis_taps(d.transposed, kw, sw, d.pad.1, px);
+                let ys = d.axis_taps(0, py);
+                let xs = d.axis_taps(1, px);
                 let mut taps = Vec::new();
                 let mut weights = Vec::with_capacity(ys.len() * xs.len() * d.cin * d.cout);
                 for &(ky, dy) in &ys {

@@ -90,6 +90,20 @@ pub fn layer_cases() -> Vec<(&'static str, LayerDef, (usize, usize))> {
         ),
         ("conv 1x1", def(16, 20, (1, 1), (1, 1), (0, 0)), (5, 5)),
         (
+            "conv over several tiles of every GEMM dimension (70 in, 80 out)",
+            def(70, 80, (3, 3), (1, 1), (1, 1)),
+            (11, 9),
+        ),
+        (
+            "transposed s2 p1 op1, 72 out",
+            LayerDef {
+                transposed: true,
+                out_pad: (1, 1),
+                ..def(40, 72, (3, 3), (2, 2), (1, 1))
+            },
+            (5, 7),
+        ),
+        (
             "residual conv",
             LayerDef {
                 residual: true,
