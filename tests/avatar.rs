@@ -468,6 +468,7 @@ face = "{photo}"
 checkpoint = "{checkpoint}"
 box = [181, 62, 268, 172]
 backend = "gpu"
+batch = 2
 "#,
             audio = audio.display(),
             photo = photo.display(),
@@ -476,12 +477,13 @@ backend = "gpu"
     )
     .expect("write job");
     let job_arg = job.to_str().expect("utf-8");
+    // Frame 3: the second slot of the batch of frames 2 and 3, generated together.
     let still = |backend: Option<&str>, name: &str| {
         let path = dir.path(name);
         let mut args = vec![
             job_arg,
             "--preview",
-            "0.4",
+            "0.6",
             "--output",
             path.to_str().expect("utf-8"),
         ];
@@ -519,5 +521,71 @@ backend = "gpu"
         stderr(&out).contains("--lipsync-backend"),
         "{}",
         stderr(&out)
+    );
+}
+
+/// A frame generated inside a batch shows its own speech window: frame 3 of a batch of 4
+/// (frames 0-3, generated together) equals frame 3 generated alone, and differs from frame 2.
+#[test]
+fn a_batched_frame_equals_the_frame_generated_alone() {
+    let test = "a_batched_frame_equals_the_frame_generated_alone";
+    let Some((checkpoint, _, photo)) = fixtures(test) else {
+        return;
+    };
+    let dir = Scratch::new("avatar-batch");
+    let audio = dir.path("speech.wav");
+    make_audio(&audio, 1.0, 16_000, 1);
+    let still = |batch: u32, at: &str| {
+        let job = dir.path(&format!("job-{batch}.toml"));
+        std::fs::write(
+            &job,
+            format!(
+                r#"audio = "{audio}"
+output = "out.mp4"
+
+[video]
+width = 512
+height = 512
+fps = 5
+
+[[layer]]
+kind = "avatar"
+face = "{photo}"
+checkpoint = "{checkpoint}"
+box = [181, 62, 268, 172]
+backend = "cpu"
+batch = {batch}
+"#,
+                audio = audio.display(),
+                photo = photo.display(),
+                checkpoint = checkpoint.display(),
+            ),
+        )
+        .expect("write job");
+        let path = dir.path(&format!("b{batch}-{at}.png"));
+        let out = run_renderer(
+            &[
+                job.to_str().expect("utf-8"),
+                "--preview",
+                at,
+                "--output",
+                path.to_str().expect("utf-8"),
+            ],
+            &[],
+        );
+        assert!(out.status.success(), "batch {batch}: {}", stderr(&out));
+        image::open(&path).expect("still").to_rgb8()
+    };
+    let inside = |x: usize, y: usize| !outside(FACE_REGION)(x, y);
+    let batched = still(4, "0.6");
+    let alone = still(1, "0.6");
+    let before = still(1, "0.4");
+    let same = psnr_where(batched.as_raw(), alone.as_raw(), 512, inside);
+    let next = psnr_where(alone.as_raw(), before.as_raw(), 512, inside);
+    eprintln!("frame 3 batched vs alone: {same:.1} dB; frame 3 vs frame 2: {next:.1} dB");
+    assert!(same >= 60.0, "frame 3 batched vs alone: {same:.1} dB");
+    assert!(
+        next < same - 10.0,
+        "frames 2 and 3 must differ far more ({next:.1} dB) than batched and alone ({same:.1} dB)"
     );
 }

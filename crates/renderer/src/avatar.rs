@@ -10,6 +10,13 @@
 //! the generated 96x96 face (110 KB) into the same storage buffer. On a GPU adapter nothing
 //! leaves the GPU.
 //!
+//! Batches: for a still face the crop is the same on every frame, so the generator runs once
+//! per `batch` frames (the layer key, 32 by default) on the absolute frame grid: frames
+//! `k * batch ..` are generated together, ahead of drawing, and each drawn frame copies its
+//! 96x96 slice into the layer's buffer. A segment or preview starting inside a batch
+//! generates that whole batch, so its frames equal a whole render's. Video faces (a new crop
+//! every frame) run one frame at a time.
+//!
 //! Speech: the speech track (the job's audio unless the layer names another file) is decoded
 //! alongside the render ([`MelStream`]: memory does not grow with its length); each frame takes
 //! the 16 mel frames Wav2Lip's original inference takes for it (`int(i * 80 / fps)`), and
@@ -43,22 +50,34 @@ pub(crate) fn is_still(path: &Path) -> bool {
         .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg"))
 }
 
-/// The generator with what its backend feeds it from.
+/// The generator with what its backend feeds it from, sized for one batch.
 #[derive(Debug)]
 enum LipSyncRun {
-    /// GPU backend: the crop kernel and the generator's input buffers on the device.
+    /// GPU backend: the crop kernel, the generator's input buffers and the batch's generated
+    /// faces, all on the device.
     Gpu {
         lipsync: LipSync,
         resampler: Resampler,
         faces: wgpu::Buffer,
         mels: wgpu::Buffer,
+        out: wgpu::Buffer,
     },
-    /// CPU backend: one frame's input and output on the host, reused.
+    /// CPU backend: the batch's inputs and outputs on the host, reused.
     Cpu {
         generator: CpuGenerator,
         faces: Vec<f32>,
+        mels: Vec<f32>,
         out: Vec<f32>,
     },
+}
+
+/// The frames the last generator run covered.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Generated {
+    /// Absolute index of the batch's first frame, and how many it holds.
+    first: u64,
+    len: u64,
+    crop: [f32; 4],
 }
 
 /// The networks and their buffers, on the backend chosen for this layer.
@@ -90,6 +109,9 @@ pub(crate) struct Avatar {
     crop: Option<[f32; 4]>,
     /// Drawn frames processed.
     frames: u64,
+    /// Frames per generator run (1 for a video face), and what the last run covered.
+    batch: u64,
+    generated: Option<Generated>,
     silence: Vec<f32>,
     warned: bool,
 }
@@ -138,6 +160,12 @@ impl Avatar {
             history: VecDeque::new(),
             crop: None,
             frames: 0,
+            batch: if is_still(&layer.face) {
+                u64::from(layer.batch.0)
+            } else {
+                1
+            },
+            generated: None,
             silence: vec![MIN_VALUE; MEL_LEN],
             warned: false,
         })
@@ -160,30 +188,35 @@ impl Avatar {
             ctx.adapter
         );
         let gpu = Some((&ctx.device, &ctx.queue));
+        let batch = self.batch as usize;
         let buffer = |label: &str, floats: usize| {
             ctx.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(label),
                 size: (floats * 4) as u64,
-                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+                usage: wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::COPY_DST
+                    | wgpu::BufferUsages::COPY_SRC,
                 mapped_at_creation: false,
             })
         };
         let run = match Generator::new(backend, &model, gpu)? {
             Generator::Gpu(mut lipsync) => {
-                lipsync.set_max_batch(1);
+                lipsync.set_max_batch(batch);
                 // The picture stays on the GPU: its host copy is not needed.
                 self.pixels = Vec::new();
                 LipSyncRun::Gpu {
                     lipsync,
                     resampler: Resampler::new(&ctx.device)?,
-                    faces: buffer("avatar.faces", FACE_LEN),
-                    mels: buffer("avatar.mels", MEL_LEN),
+                    faces: buffer("avatar.faces", batch * FACE_LEN),
+                    mels: buffer("avatar.mels", batch * MEL_LEN),
+                    out: buffer("avatar.generated", batch * OUT_LEN),
                 }
             }
             Generator::Cpu(generator) => LipSyncRun::Cpu {
                 generator,
-                faces: vec![0.0; FACE_LEN],
-                out: vec![0.0; OUT_LEN],
+                faces: vec![0.0; batch * FACE_LEN],
+                mels: vec![0.0; batch * MEL_LEN],
+                out: vec![0.0; batch * OUT_LEN],
             },
         };
         drop(model);
@@ -355,23 +388,76 @@ impl Avatar {
             return Ok(());
         }
         self.crop = Some(crop);
+        // The batch holding this frame, on the absolute grid; generated unless the last run
+        // covered it with the same crop.
+        let first = frame - frame % self.batch;
+        let want = Generated {
+            first,
+            len: self.batch,
+            crop,
+        };
+        if self.generated != Some(want) {
+            self.generate(&picture, want, fps)?;
+            self.generated = Some(want);
+        }
+        let slot = (frame - first) as usize;
+        let g = self
+            .nets
+            .as_ref()
+            .ok_or_else(|| RenderError::Thread("avatar networks not prepared".into()))?;
+        let bytes = (OUT_LEN * 4) as u64;
+        match &g.run {
+            LipSyncRun::Gpu { out: generated, .. } => {
+                let mut encoder =
+                    g.device
+                        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                            label: Some("avatar.slice"),
+                        });
+                encoder.copy_buffer_to_buffer(generated, slot as u64 * bytes, &out, 0, bytes);
+                g.queue.submit([encoder.finish()]);
+            }
+            LipSyncRun::Cpu { out: host_out, .. } => {
+                // Ordered before the frame's layer pass by the queue.
+                let face = &host_out[slot * OUT_LEN..(slot + 1) * OUT_LEN];
+                g.queue.write_buffer(&out, 0, bytemuck::cast_slice(face));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the generator on the frames of `batch` (the speech windows of each, the same crop
+    /// of the current picture for all), leaving the faces in the run's output buffer.
+    fn generate(
+        &mut self,
+        picture: &wgpu::Texture,
+        batch: Generated,
+        fps: f64,
+    ) -> Result<(), RenderError> {
         let g = self
             .nets
             .as_mut()
             .ok_or_else(|| RenderError::Thread("avatar networks not prepared".into()))?;
-        // The speech window of this frame; silence once the speech has ended.
-        let window = self
-            .mel
-            .window(frame as usize, fps)
-            .map_err(|e| asset(&self.speech, e))?
-            .unwrap_or(&self.silence);
+        let n = batch.len as usize;
+        let crops = vec![batch.crop; n];
         let job = Resample {
-            crops: &[crop],
+            crops: &crops,
             out: (FACE as u32, FACE as u32),
             filter: Filter::Bilinear,
             layout: Layout::Wav2Lip,
             scale: 1.0 / 255.0,
             offset: 0.0,
+        };
+        // The speech windows of the batch's frames; silence once the speech has ended.
+        let mut windows = |dst: &mut dyn FnMut(usize, &[f32])| -> Result<(), RenderError> {
+            for i in 0..n {
+                let w = self
+                    .mel
+                    .window((batch.first + i as u64) as usize, fps)
+                    .map_err(|e| asset(&self.speech, e))?
+                    .unwrap_or(&self.silence);
+                dst(i, w);
+            }
+            Ok(())
         };
         match &mut g.run {
             LipSyncRun::Gpu {
@@ -379,28 +465,30 @@ impl Avatar {
                 resampler,
                 faces,
                 mels,
+                out,
             } => {
-                g.queue.write_buffer(mels, 0, bytemuck::cast_slice(window));
+                let mut host = vec![0.0f32; n * MEL_LEN];
+                windows(&mut |i, w| host[i * MEL_LEN..(i + 1) * MEL_LEN].copy_from_slice(w))?;
+                g.queue.write_buffer(mels, 0, bytemuck::cast_slice(&host));
                 let mut encoder =
                     g.device
                         .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                             label: Some("avatar.crop"),
                         });
-                resampler.encode(&g.device, &mut encoder, &picture, &job, faces)?;
+                resampler.encode(&g.device, &mut encoder, picture, &job, faces)?;
                 g.queue.submit([encoder.finish()]);
-                lipsync.infer(faces, mels, &out, 1)?;
+                lipsync.infer(faces, mels, out, n)?;
             }
             LipSyncRun::Cpu {
                 generator,
                 faces,
-                out: host_out,
+                mels,
+                out,
             } => {
-                // The crop from the bytes the CPU has; the new face goes up to the layer's
-                // buffer (ordered before the frame's layer pass by the queue).
+                windows(&mut |i, w| mels[i * MEL_LEN..(i + 1) * MEL_LEN].copy_from_slice(w))?;
+                // The crops from the bytes the CPU has.
                 resample_rgba(&self.pixels, self.pixels_size, &job, faces)?;
-                generator.infer(faces, window, 1, host_out)?;
-                g.queue
-                    .write_buffer(&out, 0, bytemuck::cast_slice(host_out));
+                generator.infer(faces, mels, n, out)?;
             }
         }
         Ok(())

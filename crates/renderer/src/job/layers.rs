@@ -698,6 +698,24 @@ impl TryFrom<i64> for FrameCount {
     }
 }
 
+/// Frames of a still face generated per run of the lip-sync generator (1..=256).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "i64")]
+pub struct Batch(pub u32);
+
+impl TryFrom<i64> for Batch {
+    type Error = String;
+    fn try_from(v: i64) -> Result<Self, String> {
+        if (1..=256).contains(&v) {
+            Ok(Self(v as u32))
+        } else {
+            Err(format!(
+                "batch must be a number of frames between 1 and 256, got {v}"
+            ))
+        }
+    }
+}
+
 /// The smallest face searched for, in pixels of the face picture (12..=4000).
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(try_from = "f64")]
@@ -771,6 +789,10 @@ layer_struct!(
         /// GPU), "gpu" or "cpu".
         #[serde(deserialize_with = "lipsync_backend")]
         backend: BackendChoice = BackendChoice::Auto,
+        /// Frames of a still face generated per run of the generator, ahead of the drawn frame
+        /// (on the absolute frame grid, so segments and previews match a whole render); each
+        /// drawn frame shows its slice. Video faces run one frame at a time.
+        batch: Batch = Batch(32),
     }
 );
 
