@@ -345,6 +345,20 @@ detector = "{}"
     assert_ne!(code, Some(0));
     assert!(err.contains("cargo xtask fetch-mtcnn"), "{err}");
     assert!(err.contains("pnet.pt"), "{err}");
+    // Tensor cores asked for on an adapter without cooperative matrices (lavapipe offers none):
+    // the job stops before drawing, naming the key and the way out.
+    let (code, err) = run(
+        &blank,
+        checkpoint,
+        weights,
+        "backend = \"gpu\"\nprecision = \"f16\"\nbox = [10, 10, 100, 100]",
+    );
+    assert_ne!(code, Some(0), "{err}");
+    assert!(err.contains("tensor cores"), "{err}");
+    assert!(err.contains("precision = \"f32\""), "{err}");
+    let (code, err) = run(&blank, checkpoint, weights, "precision = \"f8\"");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("unknown precision \"f8\""), "{err}");
 }
 
 /// A segmented avatar render joins into the same video as a whole render: the segment's warm-up

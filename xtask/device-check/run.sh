@@ -22,16 +22,34 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1'; then
     echo "note: this machine has no Vulkan loader (libvulkan.so.1) and the bundle carries none" >&2
   fi
 fi
-# Containers that mount NVIDIA's driver under /usr/local/nvidia: point the loader at its ICD.
+# NVIDIA's Vulkan driver: containers that mount it under /usr/local/nvidia get its ICD file;
+# containers with the driver library but no ICD file at all get one written here, pointing at
+# libGLX_nvidia.so.0 (the library that holds NVIDIA's Vulkan driver).
+vk_note=""
 nv_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f "$nv_icd" ] \
-  && ! ls /usr/share/vulkan/icd.d/nvidia* /etc/vulkan/icd.d/nvidia* >/dev/null 2>&1; then
-  export VK_DRIVER_FILES="$nv_icd"
-  export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+have_icd() { ls /usr/share/vulkan/icd.d/nvidia* /etc/vulkan/icd.d/nvidia* >/dev/null 2>&1; }
+if [ -z "${VK_DRIVER_FILES:-}" ] && ! have_icd; then
+  if [ -f "$nv_icd" ]; then
+    export VK_DRIVER_FILES="$nv_icd"
+    export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+    vk_note="ICD file $nv_icd"
+  else
+    lib=$(ldconfig -p 2>/dev/null | awk '/libGLX_nvidia\.so\.0/{print $NF; exit}')
+    [ -z "$lib" ] && lib=$(ls /usr/local/nvidia/lib64/libGLX_nvidia.so.0 /usr/lib/x86_64-linux-gnu/libGLX_nvidia.so.0 2>/dev/null | head -1)
+    if [ -n "$lib" ]; then
+      printf '{"file_format_version":"1.0.0","ICD":{"library_path":"%s","api_version":"1.3"}}\n' "$lib" \
+        >"$here/nvidia_icd.json"
+      export VK_DRIVER_FILES="$here/nvidia_icd.json"
+      vk_note="ICD file written for $lib"
+    elif command -v nvidia-smi >/dev/null; then
+      vk_note="no NVIDIA Vulkan driver: the container has CUDA (nvidia-smi) but neither an ICD file nor libGLX_nvidia.so.0; start it with NVIDIA_DRIVER_CAPABILITIES including graphics (or all)"
+    fi
+  fi
 fi
 
 echo "| check | result |"
 echo "|---|---|"
+[ -n "$vk_note" ] && echo "| NVIDIA Vulkan driver | $vk_note |"
 "$here/device-check" --out "$out" ${DEVICE_CHECK_ARGS:-}
 status=$?
 
@@ -73,14 +91,33 @@ fi
 # Talking avatar: the Wav2Lip generator alone, then the avatar layer at 720p (MTCNN every frame
 # on a moving face clip where ffmpeg exists, else a still detected once; encoder null).
 if [ -f "$here/job/avatar.toml" ]; then
-  # WAV2LIP_BATCHES and AVATAR_SECONDS shorten a dry run on a CPU (lavapipe: ~11 s a frame).
-  batches="${WAV2LIP_BATCHES-1 16 64}"
+  # WAV2LIP_BATCHES, WAV2LIP_CPU_BATCHES and AVATAR_SECONDS shorten a dry run on a CPU
+  # (lavapipe: ~10 s a frame). PyTorch runs in the same call where the machine's python3 has it.
+  batches="${WAV2LIP_BATCHES-1 16 128 256}"
+  torch_arg=""
+  python3 -c "import torch" >/dev/null 2>&1 && torch_arg="--torch system"
   if [ -n "$batches" ]; then
-    # Both backends: the WGSL kernels on the GPU, and the native CPU backend on the host's cores.
-    gen=$("$here/wav2lip-bench" --backend both $batches 2>&1 |
-      awk -F'|' '/^\| (cpu|gpu) \|/{printf "%s batch%s:%s frames/s; ", $2, $3, $4}')
-    echo "| Wav2Lip generator alone (random weights), frames/s per backend | ${gen:-failed} |"
+    for kernel in auto direct; do
+      # The GPU path (auto: implicit GEMM where it pays, else direct; direct: the old kernel
+      # everywhere), with PyTorch fp32 (TF32 on, its default), fp32 TF32 off and fp16.
+      t=""; [ "$kernel" = auto ] && t="$torch_arg"
+      "$here/wav2lip-bench" --backend gpu --kernel "$kernel" $t $batches >"$out/gen-$kernel.md" 2>&1
+      gen=$(awk -F'|' '/^\| gpu \|/{gsub(/ /, ""); printf "batch %s: %s frames/s (%s GFLOP/s; PyTorch fp32 %s, TF32 off %s, fp16 %s); ", $3, $4, $5, $6, $7, $8}' "$out/gen-$kernel.md")
+      echo "| Wav2Lip generator on the GPU, $kernel kernels (random weights) | ${gen:-failed: $(tail -1 "$out/gen-$kernel.md" | cut -c1-200)} |"
+    done
+    cpu_batches="${WAV2LIP_CPU_BATCHES-1 16 64}"
+    gen=$("$here/wav2lip-bench" --backend cpu $cpu_batches 2>&1 |
+      awk -F'|' '/^\| cpu \|/{printf "batch%s:%s frames/s; ", $3, $4}')
+    echo "| Wav2Lip generator on the host's cores (native CPU backend) | ${gen:-failed} |"
+    layer_batch="${WAV2LIP_LAYER_BATCH-128}"
+    "$here/wav2lip-bench" --layers "$layer_batch" >"$out/layers.md" 2>&1
+    groups=$(awk -F'|' '/^\| output side/{on=1; next} on && /^\| [0-9]/{gsub(/ /, ""); printf "out height %s: direct %s, gemm %s GFLOP/s; ", $2, $7, $8}' "$out/layers.md")
+    echo "| generator layers by output size, batch $layer_batch (per layer: layers.md) | ${groups:-failed: $(tail -1 "$out/layers.md" | cut -c1-200)} |"
   fi
+  det=$("$here/wav2lip-bench" --mtcnn --backend both --mtcnn-weights "$here/job/mtcnn" \
+      --photo "$here/job/astronaut.png" 2>&1 |
+    awk -F'|' '/^\| (cpu|gpu) \|/{printf "%s%s min_face%s:%s ms; ", $2, $3, $4, $6}')
+  echo "| MTCNN face detection, 720p and 1080p | ${det:-failed} |"
   if "$here/random-checkpoint" "$here/job/random-wav2lip.safetensors" 5 >/dev/null 2>&1; then
     face=astronaut.png
     if [ "$have_ffmpeg" = 1 ] && ffmpeg -hide_banner -loglevel error -y -loop 1 \
@@ -89,14 +126,20 @@ if [ -f "$here/job/avatar.toml" ]; then
       face=face.mp4
     fi
     seconds="${AVATAR_SECONDS:-3}"
-    sed -e "s/FACE/$face/" -e "s/^output = .*/&\nduration = $seconds/" "$here/job/avatar.toml" \
-      >"$here/job/avatar-run.toml"
-    name="avatar layer 1280x720, face $face (MTCNN + Wav2Lip + blend), $seconds s, encoder null"
-    if "$here/renderer" "$here/job/avatar-run.toml" >"$out/avatar.log" 2>&1; then
-      echo "| $name | $(grep '^rendered' "$out/avatar.log" | tail -1 | cut -c1-200) |"
-    else
-      echo "| $name | failed: $(grep -m1 -i error "$out/avatar.log" | cut -c1-300) |"
-    fi
+    # The face clip with detection on every 5th frame, then the still (detected once, faces
+    # generated in batches of 32).
+    for run in "$face 5" "astronaut.png 1"; do
+      set -- $run
+      sed -e "s/FACE/$1/" -e "s/^output = .*/&\nduration = $seconds/" \
+        -e "s/^detector = .*/&\ndetect_every = $2/" "$here/job/avatar.toml" \
+        >"$here/job/avatar-run.toml"
+      name="avatar layer 1280x720, face $1 (MTCNN every $2 + Wav2Lip + blend), $seconds s, encoder null"
+      if "$here/renderer" "$here/job/avatar-run.toml" >"$out/avatar.log" 2>&1; then
+        echo "| $name | $(grep -m1 'lip sync on the' "$out/avatar.log" | grep -o 'on the [a-z]* backend'); $(grep '^rendered' "$out/avatar.log" | tail -1 | cut -c1-200) |"
+      else
+        echo "| $name | failed: $(grep -m1 -i error "$out/avatar.log" | cut -c1-300) |"
+      fi
+    done
     rm -f "$here/job/random-wav2lip.safetensors"
   else
     echo "| avatar layer | not available: random-checkpoint could not write the weights |"

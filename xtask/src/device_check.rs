@@ -5,7 +5,9 @@
 //! target/device-check/
 //!   run.sh          prints the table (xtask/device-check/run.sh)
 //!   device-check    the checks (crates/nvenc/examples/device_check.rs), stripped
-//!   renderer        the renderer, stripped (end-to-end row with encoder = "nvenc")
+//!   renderer        the renderer, stripped (end-to-end row with encoder = "nvenc"; avatar rows)
+//!   wav2lip-bench   the generator (GPU kernels, CPU backend, per-layer table) and MTCNN timings
+//!   torch_wav2lip.py  the same generator in PyTorch, timed where the device's python3 has torch
 //!   job/            a 3-second job and its audio
 //!   debs/           the Vulkan loader (libvulkan1) for machines without one, when
 //!                   `apt-get download` works here; run.sh unpacks it beside itself
@@ -172,6 +174,11 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     ] {
         copy_stripped(&release.join("examples").join(example), &bundle.join(name))?;
     }
+    // The PyTorch twin of the generator, run by wav2lip-bench where the device has torch.
+    std::fs::copy(
+        root.join("crates/wav2lip/tests/fixtures/torch_wav2lip.py"),
+        bundle.join("torch_wav2lip.py"),
+    )?;
     let cache = root.join("target").join("test-cache");
     let avatar_files = wav2lip::fetch::mtcnn_weights(&bundle.join("job").join("mtcnn"))
         .and_then(|_| wav2lip::fetch::test_photo(&cache.join("skimage")));

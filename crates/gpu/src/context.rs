@@ -64,6 +64,18 @@ impl fmt::Display for AdapterSummary {
     }
 }
 
+/// The wgpu features the tensor-core (cooperative-matrix, f16) kernels need.
+pub const COOPERATIVE_MATRIX_FEATURES: wgpu::Features =
+    wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX.union(wgpu::Features::SHADER_F16);
+
+/// Opt-in device features for [`GpuContext::with_options`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ContextOptions {
+    /// Request cooperative matrices and f16 where the adapter offers them (wgpu marks them
+    /// experimental; a warning says so when the adapter lacks them).
+    pub cooperative_matrix: bool,
+}
+
 /// Largest storage binding and buffer this crate asks for (2 GiB): what the lip-sync batches
 /// and MTCNN's pyramid need at most, well inside what any GPU's heap allows.
 pub const MAX_BINDING_BYTES: u64 = 1 << 31;
@@ -160,6 +172,11 @@ impl GpuContext {
     /// `Auto` prefers hardware and logs a warning when only a software adapter exists; the
     /// returned [`AdapterSummary::software`] says so, for the render summary.
     pub fn new(choice: &AdapterChoice) -> Result<Self, GpuError> {
+        Self::with_options(choice, ContextOptions::default())
+    }
+
+    /// [`Self::new`] with opt-in device features.
+    pub fn with_options(choice: &AdapterChoice, options: ContextOptions) -> Result<Self, GpuError> {
         let instance = instance();
         let adapters =
             pollster::block_on(instance.enumerate_adapters(wgpu::Backends::PRIMARY.with_env()));
@@ -218,11 +235,30 @@ impl GpuContext {
         }
         // Exportable memory (zero-copy hand-off to CUDA/NVENC) where the driver offers it;
         // adapters without it work as before.
-        let required_features = adapter.features() & wgpu::Features::VULKAN_EXTERNAL_MEMORY_FD;
+        let mut required_features = adapter.features() & wgpu::Features::VULKAN_EXTERNAL_MEMORY_FD;
+        let mut experimental_features = wgpu::ExperimentalFeatures::disabled();
+        if options.cooperative_matrix {
+            let wanted = COOPERATIVE_MATRIX_FEATURES;
+            if adapter.features().contains(wanted) {
+                required_features |= wanted;
+                // SAFETY: wgpu's experimental cooperative-matrix support is asked for only when
+                // a job opts in (its documentation calls that path unverified); we accept
+                // wgpu's terms for experimental features (bugs in them may be undefined
+                // behaviour, to be reported upstream). Nothing else uses the feature.
+                experimental_features = unsafe { wgpu::ExperimentalFeatures::enabled() };
+            } else {
+                log::warn!(
+                    "cooperative matrices (tensor cores) were asked for, but {summary} does not \
+                     offer them ({:?} missing)",
+                    wanted - adapter.features()
+                );
+            }
+        }
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("renderer.device"),
             required_features,
             required_limits: device_limits(&adapter.limits()),
+            experimental_features,
             ..Default::default()
         }))
         .map_err(|e| GpuError::RequestDevice {

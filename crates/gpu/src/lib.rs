@@ -18,8 +18,8 @@ pub mod shaders;
 pub mod text;
 
 pub use context::{
-    AdapterChoice, AdapterSummary, GpuContext, MAX_BINDING_BYTES, device_limits,
-    is_software_adapter, list_adapters,
+    AdapterChoice, AdapterSummary, COOPERATIVE_MATRIX_FEATURES, ContextOptions, GpuContext,
+    MAX_BINDING_BYTES, device_limits, is_software_adapter, list_adapters,
 };
 pub use error::GpuError;
 pub use external::{ExportableBuffer, ExternalMemoryInfo, ExternalRing, external_memory_info};

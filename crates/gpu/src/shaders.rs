@@ -39,10 +39,26 @@ embed!(
     "color/nv12.wgsl",
     "nn/conv2d.wgsl",
     "nn/conv_gemm.wgsl",
+    "nn/conv_coop.wgsl",
     "nn/pool.wgsl",
     "nn/resample.wgsl",
     "layers/avatar.wgsl",
 );
+
+/// Embedded files that need device capabilities beyond the baseline (validated with them; a
+/// device must offer the matching wgpu features before such a module is created).
+pub const NEEDS: &[(&str, naga::valid::Capabilities)] = &[(
+    "nn/conv_coop.wgsl",
+    naga::valid::Capabilities::COOPERATIVE_MATRIX.union(naga::valid::Capabilities::SHADER_FLOAT16),
+)];
+
+/// The capabilities `file` is validated with.
+pub fn capabilities(file: &str) -> naga::valid::Capabilities {
+    NEEDS
+        .iter()
+        .find(|(f, _)| *f == file)
+        .map_or(naga::valid::Capabilities::default(), |(_, c)| *c)
+}
 
 /// Embedded files that are not complete modules on their own (the custom layer's epilogue
 /// needs the user's `shade` function).
@@ -102,15 +118,12 @@ pub fn validate(file: &str, wgsl: &str) -> Result<naga::Module, GpuError> {
         file: file.to_owned(),
         message: e.emit_to_string_with_path(wgsl, file),
     })?;
-    naga::valid::Validator::new(
-        naga::valid::ValidationFlags::all(),
-        naga::valid::Capabilities::default(),
-    )
-    .validate(&module)
-    .map_err(|e| GpuError::Shader {
-        file: file.to_owned(),
-        message: e.emit_to_string_with_path(wgsl, file),
-    })?;
+    naga::valid::Validator::new(naga::valid::ValidationFlags::all(), capabilities(file))
+        .validate(&module)
+        .map_err(|e| GpuError::Shader {
+            file: file.to_owned(),
+            message: e.emit_to_string_with_path(wgsl, file),
+        })?;
     Ok(module)
 }
 

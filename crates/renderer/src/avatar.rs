@@ -26,6 +26,8 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
 use gpu::{FrameRenderer, GpuContext};
+use wav2lip::gemm::Precision;
+use wav2lip::gpu::GpuOptions;
 use wav2lip::mel::{MIN_VALUE, MelStream};
 use wav2lip::model::{FACE, FACE_LEN, MEL_LEN, OUT_LEN};
 use wav2lip::mtcnn::MtcnnWeights;
@@ -199,7 +201,28 @@ impl Avatar {
                 mapped_at_creation: false,
             })
         };
-        let run = match Generator::new(backend, &model, gpu)? {
+        let precision = self.layer.precision;
+        let generator = match (backend, precision) {
+            (Backend::Gpu, _) => Generator::Gpu(LipSync::with_options(
+                &ctx.device,
+                &ctx.queue,
+                &model,
+                GpuOptions {
+                    precision,
+                    ..Default::default()
+                },
+            )?),
+            (Backend::Cpu, Precision::F16) => {
+                log::warn!(
+                    "avatar {}: precision = \"f16\" applies to the GPU backend; the CPU backend \
+                     computes in f32",
+                    self.layer.face.display()
+                );
+                Generator::new(backend, &model, gpu)?
+            }
+            (Backend::Cpu, Precision::F32) => Generator::new(backend, &model, gpu)?,
+        };
+        let run = match generator {
             Generator::Gpu(mut lipsync) => {
                 lipsync.set_max_batch(batch);
                 // The picture stays on the GPU: its host copy is not needed.

@@ -265,7 +265,10 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
 
     let ctx = match gpu {
         Some(ctx) => ctx,
-        None => GpuContext::new(&video.adapter.parse::<AdapterChoice>().unwrap_or_default())?,
+        None => GpuContext::with_options(
+            &video.adapter.parse::<AdapterChoice>().unwrap_or_default(),
+            context_options(job),
+        )?,
     };
     log::info!("GPU adapter: {}", ctx.adapter);
 
@@ -780,7 +783,10 @@ pub fn render_still(
     let points = analyzer.buffers().waveform.len() as u32 / 2;
     let ctx = match gpu {
         Some(ctx) => ctx,
-        None => GpuContext::new(&video.adapter.parse::<AdapterChoice>().unwrap_or_default())?,
+        None => GpuContext::with_options(
+            &video.adapter.parse::<AdapterChoice>().unwrap_or_default(),
+            context_options(job),
+        )?,
     };
     let mut renderer = FrameRenderer::new(
         &ctx,
@@ -1109,4 +1115,15 @@ pub fn join(
         frames: whole.total_frames,
         elapsed: started.elapsed(),
     })
+}
+
+/// Opt-in device features the job asks for: cooperative matrices where an avatar layer wants
+/// `precision = "f16"`.
+fn context_options(job: &Job) -> gpu::ContextOptions {
+    gpu::ContextOptions {
+        cooperative_matrix: job
+            .layers
+            .iter()
+            .any(|l| matches!(l, Layer::Avatar(a) if a.precision == wav2lip::gemm::Precision::F16)),
+    }
 }

@@ -53,6 +53,42 @@ pub struct GemmParams {
     pub _pad: [u32; 2],
 }
 
+/// Arithmetic of the GEMM kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Precision {
+    /// f32 operands and accumulation (shaders/nn/conv_gemm.wgsl): the default everywhere.
+    #[default]
+    F32,
+    /// f16 operands, f32 accumulation, on cooperative matrices (tensor cores;
+    /// shaders/nn/conv_coop.wgsl). Needs [`gpu::COOPERATIVE_MATRIX_FEATURES`]. Unverified:
+    /// never run on a GPU yet, so only ever chosen by an explicit request.
+    F16,
+}
+
+impl Precision {
+    /// (pixels, output channels) of one workgroup's tile.
+    fn tile(self) -> (usize, usize) {
+        match self {
+            Self::F32 => (TILE_N, TILE_M),
+            Self::F16 => (32, 32),
+        }
+    }
+}
+
+impl std::str::FromStr for Precision {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "f32" => Ok(Self::F32),
+            "f16" => Ok(Self::F16),
+            other => Err(format!(
+                "unknown precision {other:?}: use \"f32\" (default) or \"f16\" (tensor cores, \
+                 unverified)"
+            )),
+        }
+    }
+}
+
 /// The `override` constants of one pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct GemmSpec {
@@ -67,6 +103,7 @@ struct GemmSpec {
 /// The GEMM shader module, its bind-group layout, and a pipeline per [`GemmSpec`].
 #[derive(Debug)]
 pub(crate) struct GemmKernels {
+    precision: Precision,
     module: wgpu::ShaderModule,
     layout: wgpu::BindGroupLayout,
     pipeline_layout: wgpu::PipelineLayout,
@@ -74,8 +111,22 @@ pub(crate) struct GemmKernels {
 }
 
 impl GemmKernels {
-    pub fn new(device: &wgpu::Device) -> Result<Self, Wav2LipError> {
-        let file = "nn/conv_gemm.wgsl";
+    pub fn new(device: &wgpu::Device, precision: Precision) -> Result<Self, Wav2LipError> {
+        let file = match precision {
+            Precision::F32 => "nn/conv_gemm.wgsl",
+            Precision::F16 => {
+                let missing = gpu::COOPERATIVE_MATRIX_FEATURES - device.features();
+                if !missing.is_empty() {
+                    return Err(Wav2LipError::Gpu(format!(
+                        "precision \"f16\" runs on cooperative matrices (tensor cores), and \
+                         this device lacks {missing:?} ({}): remove the key or use \
+                         precision = \"f32\"",
+                        device.adapter_info().name
+                    )));
+                }
+                "nn/conv_coop.wgsl"
+            }
+        };
         let module = gpu::shaders::create_module(device, file)?;
         let storage = |read_only| wgpu::BindingType::Buffer {
             ty: wgpu::BufferBindingType::Storage { read_only },
@@ -112,6 +163,7 @@ impl GemmKernels {
             immediate_size: 0,
         });
         Ok(Self {
+            precision,
             module,
             layout,
             pipeline_layout,
@@ -136,7 +188,7 @@ impl GemmKernels {
                     ("RESIDUAL", f64::from(u8::from(spec.residual))),
                 ];
                 device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some("nn/conv_gemm.wgsl"),
+                    label: Some("wav2lip.gemm"),
                     layout: Some(&self.pipeline_layout),
                     module: &self.module,
                     entry_point: Some("gemm"),
@@ -174,6 +226,7 @@ struct Phase {
 #[derive(Debug)]
 pub(crate) struct GemmLayer {
     pub(crate) def: LayerDef,
+    precision: Precision,
     m_pad: usize,
     phases: Vec<Phase>,
     bias: wgpu::Buffer,
@@ -279,6 +332,7 @@ impl GemmLayer {
         }
         Self {
             def: d.clone(),
+            precision: kernels.precision,
             m_pad,
             phases,
             bias: buffer_init(device, queue, &d.key, &b, wgpu::BufferUsages::STORAGE),
@@ -325,12 +379,6 @@ impl GemmLayer {
             m_pad: self.m_pad as u32,
             _pad: [0; 2],
         }
-    }
-
-    /// Workgroups along x for `pixels` GEMM columns (the device's per-dimension limit bounds
-    /// the batch: see [`max_frames`]).
-    fn groups_x(pixels: usize) -> u32 {
-        pixels.div_ceil(TILE_N) as u32
     }
 
     /// Records the layer on `n` frames: one pass per phase, its parameters written to the
@@ -388,9 +436,12 @@ impl GemmLayer {
             });
             pass.set_pipeline(&phase.pipeline);
             pass.set_bind_group(0, &bind_group, &[]);
+            // Workgroups along x: the device's per-dimension limit bounds the batch (see
+            // [`max_frames`]).
+            let (tile_n, tile_m) = self.precision.tile();
             pass.dispatch_workgroups(
-                Self::groups_x(p.n_total as usize),
-                (self.m_pad / TILE_M) as u32,
+                (p.n_total as usize).div_ceil(tile_n) as u32,
+                (self.m_pad / tile_m) as u32,
                 1,
             );
         }
@@ -400,5 +451,6 @@ impl GemmLayer {
 /// Most frames one dispatch of a layer with `pixels` output pixels per frame may cover, given
 /// the device's workgroups-per-dimension limit.
 pub(crate) fn max_frames(limits: &wgpu::Limits, pixels: usize) -> usize {
-    (limits.max_compute_workgroups_per_dimension as usize * TILE_N / pixels.max(1)).max(1)
+    (limits.max_compute_workgroups_per_dimension as usize * Precision::F16.tile().0 / pixels.max(1))
+        .max(1)
 }

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use bytemuck::{Pod, Zeroable};
 
 use crate::Wav2LipError;
-use crate::gemm::{GemmKernels, GemmLayer, Operand};
+use crate::gemm::{GemmKernels, GemmLayer, Operand, Precision};
 use crate::model::{Act, FACE_LEN, FoldedLayer, LayerDef, MEL_LEN, Model, OUT_LEN};
 use crate::plan::{Buf, Slot, Step, frame_floats, plan};
 
@@ -23,7 +23,7 @@ pub enum ConvKernel {
     /// memory (MTCNN's small layers, and the generator's where it is faster).
     Direct,
     /// shaders/nn/conv_gemm.wgsl: implicit GEMM in 64 x 64 x 16 workgroup tiles
-    /// ([`crate::gemm`]).
+    /// ([`crate::gemm`]); with [`Precision::F16`], shaders/nn/conv_coop.wgsl on tensor cores.
     Gemm,
 }
 
@@ -34,6 +34,13 @@ impl std::fmt::Display for ConvKernel {
             Self::Gemm => "gemm",
         })
     }
+}
+
+/// How [`LipSync`] runs: which kernel per layer, and the GEMM kernel's arithmetic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GpuOptions {
+    pub kernels: KernelPolicy,
+    pub precision: Precision,
 }
 
 /// How [`LipSync`] picks each layer's kernel.
@@ -156,16 +163,17 @@ impl LipSync {
         queue: &wgpu::Queue,
         model: &Model,
     ) -> Result<Self, Wav2LipError> {
-        Self::with_kernels(device, queue, model, KernelPolicy::Auto)
+        Self::with_options(device, queue, model, GpuOptions::default())
     }
 
-    /// [`Self::new`] with the kernels chosen by `policy`.
-    pub fn with_kernels(
+    /// [`Self::new`] with the kernels and precision of `options`.
+    pub fn with_options(
         device: &wgpu::Device,
         queue: &wgpu::Queue,
         model: &Model,
-        policy: KernelPolicy,
+        options: GpuOptions,
     ) -> Result<Self, Wav2LipError> {
+        let policy = options.kernels;
         let limits = device.limits();
         if limits.max_storage_buffers_per_shader_stage < 4 {
             return Err(Wav2LipError::Gpu(format!(
@@ -175,7 +183,7 @@ impl LipSync {
         }
         let (pipeline, layout) = create_pipeline(device)?;
         let (steps, concat, scratch) = plan(model);
-        let mut gemm = GemmKernels::new(device)?;
+        let mut gemm = GemmKernels::new(device, options.precision)?;
         let software = gpu::is_software_adapter(&device.adapter_info());
         let mut pixels = 1;
         let layers = model
@@ -637,7 +645,7 @@ pub fn run_layer(
     let mut encoder = device.create_command_encoder(&Default::default());
     match kernel {
         ConvKernel::Gemm => {
-            let mut kernels = GemmKernels::new(device)?;
+            let mut kernels = GemmKernels::new(device, Precision::F32)?;
             let g = GemmLayer::new(device, queue, &mut kernels, layer);
             g.encode(
                 (device, queue),

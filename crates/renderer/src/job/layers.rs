@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 use wav2lip::BackendChoice;
+use wav2lip::gemm::Precision;
 
 use super::{BarCount, Color};
 use crate::expr::{Reactive, Vars};
@@ -753,6 +754,13 @@ fn lipsync_backend<'de, D: serde::Deserializer<'de>>(de: D) -> Result<BackendCho
         .map_err(serde::de::Error::custom)
 }
 
+/// `precision = "f32" | "f16"`: the GPU backend's GEMM arithmetic, read by wav2lip's parser.
+fn lipsync_precision<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Precision, D::Error> {
+    String::deserialize(de)?
+        .parse()
+        .map_err(serde::de::Error::custom)
+}
+
 layer_struct!(
     /// `kind = "avatar"`: a talking face. The face picture or video (looped) is drawn like an
     /// image; its lower face is replaced by Wav2Lip's lip-synced face, blended through a
@@ -793,6 +801,11 @@ layer_struct!(
         /// (on the absolute frame grid, so segments and previews match a whole render); each
         /// drawn frame shows its slice. Video faces run one frame at a time.
         batch: Batch = Batch(32),
+        /// The GPU backend's arithmetic: "f32" (default), or "f16" operands with f32
+        /// accumulation on tensor cores (cooperative matrices; unverified, never run on a GPU
+        /// yet; the job fails where the adapter lacks them).
+        #[serde(deserialize_with = "lipsync_precision")]
+        precision: Precision = Precision::F32,
     }
 );
 
