@@ -145,6 +145,19 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
             &work.join("face-720p.mp4").to_string_lossy(),
         ])?;
     }
+    // The same photograph as a 720p still (detected once; faces generated in batches).
+    let still = work.join("face-720p.png");
+    if !still.exists() {
+        ffmpeg(&[
+            "-i",
+            &photo.to_string_lossy(),
+            "-vf",
+            "scale=720:720,pad=1280:720:280:0",
+            "-frames:v",
+            "1",
+            &still.to_string_lossy(),
+        ])?;
+    }
     let speech = work.join("speech.flac");
     if !speech.exists() {
         crate::bench::make_audio(&speech, 10.0)?;
@@ -157,14 +170,15 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
         crate::bench::make_audio(&long_speech, b + 1.0)?;
     }
     let seconds = f64::from(o.frames) / 30.0;
-    let avatar = |extra: &str| {
+    let avatar_of = |face: &str, extra: &str| {
         format!(
-            "[[layer]]\nkind = \"avatar\"\nface = \"face-720p.mp4\"\ncheckpoint = \"{}\"\n\
+            "[[layer]]\nkind = \"avatar\"\nface = \"{face}\"\ncheckpoint = \"{}\"\n\
              detector = \"{}\"\n{extra}\n",
             checkpoint.display(),
             weights.display()
         )
     };
+    let avatar = |extra: &str| avatar_of("face-720p.mp4", extra);
     let rows = [
         (
             "avatar_720p_detect_every_frame",
@@ -189,6 +203,39 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
                 &work,
                 "avatar-box",
                 &avatar("box = [530, 80, 660, 250]"),
+                seconds,
+                30,
+            )?,
+        ),
+        (
+            "avatar_720p_still_batch_1",
+            "avatar layer on a still photograph (detected once), generator one frame at a time",
+            write_job(
+                &work,
+                "avatar-still-1",
+                &avatar_of("face-720p.png", "batch = 1"),
+                seconds,
+                30,
+            )?,
+        ),
+        (
+            "avatar_720p_still_batch_16",
+            "the same still, faces generated 16 frames a run (the CPU backend's default)",
+            write_job(
+                &work,
+                "avatar-still-16",
+                &avatar_of("face-720p.png", "batch = 16"),
+                seconds,
+                30,
+            )?,
+        ),
+        (
+            "avatar_720p_still_batch_32",
+            "the same still, faces generated 32 frames a run",
+            write_job(
+                &work,
+                "avatar-still-32",
+                &avatar_of("face-720p.png", "batch = 32"),
                 seconds,
                 30,
             )?,

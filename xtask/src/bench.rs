@@ -469,7 +469,10 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
         .first()
         .map(|a| a.to_string())
         .unwrap_or_else(|| "none".into());
-    let nvenc_note = "not built yet (crates/nvenc lands with the NVENC issue)";
+    // Neither row can run on a machine without an NVIDIA GPU (this bench's home); they say where
+    // their figures come from.
+    let nvenc_note = "needs an NVIDIA GPU with NVENC: measured by `cargo xtask device-check` \
+                      (docs/BENCHMARKS.md, \"NVENC device check\"); no NVIDIA figure exists yet";
 
     let job_1080 = write_job(&work, "ours-1080p", &audio, 1920, 1080, "x264");
     let job_null = write_job(&work, "ours-null-1080p", &audio, 1920, 1080, "null");
@@ -671,7 +674,7 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
     )?;
     writeln!(
         md,
-        "| wav2lip generator | 96x96 lip-sync network | - | measured by `cargo run --release -p wav2lip --example bench` (see the wav2lip section) | | | |\n"
+        "| wav2lip generator | 96x96 lip-sync network | - | CPU backend: `cargo run --release -p wav2lip --example bench -- --backend cpu` (docs/BENCHMARKS.md, wav2lip sections); GPU kernels on an NVIDIA GPU: `cargo xtask device-check` (not measured yet) | | | |\n"
     )?;
     writeln!(
         md,

@@ -11,7 +11,8 @@
 //! leaves the GPU.
 //!
 //! Batches: for a still face the crop is the same on every frame, so the generator runs once
-//! per `batch` frames (the layer key, 32 by default) on the absolute frame grid: frames
+//! per `batch` frames (the layer key; 16 on the CPU, 64 on a GPU by default) on the absolute
+//! frame grid: frames
 //! `k * batch ..` are generated together, ahead of drawing, and each drawn frame copies its
 //! 96x96 slice into the layer's buffer. A segment or preview starting inside a batch
 //! generates that whole batch, so its frames equal a whole render's. Video faces (a new crop
@@ -50,6 +51,16 @@ pub(crate) fn is_still(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg"))
+}
+
+/// Frames of a still face generated per run when the job does not say: on the CPU 16 runs as
+/// fast as 32 with ~170 MB less memory at 720p (docs/BENCHMARKS.md); on a GPU larger batches
+/// fill the GEMM tiles.
+fn default_batch(backend: Backend) -> u64 {
+    match backend {
+        Backend::Cpu => 16,
+        Backend::Gpu => 64,
+    }
 }
 
 /// The generator with what its backend feeds it from, sized for one batch.
@@ -162,11 +173,8 @@ impl Avatar {
             history: VecDeque::new(),
             crop: None,
             frames: 0,
-            batch: if is_still(&layer.face) {
-                u64::from(layer.batch.0)
-            } else {
-                1
-            },
+            // Set with the backend in `prepare`.
+            batch: 1,
             generated: None,
             silence: vec![MIN_VALUE; MEL_LEN],
             warned: false,
@@ -190,6 +198,13 @@ impl Avatar {
             ctx.adapter
         );
         let gpu = Some((&ctx.device, &ctx.queue));
+        self.batch = if self.still {
+            self.layer
+                .batch
+                .map_or(default_batch(backend), |b| u64::from(b.0))
+        } else {
+            1
+        };
         let batch = self.batch as usize;
         let buffer = |label: &str, floats: usize| {
             ctx.device.create_buffer(&wgpu::BufferDescriptor {
