@@ -338,13 +338,19 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
             s.tree_rss as f64 / 1e6
         )?;
     }
-    let per_frame = |i: usize| results[i].2.wall / f64::from(o.frames);
+    // Seconds a frame of the row named `name` (rows are looked up by name, not position).
+    let per_frame = |name: &str| {
+        results
+            .iter()
+            .find(|r| r.0 == name)
+            .map_or(f64::NAN, |r| r.2.wall / f64::from(o.frames))
+    };
     writeln!(
         md,
         "\nPer frame: detection ~{:.2} s (every-frame minus fixed-box row), lip sync + blend \
          ~{:.2} s (fixed-box minus background row).\n",
-        per_frame(0) - per_frame(2),
-        per_frame(2) - per_frame(3)
+        per_frame("avatar_720p_detect_every_frame") - per_frame("avatar_720p_fixed_box"),
+        per_frame("avatar_720p_fixed_box") - per_frame("video_background_720p")
     )?;
     if let [(a, sa), (b, sb)] = memory.as_slice() {
         writeln!(
