@@ -46,7 +46,7 @@ fn fixtures(test: &str) -> Option<&'static (PathBuf, PathBuf, PathBuf)> {
                         !in_ci(),
                         "CI=true and the avatar fixtures cannot be fetched: {e}"
                     );
-                    eprintln!("SKIPPED {test}: fixtures cannot be fetched: {e}");
+                    test_support::skip(test, &format!("fixtures cannot be fetched: {e}"));
                     None
                 }
             }

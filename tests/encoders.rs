@@ -62,7 +62,10 @@ fn nvenc_where_it_cannot_run_is_a_user_error_without_output() {
         return;
     }
     if nvenc_possible() {
-        eprintln!("SKIPPED nvenc_where_it_cannot_run…: this machine has a working NVENC");
+        test_support::skip(
+            "nvenc_where_it_cannot_run_is_a_user_error_without_output",
+            "this machine has a working NVENC",
+        );
         return;
     }
     let dir = Scratch::new("enc-nvenc");
@@ -168,7 +171,7 @@ fn nvenc_path_end_to_end_with_a_stand_in_driver() {
     let info = gpu::external_memory_info(&ctx);
     let Some(uuid) = info.device_uuid.filter(|_| info.fd_export) else {
         assert!(!in_ci(), "lavapipe exports memory: {:?}", info.why_not);
-        eprintln!("SKIPPED {name}: {:?}", info.why_not);
+        test_support::skip(name, &format!("no memory export: {:?}", info.why_not));
         return;
     };
     drop(ctx);

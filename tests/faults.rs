@@ -9,11 +9,44 @@ use std::time::{Duration, Instant};
 
 use support::*;
 
-/// ffmpeg processes whose command line mentions `needle`.
+/// Processes (other than this one) whose command line mentions `needle`, read from /proc:
+/// a check that cannot look fails instead of reporting none.
 fn ffmpeg_processes(needle: &str) -> usize {
-    let out = Command::new("pgrep").args(["-f", needle]).output();
-    out.map(|o| String::from_utf8_lossy(&o.stdout).lines().count())
-        .unwrap_or(0)
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc")
+        .expect("listing /proc to look for leftover processes")
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.bytes().all(|b| b.is_ascii_digit()) && name != me
+        })
+        // A process may exit between the listing and the read: it is not left over.
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .filter(|c| {
+            String::from_utf8_lossy(c)
+                .replace('\0', " ")
+                .contains(needle)
+        })
+        .count()
+}
+
+#[test]
+fn the_leftover_process_check_sees_a_running_process() {
+    // The check itself can fail: a process with the needle in its command line is counted.
+    let needle = format!("leftover-check-{}", std::process::id());
+    let mut child = Command::new("sh")
+        .args(["-c", "sleep 30; true", &needle])
+        .spawn()
+        .expect("sh");
+    let seen = ffmpeg_processes(&needle);
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+    assert_eq!(
+        seen, 1,
+        "the running `sh -c 'sleep 30; true' {needle}` must be seen"
+    );
+    assert_eq!(ffmpeg_processes(&needle), 0, "and not once it has exited");
 }
 
 /// Starts a long render in `dir`, sends `signal` after `after`, and returns its exit code and

@@ -97,6 +97,12 @@ fn assert_golden(name: &str, (w, h, rgba): &(u32, u32, Vec<u8>)) {
     let reference = golden_dir().join(format!("{name}.png"));
     let out_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/golden-out");
     if std::env::var("GOLDEN_BLESS").is_ok_and(|v| v == "1") {
+        // A blessing run rewrites the references from the code under test: never in CI, where
+        // it would turn every comparison into a pass.
+        assert!(
+            !test_support::ci(),
+            "GOLDEN_BLESS=1 under CI=true: references are blessed by hand, never in CI"
+        );
         std::fs::create_dir_all(golden_dir()).expect("golden dir");
         image::save_buffer(&reference, rgba, *w, *h, image::ExtendedColorType::Rgba8)
             .expect("bless");

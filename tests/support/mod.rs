@@ -30,7 +30,7 @@ pub fn have_ffmpeg(test: &str) -> bool {
             !in_ci(),
             "{test}: ffmpeg/ffprobe not found, and CI=true forbids skipping (apt-get install ffmpeg)"
         );
-        eprintln!("SKIPPED {test}: ffmpeg/ffprobe not found (apt-get install ffmpeg)");
+        test_support::skip(test, "ffmpeg/ffprobe not found (apt-get install ffmpeg)");
     }
     ok
 }
@@ -45,7 +45,7 @@ pub fn have_gpu(test: &str) -> bool {
             !in_ci(),
             "{test}: no GPU adapter, and CI=true forbids skipping (apt-get install mesa-vulkan-drivers)"
         );
-        eprintln!("SKIPPED {test}: no GPU adapter (apt-get install mesa-vulkan-drivers)");
+        test_support::skip(test, "no GPU adapter (apt-get install mesa-vulkan-drivers)");
     }
     ok
 }

@@ -133,8 +133,50 @@ fn cargo(args: &[&str]) -> Command {
 
 fn step(name: &str, mut cmd: Command) -> anyhow::Result<()> {
     eprintln!("==> {name}");
+    let started = std::time::Instant::now();
     let status = cmd.status()?;
+    eprintln!(
+        "==> {name}: {} in {:.0} s",
+        if status.success() { "ok" } else { "FAILED" },
+        started.elapsed().as_secs_f64()
+    );
     anyhow::ensure!(status.success(), "{name} failed ({status})");
+    Ok(())
+}
+
+/// Skips that may happen under CI=true, by the name the test gives `test_support::skip`.
+const ALLOWED_SKIPS: &str = include_str!("../allowed-skips.txt");
+
+/// Lists the skips the test run logged and, under CI, fails on any not on the allow-list.
+fn report_skips(log: &std::path::Path, ci: bool) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut skips: Vec<(&str, &str)> = text.lines().filter_map(|l| l.split_once('\t')).collect();
+    skips.sort_unstable();
+    skips.dedup();
+    let allowed: Vec<&str> = ALLOWED_SKIPS
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .collect();
+    eprintln!("==> skipped tests: {}", skips.len());
+    for (test, reason) in &skips {
+        let mark = if allowed.contains(test) {
+            "allowed"
+        } else {
+            "NOT ALLOWED under CI"
+        };
+        eprintln!("    {test}: {reason} [{mark}]");
+    }
+    let refused: Vec<&str> = skips
+        .iter()
+        .filter(|(t, _)| !allowed.contains(t))
+        .map(|(t, _)| *t)
+        .collect();
+    anyhow::ensure!(
+        !ci || refused.is_empty(),
+        "CI=true and these tests skipped without being on xtask/allowed-skips.txt: {}",
+        refused.join(", ")
+    );
     Ok(())
 }
 
@@ -162,7 +204,14 @@ fn test(no_lint: bool) -> anyhow::Result<()> {
             ]),
         )?;
     }
-    step("cargo test --workspace", cargo(&["test", "--workspace"]))?;
+    // Every skip is logged here (tests call test_support::skip) and listed at the end.
+    let log = workspace_root().join("target").join("test-skips.log");
+    let _ = std::fs::remove_file(&log);
+    let mut tests = cargo(&["test", "--workspace"]);
+    tests.env("TEST_SKIP_LOG", &log);
+    let result = step("cargo test --workspace", tests);
+    report_skips(&log, ci)?;
+    result?;
     eprintln!("==> all tests passed");
     Ok(())
 }

@@ -281,7 +281,10 @@ fn have_ffmpeg() -> bool {
             !ci,
             "CI=true and ffmpeg is missing (apt-get install ffmpeg)"
         );
-        eprintln!("SKIPPED: ffmpeg not found; format fixtures cannot be generated");
+        test_support::skip(
+            "audio format tests",
+            "ffmpeg not found; format fixtures cannot be generated",
+        );
     }
     ok
 }

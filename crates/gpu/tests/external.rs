@@ -25,7 +25,7 @@ fn context() -> Option<&'static GpuContext> {
             Ok(c) => Some(c),
             Err(e) => {
                 assert!(!ci(), "CI=true and no GPU adapter: {e}");
-                eprintln!("SKIPPED GPU test: {e}");
+                test_support::skip("gpu external-memory tests", &format!("no GPU adapter: {e}"));
                 None
             }
         }
@@ -45,9 +45,9 @@ fn exporting_context() -> Option<&'static GpuContext> {
             "lavapipe must offer VK_KHR_external_memory_fd: {:?}",
             info.why_not
         );
-        eprintln!(
-            "SKIPPED: {} cannot export memory: {:?}",
-            ctx.adapter, info.why_not
+        test_support::skip(
+            "gpu external-memory tests",
+            &format!("{} cannot export memory: {:?}", ctx.adapter, info.why_not),
         );
         return None;
     }

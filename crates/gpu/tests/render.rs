@@ -20,7 +20,7 @@ fn context() -> Option<&'static GpuContext> {
             Err(e) => {
                 let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
                 assert!(!ci, "CI=true and no GPU adapter: {e}");
-                eprintln!("SKIPPED GPU test: {e}");
+                test_support::skip("gpu render tests", &format!("no GPU adapter: {e}"));
                 None
             }
         }
@@ -207,6 +207,60 @@ fn nv12_conversion_matches_the_cpu_reference() {
     // The frame is not trivially flat: both planes vary.
     let luma = &gpu[..(w * h) as usize];
     assert!(luma.iter().max() > luma.iter().min());
+}
+
+/// NV12 of pure colours against the published BT.709 limited-range integers (ITU-R BT.709:
+/// Y = 16 + 219 E'y, Cb/Cr = 128 + 224 E'pb/pr), independent of the constants the library and
+/// its shader share: white 235/128/128, black 16/128/128, red 63/102/240, green 173/42/26,
+/// blue 32/240/118. Both the GPU conversion and the CPU reference are held to them exactly.
+#[test]
+fn nv12_of_pure_colours_is_bt709_limited_range() {
+    let Some(ctx) = context() else { return };
+    let (w, h) = (16u32, 8u32);
+    let cases: [([u8; 3], [u8; 3], &str); 5] = [
+        ([255, 255, 255], [235, 128, 128], "white"),
+        ([0, 0, 0], [16, 128, 128], "black"),
+        ([255, 0, 0], [63, 102, 240], "red"),
+        ([0, 255, 0], [173, 42, 26], "green"),
+        ([0, 0, 255], [32, 240, 118], "blue"),
+    ];
+    for (rgb, [y, cb, cr], name) in cases {
+        let background = LayerSpec::from(LayerKind::Background(BackgroundParams {
+            color_a: encoded(rgb),
+            color_b: encoded(rgb),
+            direction: [0.0, 1.0],
+            mode: 0,
+            opacity: 1.0,
+        }));
+        let config = RendererConfig {
+            width: w,
+            height: h,
+            ring_slots: 2,
+            chunk_frames: 1,
+            frame_stride: 4,
+            bands: 4,
+        };
+        let mut r = FrameRenderer::new(ctx, config, &[background]).expect("renderer");
+        r.upload_spectrum(&[0.0; 4]).expect("upload");
+        let rgba = r.render_rgba(&uniforms(w, h, 0, 4)).expect("rgba");
+        let frames = render_nv12(&mut r, 1, 4);
+        let reference = rgb_to_nv12_reference(&rgba, w as usize, h as usize);
+        for (what, nv12) in [("GPU", &frames[0].1), ("CPU reference", &reference)] {
+            let (luma, chroma) = nv12.split_at((w * h) as usize);
+            assert!(
+                luma.iter().all(|&v| v == y),
+                "{name} ({what}): Y {:?}, want {y}",
+                &luma[..4]
+            );
+            for pair in chroma.chunks(2) {
+                assert_eq!(
+                    pair,
+                    [cb, cr],
+                    "{name} ({what}): CbCr {pair:?}, want [{cb}, {cr}]"
+                );
+            }
+        }
+    }
 }
 
 #[test]

@@ -649,7 +649,10 @@ mod tests {
                 !ci,
                 "CI=true and ffmpeg/ffprobe are missing (apt-get install ffmpeg)"
             );
-            eprintln!("SKIPPED: ffmpeg or ffprobe not found; video fixtures cannot be generated");
+            test_support::skip(
+                "media video tests",
+                "ffmpeg or ffprobe not found; video fixtures cannot be generated",
+            );
         }
         ok
     }

@@ -27,7 +27,7 @@ fn have(encoder: &str) -> bool {
             !(ci && encoder == "libx264"),
             "CI=true and ffmpeg has no libx264"
         );
-        eprintln!("SKIPPED: ffmpeg has no {encoder}");
+        test_support::skip("media mux tests", &format!("ffmpeg has no {encoder}"));
     }
     ok
 }

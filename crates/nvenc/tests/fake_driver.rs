@@ -157,7 +157,10 @@ fn gpu_context() -> Option<&'static gpu::GpuContext> {
             Ok(c) => Some(c),
             Err(e) => {
                 assert!(!ci(), "CI=true and no GPU adapter: {e}");
-                eprintln!("SKIPPED GPU test: {e}");
+                test_support::skip(
+                    "nvenc fake-driver GPU test",
+                    &format!("no GPU adapter: {e}"),
+                );
                 None
             }
         }
@@ -171,7 +174,10 @@ fn vulkan_memory_reaches_the_encoder_through_cuda_import() {
     let info = gpu::external_memory_info(g);
     if !info.fd_export {
         assert!(!ci(), "lavapipe exports memory: {:?}", info.why_not);
-        eprintln!("SKIPPED: {:?}", info.why_not);
+        test_support::skip(
+            "nvenc fake-driver GPU test",
+            &format!("no memory export: {:?}", info.why_not),
+        );
         return;
     }
     let uuid = info.device_uuid.expect("UUID");

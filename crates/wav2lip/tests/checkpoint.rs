@@ -89,7 +89,7 @@ fn facenet_files() -> Option<PathBuf> {
                 !ci(),
                 "CI=true and pip could not download facenet-pytorch: {why}"
             );
-            eprintln!("SKIPPED facenet checkpoint test: {why}");
+            test_support::skip("wav2lip facenet checkpoint test", &why.to_string());
             None
         }
     }
@@ -762,8 +762,9 @@ with open(os.path.join(out, "expected.json"), "w") as f:
 #[test]
 fn real_torch_save_files() {
     let Ok(pythonpath) = std::env::var("WAV2LIP_TORCH_PYTHONPATH") else {
-        eprintln!(
-            "SKIPPED torch.save test: set WAV2LIP_TORCH_PYTHONPATH to a directory with torch"
+        test_support::skip(
+            "wav2lip real_torch_save_files",
+            "set WAV2LIP_TORCH_PYTHONPATH to a directory with torch",
         );
         return;
     };

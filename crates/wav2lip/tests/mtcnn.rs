@@ -28,7 +28,10 @@ fn cache() -> PathBuf {
 
 fn skip_or_fail(what: &str, why: impl std::fmt::Display) -> Option<PathBuf> {
     assert!(!ci(), "CI=true and {what} is not available: {why}");
-    eprintln!("SKIPPED MTCNN test: {what} is not available: {why}");
+    test_support::skip(
+        "wav2lip MTCNN tests",
+        &format!("{what} is not available: {why}"),
+    );
     None
 }
 
@@ -53,7 +56,7 @@ fn context() -> Option<&'static gpu::GpuContext> {
         Ok(c) => Some(c),
         Err(e) => {
             assert!(!ci(), "CI=true and no GPU adapter: {e}");
-            eprintln!("SKIPPED MTCNN GPU test: {e}");
+            test_support::skip("wav2lip MTCNN GPU tests", &format!("no GPU adapter: {e}"));
             None
         }
     })

@@ -46,13 +46,19 @@ fn python(pythonpath: &str, args: &[&str]) {
 #[test]
 fn matches_pytorch_within_1e3() {
     let Some(pp) = torch_path() else {
-        eprintln!("SKIPPED PyTorch parity: set WAV2LIP_TORCH_PYTHONPATH to a folder with torch");
+        test_support::skip(
+            "wav2lip PyTorch parity",
+            "set WAV2LIP_TORCH_PYTHONPATH to a folder with torch",
+        );
         return;
     };
     let ctx = match gpu::GpuContext::new(&gpu::AdapterChoice::Auto) {
         Ok(c) => Some(c),
         Err(e) => {
-            eprintln!("SKIPPED PyTorch parity of the GPU backend: no GPU adapter: {e}");
+            test_support::skip(
+                "wav2lip PyTorch parity of the GPU backend",
+                &format!("no GPU adapter: {e}"),
+            );
             None
         }
     };
