@@ -218,15 +218,26 @@ impl Avatar {
         };
         let precision = self.layer.precision;
         let generator = match (backend, precision) {
-            (Backend::Gpu, _) => Generator::Gpu(LipSync::with_options(
-                &ctx.device,
-                &ctx.queue,
-                &model,
-                GpuOptions {
-                    precision,
-                    ..Default::default()
-                },
-            )?),
+            (Backend::Gpu, _) => Generator::Gpu(
+                LipSync::with_options(
+                    &ctx.device,
+                    &ctx.queue,
+                    &model,
+                    GpuOptions {
+                        precision,
+                        ..Default::default()
+                    },
+                )
+                .map_err(|e| match precision {
+                    // Asked for by the job and not offered by this machine: a job error, like
+                    // encoder = "nvenc" where NVENC cannot run.
+                    Precision::F16 => RenderError::Avatar(format!(
+                        "{}: precision = \"f16\": {e}",
+                        self.layer.face.display()
+                    )),
+                    Precision::F32 => e.into(),
+                })?,
+            ),
             (Backend::Cpu, Precision::F16) => {
                 log::warn!(
                     "avatar {}: precision = \"f16\" applies to the GPU backend; the CPU backend \
