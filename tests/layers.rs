@@ -233,6 +233,28 @@ fn a_custom_layer_with_a_missing_shader_names_the_file() {
     );
 }
 
+/// `Job::parse_str` (what the fuzzer runs) reads no file: a custom layer's missing shader and an
+/// avatar's missing face video pass it, and `from_toml_str` (parse, then the checks that read
+/// files) reports them.
+#[test]
+fn parse_str_reads_no_files_and_from_toml_str_does() {
+    let base = Path::new("/nonexistent");
+    for (what, layer) in [
+        ("custom", "kind = \"custom\"\nshader = \"nope.wgsl\"\n"),
+        (
+            "avatar",
+            "kind = \"avatar\"\nface = \"nope.mp4\"\ncheckpoint = \"w.pth\"\n",
+        ),
+    ] {
+        let body = format!("{HEAD}\n[[layer]]\n{layer}");
+        Job::parse_str(&body, "pure.toml", base)
+            .unwrap_or_else(|e| panic!("{what}: parse_str must not look at files: {e}"));
+        let err = Job::from_toml_str(&body, "pure.toml", base)
+            .expect_err("from_toml_str checks the file");
+        assert!(err.to_string().contains("nope."), "{what}: {err}");
+    }
+}
+
 #[test]
 fn an_image_layer_needs_exactly_one_of_path_or_video() {
     let neither = format!(

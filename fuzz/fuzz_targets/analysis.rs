@@ -18,7 +18,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let channels = 1 + u16::from(data[0] % 8);
-    let rate = [1_000, 8_000, 11_025, 22_050, 44_100, 48_000, 96_000, 192_000][usize::from(data[1] % 8)];
+    let rate = [
+        1_000, 8_000, 11_025, 22_050, 44_100, 48_000, 96_000, 192_000,
+    ][usize::from(data[1] % 8)];
     let fps = [1.0, 24.0, 29.97, 30.0, 60.0, 120.0][usize::from(data[2] % 6)];
     let config = AnalysisConfig {
         bands: 8 + usize::from(data[3]) % 200,
@@ -29,7 +31,8 @@ fuzz_target!(|data: &[u8]| {
         release_ms: f32::from(data[7]) * 4.0,
         ..AnalysisConfig::default()
     };
-    let Ok(decoder) = AudioDecoder::from_bytes("fuzz.wav".as_ref(), wav(rate, channels, &data[8..]))
+    let Ok(decoder) =
+        AudioDecoder::from_bytes("fuzz.wav".as_ref(), wav(rate, channels, &data[8..]))
     else {
         return;
     };
@@ -39,12 +42,28 @@ fuzz_target!(|data: &[u8]| {
     let mut buffers = analyzer.buffers();
     while let Ok(Some(f)) = analyzer.next_frame(&mut buffers) {
         let unit = [
-            f.level_left, f.level_right, f.onset, f.beat, f.beat_pulse, f.bass, f.mid, f.treble,
+            f.level_left,
+            f.level_right,
+            f.onset,
+            f.beat,
+            f.beat_pulse,
+            f.bass,
+            f.mid,
+            f.treble,
         ];
         assert!(unit.iter().all(|v| (0.0..=1.0).contains(v)), "{f:?}");
-        assert!(f.rms.is_finite() && f.peak.is_finite() && f.loudness_lufs.is_finite(), "{f:?}");
+        assert!(
+            f.rms.is_finite() && f.peak.is_finite() && f.loudness_lufs.is_finite(),
+            "{f:?}"
+        );
         assert!(f.bpm.is_finite() && f.bpm >= 0.0, "{f:?}");
-        assert!(buffers.bands.iter().chain(&buffers.peaks).all(|v| (0.0..=1.0).contains(v)));
+        assert!(
+            buffers
+                .bands
+                .iter()
+                .chain(&buffers.peaks)
+                .all(|v| (0.0..=1.0).contains(v))
+        );
         assert!(buffers.waveform.iter().all(|v| (-1.0..=1.0).contains(v)));
     }
 });

@@ -9,7 +9,13 @@ use std::process::Command;
 
 use anyhow::{Context, ensure};
 
-const TARGETS: &[&str] = &["job_parser", "analysis", "checkpoint"];
+const TARGETS: &[&str] = &[
+    "job_parser",
+    "analysis",
+    "checkpoint",
+    "annexb",
+    "audio_containers",
+];
 
 pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let mut seconds = 60u64;

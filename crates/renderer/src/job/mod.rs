@@ -923,22 +923,10 @@ impl Job {
         Self::from_toml_str(&text, &path.display().to_string(), base)
     }
 
-    /// Parses and validates TOML text. `name` labels errors; `base` resolves relative paths.
+    /// Parses and validates TOML text, then runs the checks that read files (custom shaders,
+    /// an avatar video's size and rate). `name` labels errors; `base` resolves relative paths.
     pub fn from_toml_str(text: &str, name: &str, base: &Path) -> Result<Self, JobError> {
-        let mut job = parse_document(text).map_err(|mut e| {
-            e.set_input(Some(text));
-            JobError::Parse {
-                path: name.to_owned(),
-                message: e.to_string().trim_end().to_owned(),
-            }
-        })?;
-        job.audio = resolve(base, &job.audio);
-        job.output = resolve(base, &job.output);
-        for layer in &mut job.layers {
-            for path in layer.paths_mut() {
-                *path = resolve(base, path);
-            }
-        }
+        let mut job = Self::parse_str(text, name, base)?;
         // Custom shaders are validated now, so a typo is a job error (exit status 2) that
         // names the shader file, line and column, before any audio or GPU work.
         for layer in &job.layers {
@@ -958,14 +946,41 @@ impl Job {
             }
         }
         job.match_avatar_video(name)?;
-        job.validate().map_err(|e| match e {
+        job.validate_named(name)?;
+        Ok(job)
+    }
+
+    /// Parses and validates TOML text without touching the file system or starting a process
+    /// (paths are resolved against `base` but not opened): what the fuzzer runs, and the first
+    /// half of [`Self::from_toml_str`].
+    pub fn parse_str(text: &str, name: &str, base: &Path) -> Result<Self, JobError> {
+        let mut job = parse_document(text).map_err(|mut e| {
+            e.set_input(Some(text));
+            JobError::Parse {
+                path: name.to_owned(),
+                message: e.to_string().trim_end().to_owned(),
+            }
+        })?;
+        job.audio = resolve(base, &job.audio);
+        job.output = resolve(base, &job.output);
+        for layer in &mut job.layers {
+            for path in layer.paths_mut() {
+                *path = resolve(base, path);
+            }
+        }
+        job.validate_named(name)?;
+        Ok(job)
+    }
+
+    /// [`Self::validate`], with a failure labelled by the job's `name`.
+    fn validate_named(&self, name: &str) -> Result<(), JobError> {
+        self.validate().map_err(|e| match e {
             JobError::Invalid { what, message } => JobError::Parse {
                 path: name.to_owned(),
                 message: format!("{what}: {message}"),
             },
             other => other,
-        })?;
-        Ok(job)
+        })
     }
 
     /// The classic Wav2Lip use: when the job sets no size or no fps and its first avatar layer
