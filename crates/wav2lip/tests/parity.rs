@@ -1,7 +1,8 @@
 //! Parity with PyTorch: the same checkpoint and inputs through
 //! tests/fixtures/torch_wav2lip.py (the architecture written in PyTorch) and through both of this
 //! crate's backends (the GPU kernels where an adapter exists, the native CPU backend always) must
-//! agree within 1e-3 absolute on the [0, 1] output.
+//! agree within 1e-5 absolute on the [0, 1] output (measured ~2e-6). Without PyTorch, CI holds
+//! every backend to the same bound against a committed PyTorch output (tests/oracle.rs).
 //!
 //! PyTorch is not a prerequisite of this project: the test runs where
 //! `WAV2LIP_TORCH_PYTHONPATH` names a folder with torch and numpy importable (for example
@@ -44,7 +45,7 @@ fn python(pythonpath: &str, args: &[&str]) {
 }
 
 #[test]
-fn matches_pytorch_within_1e3() {
+fn matches_pytorch_within_1e5() {
     let Some(pp) = torch_path() else {
         test_support::skip(
             "wav2lip PyTorch parity",
@@ -109,7 +110,7 @@ fn matches_pytorch_within_1e3() {
                 .fold(0.0f32, f32::max);
             eprintln!("{label}, {backend} backend: max abs difference from PyTorch {max:e}");
             assert!(
-                max <= 1e-3,
+                max <= 1e-5,
                 "{label}, {backend} backend: max abs difference from PyTorch {max:e}"
             );
         }
