@@ -274,6 +274,41 @@ fn mel_matches_librosa() {
     );
 }
 
+/// The same comparison without Python: librosa's mel of [`test_signal_i16`] (librosa
+/// 0.10.2.post1 through tests/fixtures/librosa_ref.py `mel`, the float64 result rounded to
+/// float32) is committed as tests/fixtures/oracle/librosa-mel-test-signal.npy, so CI checks the
+/// front end against an independent implementation even where pip cannot reach the index.
+#[test]
+fn mel_matches_the_committed_librosa_output() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/oracle/librosa-mel-test-signal.npy");
+    let (shape, want) = npy::read_f32(&path).expect("the committed librosa mel");
+    let samples: Vec<f32> = test_signal_i16()
+        .iter()
+        .map(|&s| f32::from(s) / 32768.0)
+        .collect();
+    let ours = mel::mel_from_16k(&samples);
+    assert_eq!(shape, vec![N_MELS, ours.frames]);
+    let max = ours
+        .data
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    note(&format!(
+        "mel vs committed librosa output: max |diff| {max:.3e}"
+    ));
+    // Rounding librosa's float64 to float32 adds at most 2.4e-7 at |v| = 4.
+    assert!(max < MEL_TOLERANCE, "max |diff| {max:e}");
+    let spread = want
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(l, h), v| (l.min(*v), h.max(*v)));
+    assert!(
+        spread.0 <= -3.99 && spread.1 > 3.0,
+        "reference range {spread:?}"
+    );
+}
+
 #[test]
 fn mel_from_wav_file_matches_the_in_memory_path() {
     let Some(r) = mel_reference() else { return };
