@@ -234,7 +234,21 @@ golden!(
 golden!(
     golden_waveform,
     2.2,
-    "[[layer]]\nkind = \"waveform\"\nrect = [0.0, 0.0, 1.0, 0.5]\nstereo = true\nthickness = 4\nglow = 12\ncolor = \"#a0ffb0\"\n\n[[layer]]\nkind = \"waveform\"\nrect = [0.0, 0.5, 1.0, 0.5]\nstyle = \"filled\"\ncolor = \"#6080ff\"\ngain = 1.5\n"
+    "[[layer]]\nkind = \"waveform\"\nrect = [0.0, 0.0, 1.0, 0.5]\nstereo = true\nthickness = 4\nglow = 12\ncolor = \"#a0ffb0\"\n\n[[layer]]\nkind = \"waveform\"\nrect = [0.0, 0.5, 1.0, 0.5]\nstyle = \"filled\"\ncolor = \"#6080ff\"\ngain = 1.5\n",
+    |f: &(u32, u32, Vec<u8>)| {
+        // The filled waveform in rect y 54..108 is centred on y = 81: the pixel row just
+        // above the centre is inside the fill wherever the signal is not silent (the track
+        // plays from 0.2 s), in the layer's colour #6080ff.
+        for x in [20, 96, 150] {
+            expect_rgb(
+                f,
+                (x, 80),
+                [0x60, 0x80, 0xff],
+                2,
+                "filled waveform at its centre",
+            );
+        }
+    }
 );
 golden!(
     golden_spectrogram,
@@ -249,12 +263,33 @@ golden!(
 golden!(
     golden_text,
     2.0,
-    "[[layer]]\nkind = \"text\"\ntext = \"Café Ωμέγα Привет\"\nsize = 150\nposition = [0.5, 0.3]\nshadow = \"#000000\"\nshadow_offset = [6, 6]\n\n[[layer]]\nkind = \"text\"\ntext = \"{elapsed} / {total}\"\nsize = 110\nposition = [0.95, 0.8]\nalign = \"right\"\ncolor = \"#ffd060\"\n\n[[layer]]\nkind = \"progress\"\nrect = [0.05, 0.92, 0.9, 0.04]\n"
+    "[[layer]]\nkind = \"text\"\ntext = \"Café Ωμέγα Привет\"\nsize = 150\nposition = [0.5, 0.3]\nshadow = \"#000000\"\nshadow_offset = [6, 6]\n\n[[layer]]\nkind = \"text\"\ntext = \"{elapsed} / {total}\"\nsize = 110\nposition = [0.95, 0.8]\nalign = \"right\"\ncolor = \"#ffd060\"\n\n[[layer]]\nkind = \"progress\"\nrect = [0.05, 0.92, 0.9, 0.04]\n",
+    |f: &(u32, u32, Vec<u8>)| {
+        // The progress bar, rect x 9.6..182.4, y 99.4..103.7: at 2.0 s of the 5 s track
+        // progress is 0.4, so the fill (#ffffff) ends at 9.6 + 0.4 x 172.8 = 78.7 px and the
+        // track (#ffffff40, white at 25 % over #141821 in linear light:
+        // srgb(0.25 + 0.75 x linear(20, 24, 33)) = (138, 138, 140)) covers the rest.
+        expect_rgb(f, (70, 101), [255, 255, 255], 1, "progress fill");
+        expect_rgb(f, (90, 101), [138, 138, 140], 1, "progress track");
+        expect_rgb(f, (5, 101), BACKGROUND, 1, "left of the bar");
+    }
 );
 golden!(
     golden_post_effects,
     2.0,
-    "[[layer]]\nkind = \"bars\"\ncount = 12\ncolor = \"#ffffff\"\nrect = [0.1, 0.2, 0.8, 0.6]\n\n[[layer]]\nkind = \"bloom\"\nthreshold = 0.4\nintensity = 1.5\n\n[[layer]]\nkind = \"vignette\"\nstrength = 0.8\n"
+    "[[layer]]\nkind = \"bars\"\ncount = 12\ncolor = \"#ffffff\"\nrect = [0.1, 0.2, 0.8, 0.6]\n\n[[layer]]\nkind = \"bloom\"\nthreshold = 0.4\nintensity = 1.5\n\n[[layer]]\nkind = \"vignette\"\nstrength = 0.8\n",
+    |f: &(u32, u32, Vec<u8>)| {
+        // The vignette (strength 0.8) darkens the corners to under half the background, and
+        // leaves the middle of the top edge (no bars, no bloom there) at the background.
+        for corner in [(0, 0), (191, 0), (0, 107), (191, 107)] {
+            let p = pixel(f, corner.0, corner.1);
+            assert!(
+                p.iter().zip(BACKGROUND).all(|(c, b)| *c <= b / 2),
+                "vignette corner {corner:?}: {p:?}"
+            );
+        }
+        expect_rgb(f, (96, 5), BACKGROUND, 1, "top centre");
+    }
 );
 golden!(
     golden_blend_modes,
