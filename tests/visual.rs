@@ -272,6 +272,62 @@ golden!(
         expect_rgb(f, (70, 101), [255, 255, 255], 1, "progress fill");
         expect_rgb(f, (90, 101), [138, 138, 140], 1, "progress track");
         expect_rgb(f, (5, 101), BACKGROUND, 1, "left of the bar");
+        // "{elapsed} / {total}", right-aligned at x = 0.95 x 192 = 182.4 around y = 86: ink
+        // up to that edge and none right of it, and its brightest pixel is the text colour
+        // #ffd060.
+        let w = &f.0;
+        let ink = |x: u32, y: u32| {
+            let p = pixel(f, x, y);
+            p.iter().zip(BACKGROUND).any(|(c, b)| c.abs_diff(b) > 8)
+        };
+        let rows = 70..99;
+        let right = rows
+            .clone()
+            .flat_map(|y| (0..*w).filter(move |&x| ink(x, y)))
+            .max()
+            .expect("the time text has ink");
+        assert!(
+            (178..=182).contains(&right),
+            "right edge of the time text at x = {right}"
+        );
+        let brightest = rows
+            .flat_map(|y| (100..*w).map(move |x| (x, y)))
+            .map(|(x, y)| pixel(f, x, y))
+            .max_by_key(|p| u32::from(p[0]) + u32::from(p[1]))
+            .expect("pixels");
+        // At 11 px the glyphs never cover a whole pixel: the brightest one is #ffd060 at some
+        // coverage a over the background, mixed in linear light. a from red, then green and
+        // blue follow.
+        let lin = |v: u8| {
+            let c = f64::from(v) / 255.0;
+            if c <= 0.04045 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        let srgb = |l: f64| {
+            let c = if l <= 0.003_130_8 {
+                l * 12.92
+            } else {
+                1.055 * l.powf(1.0 / 2.4) - 0.055
+            };
+            (c * 255.0).round()
+        };
+        let text = [0xffu8, 0xd0, 0x60];
+        let a = (lin(brightest[0]) - lin(BACKGROUND[0])) / (lin(text[0]) - lin(BACKGROUND[0]));
+        assert!(
+            a > 0.5,
+            "the time text's brightest pixel {brightest:?} is faint"
+        );
+        for ch in 1..3 {
+            let want = srgb(a * lin(text[ch]) + (1.0 - a) * lin(BACKGROUND[ch]));
+            assert!(
+                (f64::from(brightest[ch]) - want).abs() <= 3.0,
+                "the time text's brightest pixel {brightest:?}: channel {ch} should be {want} \
+                 for #ffd060 at coverage {a:.2}"
+            );
+        }
     }
 );
 golden!(
