@@ -190,7 +190,14 @@ macro_rules! golden {
 golden!(
     golden_gradient,
     1.0,
-    "[[layer]]\nkind = \"background\"\ncolor = \"#203048\"\ncolor2 = \"#c04070c0\"\nangle = 30\nopacity = 0.9\n"
+    "[[layer]]\nkind = \"background\"\ncolor = \"#203048\"\ncolor2 = \"#c04070c0\"\nangle = 30\nopacity = 0.9\n",
+    |f: &(u32, u32, Vec<u8>)| {
+        // The gradient's ends at opposite corners, each over #141821 in linear light:
+        // #203048 at 0.9 -> (31, 46, 69); #c04070 at 0.9 x 0xc0 / 255 -> (162, 55, 95) (the
+        // corner pixel's centre sits a hair before the end: +-2).
+        expect_rgb(f, (0, 0), [31, 46, 69], 1, "gradient start");
+        expect_rgb(f, (191, 107), [162, 55, 95], 2, "gradient end");
+    }
 );
 golden!(
     golden_background_image,
@@ -253,7 +260,14 @@ golden!(
 golden!(
     golden_spectrogram,
     3.0,
-    "[[layer]]\nkind = \"spectrogram\"\npalette = \"inferno\"\nseconds = 2.5\nrect = [0.0, 0.0, 1.0, 0.5]\n\n[[layer]]\nkind = \"spectrogram\"\npalette = \"viridis\"\nseconds = 2.5\nrect = [0.0, 0.5, 1.0, 0.5]\ngamma = 0.6\n"
+    "[[layer]]\nkind = \"spectrogram\"\npalette = \"inferno\"\nseconds = 2.5\nrect = [0.0, 0.0, 1.0, 0.5]\n\n[[layer]]\nkind = \"spectrogram\"\npalette = \"viridis\"\nseconds = 2.5\nrect = [0.0, 0.5, 1.0, 0.5]\ngamma = 0.6\n",
+    |f: &(u32, u32, Vec<u8>)| {
+        // The top row of each spectrogram is its highest frequency, where the track is silent
+        // (its highest partial is 5 kHz): each palette's zero, matplotlib's inferno(0) =
+        // (0, 0, 4) and viridis(0) = (68, 1, 84) (the shader's polynomial fits are within 3).
+        expect_rgb(f, (96, 1), [0, 0, 4], 4, "inferno at silence");
+        expect_rgb(f, (96, 55), [68, 1, 84], 4, "viridis at silence");
+    }
 );
 golden!(
     golden_particles,
