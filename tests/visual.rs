@@ -381,7 +381,29 @@ golden!(
 golden!(
     golden_custom,
     2.0,
-    "[[layer]]\nkind = \"custom\"\nshader = \"plasma.wgsl\"\nvalues = [0.5, \"bass\"]\nrect = [0.1, 0.1, 0.8, 0.8]\n"
+    "[[layer]]\nkind = \"custom\"\nshader = \"plasma.wgsl\"\nvalues = [0.5, \"bass\"]\nrect = [0.1, 0.1, 0.8, 0.8]\n",
+    |f: &(u32, u32, Vec<u8>)| {
+        // plasma.wgsl returns alpha smoothstep(0.72, 0.5, r), r the distance from the rect's
+        // centre in height units (aspect 153.6 / 86.4): near a corner of the rect, uv (0.02,
+        // 0.03), r = 0.97: transparent; at the centre, r = 0: opaque, and its palette colour
+        // (t >= 0.25) is never the background.
+        expect_rgb(
+            f,
+            (22, 13),
+            BACKGROUND,
+            1,
+            "custom layer faded out at its corner",
+        );
+        expect_rgb(f, (170, 95), BACKGROUND, 1, "and at the opposite corner");
+        let centre = pixel(f, 96, 54);
+        assert!(
+            centre
+                .iter()
+                .zip(BACKGROUND)
+                .any(|(c, b)| c.abs_diff(b) > 20),
+            "the custom layer is opaque at its centre: {centre:?}"
+        );
+    }
 );
 
 /// Asserts pixel (x, y) is within `tol` of `want` (RGB) in every channel.
