@@ -202,7 +202,15 @@ golden!(
 golden!(
     golden_background_image,
     2.0,
-    "[[layer]]\nkind = \"background\"\nimage = \"picture.png\"\nfit = \"cover\"\nzoom = 0.2\npulse = 0.05\n"
+    "[[layer]]\nkind = \"background\"\nimage = \"picture.png\"\nfit = \"cover\"\nzoom = 0.2\npulse = 0.05\n",
+    |f: &(u32, u32, Vec<u8>)| {
+        // "cover" fills the frame; its corners show the picture's corners, outside the
+        // checkered hole, whose blue is 200 everywhere (red and green ramp with x and y).
+        for corner in [(0, 0), (191, 0), (0, 107), (191, 107)] {
+            let b = pixel(f, corner.0, corner.1)[2];
+            assert!(b.abs_diff(200) <= 2, "picture blue at {corner:?}: {b}");
+        }
+    }
 );
 golden!(
     golden_image_logo,
@@ -236,7 +244,13 @@ golden!(
 golden!(
     golden_radial,
     2.1,
-    "[[layer]]\nkind = \"radial\"\ncount = 48\nradius = 0.2\nlength = 0.25\ncolor = \"#ffd060\"\ncolor2 = \"#ff4080\"\ncover = \"picture.png\"\n"
+    "[[layer]]\nkind = \"radial\"\ncount = 48\nradius = 0.2\nlength = 0.25\ncolor = \"#ffd060\"\ncolor2 = \"#ff4080\"\ncover = \"picture.png\"\n",
+    |f: &(u32, u32, Vec<u8>)| {
+        // Bars start at radius 0.2 and reach at most 0.25 further (0.45 x 108 = 48.6 px from
+        // the centre): the corners, 110 px away, are background.
+        expect_rgb(f, (2, 2), BACKGROUND, 1, "radial: corner");
+        expect_rgb(f, (189, 105), BACKGROUND, 1, "radial: far corner");
+    }
 );
 golden!(
     golden_waveform,
