@@ -239,6 +239,16 @@ golden!(
         // Outside both rects (which start at 5 % of the frame): the background alone.
         expect_rgb(f, (2, 2), BACKGROUND, 1, "corner");
         expect_rgb(f, (189, 105), BACKGROUND, 1, "far corner");
+        // The first layer's leftmost bar (cell 9.6..16.8, its bottom at y = 48.6; the lowest
+        // band carries the track's 55 Hz kick and 220 Hz tone) takes the x gradient at its
+        // centre, t = 0.018 from #33ccff to #ff5fd2 in linear light: (64, 203, 254).
+        expect_rgb(
+            f,
+            (13, 47),
+            [64, 203, 254],
+            3,
+            "leftmost bar's gradient colour",
+        );
     }
 );
 golden!(
@@ -286,7 +296,20 @@ golden!(
 golden!(
     golden_particles,
     2.3,
-    "[[layer]]\nkind = \"particles\"\ncount = 800\nburst = 120\nsize = 6\nspeed = 500\ncolor = \"#ffd080\"\ncolor2 = \"#ff306000\"\n"
+    "[[layer]]\nkind = \"particles\"\ncount = 800\nburst = 120\nsize = 6\nspeed = 500\ncolor = \"#ffd080\"\ncolor2 = \"#ff306000\"\n",
+    |f: &(u32, u32, Vec<u8>)| {
+        // Particles fade from #ffd080 towards a transparent #ff3060: wherever they are, their
+        // brightest pixel is warm (red the largest channel, well above the background's).
+        let brightest = (0..f.1)
+            .flat_map(|y| (0..f.0).map(move |x| (x, y)))
+            .map(|(x, y)| pixel(f, x, y))
+            .max_by_key(|p| u32::from(p[0]) + u32::from(p[1]) + u32::from(p[2]))
+            .expect("pixels");
+        assert!(
+            brightest[0] >= 150 && brightest[0] > brightest[1] && brightest[0] > brightest[2],
+            "brightest particle pixel {brightest:?}"
+        );
+    }
 );
 golden!(
     golden_text,
@@ -373,6 +396,22 @@ golden!(
             );
         }
         expect_rgb(f, (96, 5), BACKGROUND, 1, "top centre");
+        // Bloom: below the bars' rect (y > 86.4) nothing is drawn and the vignette only
+        // darkens, so light there is the white bars' glow: at least 3x the background just
+        // under them, falling off with distance.
+        let glow = |y| pixel(f, 96, y);
+        assert!(
+            glow(89).iter().zip(BACKGROUND).all(|(c, b)| *c >= 3 * b),
+            "bloom under the bars: {:?}",
+            glow(89)
+        );
+        assert!(
+            glow(89)[0] > glow(95)[0] && glow(95)[0] > glow(100)[0],
+            "bloom falls off: {:?} {:?} {:?}",
+            glow(89),
+            glow(95),
+            glow(100)
+        );
     }
 );
 golden!(
