@@ -448,23 +448,20 @@ smooth = 3
     }
 }
 
-/// The two lip-sync backends draw the same avatar: a `--preview` still with the networks on the
-/// GPU kernels (lavapipe here) and one with the native CPU backend, with a fixed face box (so
-/// the same crop feeds both). They differ by the GPU's sRGB texture round trip in the crop (half
-/// a byte) and the networks' summation order, not by what is drawn: PSNR over the face region
-/// >= 50 dB (71.6 dB measured on lavapipe), and nothing differs outside it.
-///
-/// `--lipsync-backend` overrides the job's key, and a bad value is refused naming the option.
-#[test]
-fn gpu_and_cpu_backends_draw_the_same_avatar() {
-    let test = "gpu_and_cpu_backends_draw_the_same_avatar";
-    let Some((checkpoint, _, photo)) = fixtures(test) else {
-        return;
-    };
-    let dir = Scratch::new("avatar-backends");
+/// Writes `name` in `dir`: a 1 s speech track and a 512x512, 5 fps avatar job over the
+/// astronaut photograph with a fixed face box, plus the layer keys `extra`. Returns its path.
+fn still_face_job(
+    dir: &Scratch,
+    name: &str,
+    checkpoint: &Path,
+    photo: &Path,
+    extra: &str,
+) -> PathBuf {
     let audio = dir.path("speech.wav");
-    make_audio(&audio, 1.0, 16_000, 1);
-    let job = dir.path("job.toml");
+    if !audio.exists() {
+        make_audio(&audio, 1.0, 16_000, 1);
+    }
+    let job = dir.path(name);
     std::fs::write(
         &job,
         format!(
@@ -481,8 +478,7 @@ kind = "avatar"
 face = "{photo}"
 checkpoint = "{checkpoint}"
 box = [181, 62, 268, 172]
-backend = "gpu"
-batch = 2
+{extra}
 "#,
             audio = audio.display(),
             photo = photo.display(),
@@ -490,23 +486,57 @@ batch = 2
         ),
     )
     .expect("write job");
+    job
+}
+
+/// The `--preview` still at `at` seconds of `job`, with extra CLI `args`: (picture, log).
+fn preview(
+    dir: &Scratch,
+    job: &Path,
+    at: &str,
+    name: &str,
+    args: &[&str],
+) -> (image::RgbImage, String) {
+    let path = dir.path(name);
+    let mut all = vec![
+        job.to_str().expect("utf-8"),
+        "--preview",
+        at,
+        "--output",
+        path.to_str().expect("utf-8"),
+    ];
+    all.extend_from_slice(args);
+    let out = run_renderer(&all, &[]);
+    assert!(out.status.success(), "{name}: {}", stderr(&out));
+    (image::open(&path).expect("still").to_rgb8(), stderr(&out))
+}
+
+/// The two lip-sync backends draw the same avatar: a `--preview` still with the networks on the
+/// GPU kernels (lavapipe here) and one with the native CPU backend, with a fixed face box (so
+/// the same crop feeds both). They differ by the GPU's sRGB texture round trip in the crop (half
+/// a byte) and the networks' summation order, not by what is drawn: PSNR over the face region
+/// >= 50 dB (71.6 dB measured on lavapipe), and nothing differs outside it.
+///
+/// `--lipsync-backend` overrides the job's key, and a bad value is refused naming the option.
+#[test]
+fn gpu_and_cpu_backends_draw_the_same_avatar() {
+    let test = "gpu_and_cpu_backends_draw_the_same_avatar";
+    let Some((checkpoint, _, photo)) = fixtures(test) else {
+        return;
+    };
+    let dir = Scratch::new("avatar-backends");
+    let job = still_face_job(
+        &dir,
+        "job.toml",
+        checkpoint,
+        photo,
+        "backend = \"gpu\"\nbatch = 2",
+    );
     let job_arg = job.to_str().expect("utf-8");
     // Frame 3: the second slot of the batch of frames 2 and 3, generated together.
-    let still = |backend: Option<&str>, name: &str| {
-        let path = dir.path(name);
-        let mut args = vec![
-            job_arg,
-            "--preview",
-            "0.6",
-            "--output",
-            path.to_str().expect("utf-8"),
-        ];
-        if let Some(b) = backend {
-            args.extend(["--lipsync-backend", b]);
-        }
-        let out = run_renderer(&args, &[]);
-        assert!(out.status.success(), "{backend:?}: {}", stderr(&out));
-        (image::open(&path).expect("still").to_rgb8(), stderr(&out))
+    let still = |backend: Option<&str>, name: &str| match backend {
+        Some(b) => preview(&dir, &job, "0.6", name, &["--lipsync-backend", b]),
+        None => preview(&dir, &job, "0.6", name, &[]),
     };
     let (gpu, log) = still(None, "gpu.png");
     assert!(log.contains("on the gpu backend (asked for"), "{log}");
@@ -547,48 +577,15 @@ fn a_batched_frame_equals_the_frame_generated_alone() {
         return;
     };
     let dir = Scratch::new("avatar-batch");
-    let audio = dir.path("speech.wav");
-    make_audio(&audio, 1.0, 16_000, 1);
     let still = |batch: u32, at: &str| {
-        let job = dir.path(&format!("job-{batch}.toml"));
-        std::fs::write(
-            &job,
-            format!(
-                r#"audio = "{audio}"
-output = "out.mp4"
-
-[video]
-width = 512
-height = 512
-fps = 5
-
-[[layer]]
-kind = "avatar"
-face = "{photo}"
-checkpoint = "{checkpoint}"
-box = [181, 62, 268, 172]
-backend = "cpu"
-batch = {batch}
-"#,
-                audio = audio.display(),
-                photo = photo.display(),
-                checkpoint = checkpoint.display(),
-            ),
-        )
-        .expect("write job");
-        let path = dir.path(&format!("b{batch}-{at}.png"));
-        let out = run_renderer(
-            &[
-                job.to_str().expect("utf-8"),
-                "--preview",
-                at,
-                "--output",
-                path.to_str().expect("utf-8"),
-            ],
-            &[],
+        let job = still_face_job(
+            &dir,
+            &format!("job-{batch}.toml"),
+            checkpoint,
+            photo,
+            &format!("backend = \"cpu\"\nbatch = {batch}"),
         );
-        assert!(out.status.success(), "batch {batch}: {}", stderr(&out));
-        image::open(&path).expect("still").to_rgb8()
+        preview(&dir, &job, at, &format!("b{batch}-{at}.png"), &[]).0
     };
     let inside = |x: usize, y: usize| !outside(FACE_REGION)(x, y);
     let batched = still(4, "0.6");

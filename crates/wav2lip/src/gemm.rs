@@ -128,40 +128,19 @@ impl GemmKernels {
             }
         };
         let module = gpu::shaders::create_module(device, file)?;
-        let storage = |read_only| wgpu::BindingType::Buffer {
-            ty: wgpu::BufferBindingType::Storage { read_only },
-            has_dynamic_offset: false,
-            min_binding_size: None,
-        };
-        let entries: Vec<wgpu::BindGroupLayoutEntry> = [
-            wgpu::BindingType::Buffer {
-                ty: wgpu::BufferBindingType::Uniform,
-                has_dynamic_offset: false,
-                min_binding_size: None,
-            },
-            storage(true),
-            storage(true),
-            storage(true),
-            storage(false),
-        ]
-        .into_iter()
-        .enumerate()
-        .map(|(i, ty)| wgpu::BindGroupLayoutEntry {
-            binding: i as u32,
-            visibility: wgpu::ShaderStages::COMPUTE,
-            ty,
-            count: None,
-        })
-        .collect();
-        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some(file),
-            entries: &entries,
-        });
-        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some(file),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
+        use crate::kernel::Binding;
+        let read = Binding::Storage { read_only: true };
+        let (layout, pipeline_layout) = crate::kernel::layouts(
+            device,
+            file,
+            &[
+                Binding::Uniform,
+                read,
+                read,
+                read,
+                Binding::Storage { read_only: false },
+            ],
+        );
         Ok(Self {
             precision,
             module,
@@ -240,7 +219,8 @@ pub(crate) struct Operand<'a> {
     pub coff: usize,
 }
 
-fn buffer_init(
+/// A buffer holding `data` (at least 16 bytes), uploaded through the queue.
+pub(crate) fn buffer_init(
     device: &wgpu::Device,
     queue: &wgpu::Queue,
     label: &str,
@@ -255,6 +235,18 @@ fn buffer_init(
     });
     queue.write_buffer(&buf, 0, bytemuck::cast_slice(data));
     buf
+}
+
+/// A layer's biases, then (PReLU) its slopes, each zero-padded to `pad` channels: the bias
+/// binding of both convolution kernels.
+pub(crate) fn bias_block(l: &FoldedLayer, pad: usize) -> Vec<f32> {
+    let d = &l.def;
+    let mut b = vec![0.0f32; pad * if d.act == Act::Prelu { 2 } else { 1 }];
+    b[..d.cout].copy_from_slice(&l.bias);
+    if d.act == Act::Prelu {
+        b[pad..pad + d.cout].copy_from_slice(&l.prelu);
+    }
+    b
 }
 
 impl GemmLayer {
@@ -325,11 +317,7 @@ impl GemmLayer {
                 });
             }
         }
-        let mut b = vec![0.0f32; m_pad * if d.act == Act::Prelu { 2 } else { 1 }];
-        b[..d.cout].copy_from_slice(&l.bias);
-        if d.act == Act::Prelu {
-            b[m_pad..m_pad + d.cout].copy_from_slice(&l.prelu);
-        }
+        let b = bias_block(l, m_pad);
         Self {
             def: d.clone(),
             precision: kernels.precision,

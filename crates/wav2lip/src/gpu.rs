@@ -13,7 +13,7 @@ use bytemuck::{Pod, Zeroable};
 
 use crate::Wav2LipError;
 use crate::gemm::{GemmKernels, GemmLayer, Operand, Precision};
-use crate::model::{Act, FACE_LEN, FoldedLayer, LayerDef, MEL_LEN, Model, OUT_LEN};
+use crate::model::{FACE_LEN, FoldedLayer, LayerDef, MEL_LEN, Model, OUT_LEN};
 use crate::plan::{Buf, Slot, Step, frame_floats, plan};
 
 /// The kernel that runs one generator layer.
@@ -741,25 +741,14 @@ pub(crate) fn upload_layer(
         }
     }
     // Biases, then (PReLU) the slopes, each padded to whole groups of four channels.
-    let mut b = vec![0.0f32; groups * 4 * if d.act == Act::Prelu { 2 } else { 1 }];
-    b[..d.cout].copy_from_slice(&l.bias);
-    if d.act == Act::Prelu {
-        b[groups * 4..groups * 4 + d.cout].copy_from_slice(&l.prelu);
-    }
-    let make = |data: &[f32], label: &str, usage| {
-        let buf = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some(label),
-            size: (data.len() * 4).max(16) as u64,
-            usage: usage | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        queue.write_buffer(&buf, 0, bytemuck::cast_slice(data));
-        buf
+    let b = crate::gemm::bias_block(l, groups * 4);
+    let make = |data: &[f32]| {
+        crate::gemm::buffer_init(device, queue, &d.key, data, wgpu::BufferUsages::STORAGE)
     };
     GpuLayer {
         def: d.clone(),
-        weights: make(&w, &d.key, wgpu::BufferUsages::STORAGE),
-        bias: make(&b, &d.key, wgpu::BufferUsages::STORAGE),
+        weights: make(&w),
+        bias: make(&b),
         params: device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(&d.key),
             size: std::mem::size_of::<ConvParams>() as u64,

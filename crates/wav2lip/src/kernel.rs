@@ -14,6 +14,50 @@ pub(crate) enum Binding {
     Texture,
 }
 
+/// The bind-group layout of `bindings` (0.., compute stage) and a pipeline layout of it alone.
+pub(crate) fn layouts(
+    device: &wgpu::Device,
+    label: &str,
+    bindings: &[Binding],
+) -> (wgpu::BindGroupLayout, wgpu::PipelineLayout) {
+    let entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
+        .iter()
+        .enumerate()
+        .map(|(i, b)| wgpu::BindGroupLayoutEntry {
+            binding: i as u32,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: match *b {
+                Binding::Uniform => wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                Binding::Storage { read_only } => wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Storage { read_only },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                Binding::Texture => wgpu::BindingType::Texture {
+                    sample_type: wgpu::TextureSampleType::Float { filterable: false },
+                    view_dimension: wgpu::TextureViewDimension::D2,
+                    multisampled: false,
+                },
+            },
+            count: None,
+        })
+        .collect();
+    let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some(label),
+        entries: &entries,
+    });
+    let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some(label),
+        bind_group_layouts: &[Some(&layout)],
+        immediate_size: 0,
+    });
+    (layout, pipeline_layout)
+}
+
 /// One compute entry point and its layout.
 #[derive(Debug)]
 pub(crate) struct Kernel {
@@ -29,47 +73,8 @@ impl Kernel {
         entry: &str,
         bindings: &[Binding],
     ) -> Result<Self, Wav2LipError> {
-        let wgsl = gpu::shaders::compose(file)?;
-        gpu::shaders::validate(file, &wgsl)?;
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some(file),
-            source: wgpu::ShaderSource::Wgsl(wgsl.into()),
-        });
-        let entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
-            .iter()
-            .enumerate()
-            .map(|(i, b)| wgpu::BindGroupLayoutEntry {
-                binding: i as u32,
-                visibility: wgpu::ShaderStages::COMPUTE,
-                ty: match *b {
-                    Binding::Uniform => wgpu::BindingType::Buffer {
-                        ty: wgpu::BufferBindingType::Uniform,
-                        has_dynamic_offset: false,
-                        min_binding_size: None,
-                    },
-                    Binding::Storage { read_only } => wgpu::BindingType::Buffer {
-                        ty: wgpu::BufferBindingType::Storage { read_only },
-                        has_dynamic_offset: false,
-                        min_binding_size: None,
-                    },
-                    Binding::Texture => wgpu::BindingType::Texture {
-                        sample_type: wgpu::TextureSampleType::Float { filterable: false },
-                        view_dimension: wgpu::TextureViewDimension::D2,
-                        multisampled: false,
-                    },
-                },
-                count: None,
-            })
-            .collect();
-        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some(file),
-            entries: &entries,
-        });
-        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some(file),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
+        let module = gpu::shaders::create_module(device, file)?;
+        let (layout, pipeline_layout) = layouts(device, file, bindings);
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some(file),
             layout: Some(&pipeline_layout),
