@@ -299,8 +299,6 @@ fn conv_params_match_the_wgsl_layout() {
 fn gemm_params_match_the_wgsl_layout() {
     use std::mem::offset_of;
     use wav2lip::gemm::GemmParams as P;
-    let (size, members) = wgsl_struct("nn/conv_gemm.wgsl", "GemmParams");
-    assert_eq!(size, std::mem::size_of::<P>());
     let host = [
         ("n_total", offset_of!(P, n_total)),
         ("cout", offset_of!(P, cout)),
@@ -321,15 +319,21 @@ fn gemm_params_match_the_wgsl_layout() {
         ("out_off_x", offset_of!(P, out_off_x)),
         ("m_pad", offset_of!(P, m_pad)),
     ];
-    for (name, offset) in host {
-        let wgsl = members
-            .iter()
-            .find(|(m, _)| m == name)
-            .map(|(_, o)| *o)
-            .unwrap_or_else(|| panic!("no member {name}"));
-        assert_eq!(wgsl, offset, "offset of {name}");
+    // Both GEMM shaders declare the struct (the tensor-core one cannot import it: its `enable`
+    // directives must come before any declaration, and imports are placed first).
+    for file in ["nn/conv_gemm.wgsl", "nn/conv_coop.wgsl"] {
+        let (size, members) = wgsl_struct(file, "GemmParams");
+        assert_eq!(size, std::mem::size_of::<P>(), "{file}");
+        for (name, offset) in host {
+            let wgsl = members
+                .iter()
+                .find(|(m, _)| m == name)
+                .map(|(_, o)| *o)
+                .unwrap_or_else(|| panic!("{file}: no member {name}"));
+            assert_eq!(wgsl, offset, "{file}: offset of {name}");
+        }
+        assert_eq!(members.len(), host.len() + 2, "{file}: members {members:?}");
     }
-    assert_eq!(members.len(), host.len() + 2, "members: {members:?}");
 }
 
 #[test]
