@@ -46,9 +46,14 @@ fn encoded(c: [u8; 3]) -> [f32; 4] {
 }
 
 fn solid_background() -> LayerSpec {
+    solid(BG)
+}
+
+/// An opaque background of one sRGB colour.
+fn solid(c: [u8; 3]) -> LayerSpec {
     LayerSpec::from(LayerKind::Background(BackgroundParams {
-        color_a: encoded(BG),
-        color_b: encoded(BG),
+        color_a: encoded(c),
+        color_b: encoded(c),
         direction: [0.0, 1.0],
         mode: 0,
         opacity: 1.0,
@@ -225,13 +230,7 @@ fn nv12_of_pure_colours_is_bt709_limited_range() {
         ([0, 0, 255], [32, 240, 118], "blue"),
     ];
     for (rgb, [y, cb, cr], name) in cases {
-        let background = LayerSpec::from(LayerKind::Background(BackgroundParams {
-            color_a: encoded(rgb),
-            color_b: encoded(rgb),
-            direction: [0.0, 1.0],
-            mode: 0,
-            opacity: 1.0,
-        }));
+        let background = solid(rgb);
         let config = RendererConfig {
             width: w,
             height: h,
