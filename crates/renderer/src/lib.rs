@@ -33,11 +33,12 @@
 //! assert!(matches!(result, Err(RenderError::Audio(_))));
 //! ```
 
-mod avatar;
 pub mod expr;
 pub mod job;
+mod layers;
 mod memory;
 mod nvenc_out;
+mod preflight;
 mod render;
 mod scene;
 

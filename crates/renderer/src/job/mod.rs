@@ -8,11 +8,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-mod layers;
-
-pub use layers::{
+pub use crate::layers::{
     Align, AvatarLayer, BackgroundLayer, BarsLayer, Blend, BloomLayer, CustomLayer, Emitter, Fit,
-    Fraction, GradientAlong, ImageLayer, NoFace, Palette, ParticlesLayer, Placement, Point,
+    Fraction, GradientAlong, ImageLayer, Layer, NoFace, Palette, ParticlesLayer, Placement, Point,
     ProgressLayer, RadialLayer, Rect, Shape, SpectrogramLayer, TextAlign, TextBaseline, TextLayer,
     VignetteLayer, WaveStyle, WaveformLayer,
 };
@@ -639,85 +637,6 @@ impl TryFrom<i64> for BarCount {
     }
 }
 
-/// One `[[layer]]` of the stack.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum Layer {
-    Background(BackgroundLayer),
-    Image(ImageLayer),
-    Bars(BarsLayer),
-    Radial(RadialLayer),
-    Waveform(WaveformLayer),
-    Spectrogram(SpectrogramLayer),
-    Particles(ParticlesLayer),
-    Text(TextLayer),
-    Progress(ProgressLayer),
-    Vignette(VignetteLayer),
-    Bloom(BloomLayer),
-    Custom(CustomLayer),
-    Avatar(AvatarLayer),
-}
-
-impl Layer {
-    /// The `kind` as written in job files.
-    pub fn kind_name(&self) -> &'static str {
-        match self {
-            Self::Background(_) => "background",
-            Self::Image(_) => "image",
-            Self::Bars(_) => "bars",
-            Self::Radial(_) => "radial",
-            Self::Waveform(_) => "waveform",
-            Self::Spectrogram(_) => "spectrogram",
-            Self::Particles(_) => "particles",
-            Self::Text(_) => "text",
-            Self::Progress(_) => "progress",
-            Self::Vignette(_) => "vignette",
-            Self::Bloom(_) => "bloom",
-            Self::Custom(_) => "custom",
-            Self::Avatar(_) => "avatar",
-        }
-    }
-
-    /// The files this layer reads, mutable (to resolve relative paths).
-    fn paths_mut(&mut self) -> Vec<&mut PathBuf> {
-        let mut out: Vec<&mut PathBuf> = Vec::new();
-        match self {
-            Self::Background(l) => out.extend(l.image.iter_mut().chain(l.video.iter_mut())),
-            Self::Image(l) => out.extend(l.path.iter_mut().chain(l.video.iter_mut())),
-            Self::Radial(l) => out.extend(l.cover.iter_mut()),
-            Self::Text(l) => out.extend(l.font.iter_mut()),
-            Self::Custom(l) => out.push(&mut l.shader),
-            Self::Avatar(l) => {
-                out.push(&mut l.face);
-                out.push(&mut l.checkpoint);
-                out.extend(l.speech.iter_mut().chain(l.detector.iter_mut()));
-            }
-            _ => {}
-        }
-        out
-    }
-}
-
-/// The `kind` key of a `[[layer]]` table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum LayerKind {
-    Background,
-    Image,
-    Bars,
-    Radial,
-    Waveform,
-    Spectrogram,
-    Particles,
-    Text,
-    Progress,
-    Vignette,
-    #[serde(alias = "glow")]
-    Bloom,
-    Custom,
-    Avatar,
-}
-
 /// Fails deserialisation with `message` at the span of the value it is given.
 struct FailAt(String);
 
@@ -742,7 +661,28 @@ impl<'de> serde::de::DeserializeSeed<'de> for FailAt {
 #[derive(Debug, Deserialize)]
 #[allow(dead_code)]
 struct KindOnly {
-    kind: LayerKind,
+    kind: serde::de::IgnoredAny,
+}
+
+/// The `kind` key of a `[[layer]]` table: a kind's name or alias, resolved to its name.
+struct KindName(&'static str);
+
+impl<'de> Deserialize<'de> for KindName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = KindName;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a layer kind")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<KindName, E> {
+                Layer::kind_named(v)
+                    .map(KindName)
+                    .ok_or_else(|| E::unknown_variant(v, &crate::layers::KINDS))
+            }
+        }
+        d.deserialize_str(V)
+    }
 }
 
 /// A render job: the parsed and validated `job.toml`, or one built in code.
@@ -823,27 +763,13 @@ fn parse_document(text: &str) -> Result<Job, toml::de::Error> {
                 KindOnly::deserialize(de)?;
                 continue;
             };
-            let kind = LayerKind::deserialize(ValueDeserializer::from(kind))?;
+            let KindName(kind) = KindName::deserialize(ValueDeserializer::from(kind))?;
             let de = ValueDeserializer::from(toml::Spanned::new(
                 item_span.clone(),
                 DeValue::Table(fields),
             ));
-            let layer = match kind {
-                LayerKind::Background => Layer::Background(BackgroundLayer::deserialize(de)?),
-                LayerKind::Image => Layer::Image(ImageLayer::deserialize(de)?),
-                LayerKind::Bars => Layer::Bars(BarsLayer::deserialize(de)?),
-                LayerKind::Radial => Layer::Radial(RadialLayer::deserialize(de)?),
-                LayerKind::Waveform => Layer::Waveform(WaveformLayer::deserialize(de)?),
-                LayerKind::Spectrogram => Layer::Spectrogram(SpectrogramLayer::deserialize(de)?),
-                LayerKind::Particles => Layer::Particles(ParticlesLayer::deserialize(de)?),
-                LayerKind::Text => Layer::Text(TextLayer::deserialize(de)?),
-                LayerKind::Progress => Layer::Progress(ProgressLayer::deserialize(de)?),
-                LayerKind::Vignette => Layer::Vignette(VignetteLayer::deserialize(de)?),
-                LayerKind::Bloom => Layer::Bloom(BloomLayer::deserialize(de)?),
-                LayerKind::Custom => Layer::Custom(CustomLayer::deserialize(de)?),
-                LayerKind::Avatar => Layer::Avatar(AvatarLayer::deserialize(de)?),
-            };
-            if let Err(message) = layers::check_layer(&layer) {
+            let layer = Layer::deserialize_kind(kind, de)?;
+            if let Err(message) = layer.check() {
                 use serde::de::DeserializeSeed;
                 let at = ValueDeserializer::from(toml::Spanned::new(
                     item_span.clone(),
@@ -923,29 +849,12 @@ impl Job {
         Self::from_toml_str(&text, &path.display().to_string(), base)
     }
 
-    /// Parses and validates TOML text, then runs the checks that read files (custom shaders,
+    /// Parses and validates TOML text ([`Self::parse_str`]), then runs the preflight: the
+    /// checks that read files or start processes (custom shaders read and validated once,
     /// an avatar video's size and rate). `name` labels errors; `base` resolves relative paths.
     pub fn from_toml_str(text: &str, name: &str, base: &Path) -> Result<Self, JobError> {
         let mut job = Self::parse_str(text, name, base)?;
-        // Custom shaders are validated now, so a typo is a job error (exit status 2) that
-        // names the shader file, line and column, before any audio or GPU work.
-        for layer in &job.layers {
-            if let Layer::Custom(c) = layer {
-                let source = std::fs::read_to_string(&c.shader).map_err(|e| JobError::Parse {
-                    path: name.to_owned(),
-                    message: format!(
-                        "custom layer: cannot read shader {}: {e}",
-                        c.shader.display()
-                    ),
-                })?;
-                gpu::shaders::validate_custom(&gpu::CustomShader {
-                    file: c.shader.display().to_string(),
-                    source,
-                })
-                .map_err(|e| JobError::Shader(e.to_string()))?;
-            }
-        }
-        job.match_avatar_video(name)?;
+        crate::preflight::run(&mut job, name)?;
         job.validate_named(name)?;
         Ok(job)
     }
@@ -973,7 +882,7 @@ impl Job {
     }
 
     /// [`Self::validate`], with a failure labelled by the job's `name`.
-    fn validate_named(&self, name: &str) -> Result<(), JobError> {
+    pub(crate) fn validate_named(&self, name: &str) -> Result<(), JobError> {
         self.validate().map_err(|e| match e {
             JobError::Invalid { what, message } => JobError::Parse {
                 path: name.to_owned(),
@@ -981,46 +890,6 @@ impl Job {
             },
             other => other,
         })
-    }
-
-    /// The classic Wav2Lip use: when the job sets no size or no fps and its first avatar layer
-    /// covers the whole frame with a face video, the output takes the video's size (rounded to
-    /// even) and frame rate.
-    fn match_avatar_video(&mut self, name: &str) -> Result<(), JobError> {
-        if self.video.size_given && self.video.fps_given {
-            return Ok(());
-        }
-        let Some(avatar) = self.layers.iter().find_map(|l| match l {
-            Layer::Avatar(a) if a.rect.is_none() && a.rect_px.is_none() => Some(a),
-            _ => None,
-        }) else {
-            return Ok(());
-        };
-        if crate::avatar::is_still(&avatar.face) {
-            return Ok(());
-        }
-        let info = media::video::probe_video(&avatar.face).map_err(|e| JobError::Parse {
-            path: name.to_owned(),
-            message: format!("avatar layer: {e}"),
-        })?;
-        if !self.video.size_given {
-            let even = |v: u32| (v / 2 * 2).clamp(2, 7680);
-            self.video.width = Dimension(even(info.width));
-            self.video.height = Dimension(even(info.height));
-        }
-        if !self.video.fps_given
-            && let Some(fps) = info.fps.filter(|f| (1.0..=120.0).contains(f))
-        {
-            self.video.fps = Fps(fps);
-        }
-        log::info!(
-            "output {}x{} @ {:.3} fps, from the avatar's face video {}",
-            self.video.width.0,
-            self.video.height.0,
-            self.video.fps.0,
-            avatar.face.display()
-        );
-        Ok(())
     }
 
     /// Checks what deserialisation cannot: version, time range, paths.

@@ -36,21 +36,15 @@ use wav2lip::native::CpuGenerator;
 use wav2lip::resample::{Filter, Layout, Resample, Resampler, resample_rgba};
 use wav2lip::{Backend, Detector, Generator, LipSync, Model, Picture};
 
+use super::{AvatarLayer, NoFace};
 use crate::RenderError;
-use crate::job::{AvatarLayer, NoFace};
+use crate::layers::picture::is_still;
 
 fn asset(path: &Path, message: impl std::fmt::Display) -> RenderError {
     RenderError::Asset {
         path: path.to_owned(),
         message: message.to_string(),
     }
-}
-
-/// True for the picture formats drawn as stills; anything else is decoded as a video.
-pub(crate) fn is_still(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg"))
 }
 
 /// Frames of a still face generated per run when the job does not say: on the CPU 16 runs as

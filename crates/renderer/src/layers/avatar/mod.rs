@@ -1,0 +1,331 @@
+//! `kind = "avatar"`: a talking face. The face picture or video (looped) is drawn like an
+//! image; its lower face is replaced by Wav2Lip's lip-synced face ([`lipsync`]), blended
+//! through a feathered mask. Faces are found by MTCNN unless `box` is given.
+
+use std::path::PathBuf;
+
+use gpu::{AvatarParams, GpuContext, LayerImage, LayerKind, LayerSpec};
+use serde::Deserialize;
+use wav2lip::BackendChoice;
+use wav2lip::gemm::Precision;
+
+use super::picture::{Picture, fit_uv, is_still};
+use super::values::{Fit, Fraction, layer_struct, plain};
+use super::{Builder, Frame, LayerDef, Part, Slot, blend_of};
+use crate::RenderError;
+
+pub(crate) mod lipsync;
+
+use lipsync::Avatar;
+
+/// Wav2Lip's crop padding around the detected face, in pixels of the face picture:
+/// [top, bottom, left, right].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "Vec<i64>")]
+pub struct Pads(pub [u32; 4]);
+
+impl TryFrom<Vec<i64>> for Pads {
+    type Error = String;
+    fn try_from(v: Vec<i64>) -> Result<Self, String> {
+        match v.as_slice() {
+            &[t, b, l, r] if [t, b, l, r].iter().all(|p| (0..=2000).contains(p)) => {
+                Ok(Self([t as u32, b as u32, l as u32, r as u32]))
+            }
+            _ => Err(format!(
+                "pads must be [top, bottom, left, right], each 0..=2000 pixels, got {v:?}"
+            )),
+        }
+    }
+}
+
+/// A fixed face box in pixels of the face picture: [x0, y0, x1, y1].
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(try_from = "Vec<f64>")]
+pub struct FaceBox(pub [f32; 4]);
+
+impl TryFrom<Vec<f64>> for FaceBox {
+    type Error = String;
+    fn try_from(v: Vec<f64>) -> Result<Self, String> {
+        match v.as_slice() {
+            &[x0, y0, x1, y1]
+                if [x0, y0, x1, y1].iter().all(|c| c.is_finite() && *c >= 0.0)
+                    && x1 - x0 >= 8.0
+                    && y1 - y0 >= 8.0 =>
+            {
+                Ok(Self([x0 as f32, y0 as f32, x1 as f32, y1 as f32]))
+            }
+            _ => Err(format!(
+                "box must be [x0, y0, x1, y1] in pixels of the face picture, x1 >= x0 + 8 and \
+                 y1 >= y0 + 8, got {v:?}"
+            )),
+        }
+    }
+}
+
+/// An integer within a range, for counts of frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "i64")]
+pub struct FrameCount(pub u32);
+
+impl TryFrom<i64> for FrameCount {
+    type Error = String;
+    fn try_from(v: i64) -> Result<Self, String> {
+        if (1..=10_000).contains(&v) {
+            Ok(Self(v as u32))
+        } else {
+            Err(format!(
+                "must be a number of frames between 1 and 10000, got {v}"
+            ))
+        }
+    }
+}
+
+/// Frames of a still face generated per run of the lip-sync generator (1..=256).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "i64")]
+pub struct Batch(pub u32);
+
+impl TryFrom<i64> for Batch {
+    type Error = String;
+    fn try_from(v: i64) -> Result<Self, String> {
+        if (1..=256).contains(&v) {
+            Ok(Self(v as u32))
+        } else {
+            Err(format!(
+                "batch must be a number of frames between 1 and 256, got {v}"
+            ))
+        }
+    }
+}
+
+/// The smallest face searched for, in pixels of the face picture (12..=4000).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(try_from = "f64")]
+pub struct MinFace(pub f32);
+
+impl TryFrom<f64> for MinFace {
+    type Error = String;
+    fn try_from(v: f64) -> Result<Self, String> {
+        if v.is_finite() && (12.0..=4000.0).contains(&v) {
+            Ok(Self(v as f32))
+        } else {
+            Err(format!(
+                "min_face must be between 12 and 4000 pixels, got {v}"
+            ))
+        }
+    }
+}
+
+/// What an avatar does on a frame where no face is found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoFace {
+    /// Stop with an error naming the frame.
+    #[default]
+    Error,
+    /// Keep the last box found (the picture is shown unchanged until a first face is found).
+    Hold,
+}
+
+/// `backend = "auto" | "gpu" | "cpu"`: which executor runs an avatar's networks, read by
+/// wav2lip's own parser (one list of names for the job key and the CLI option).
+fn lipsync_backend<'de, D: serde::Deserializer<'de>>(de: D) -> Result<BackendChoice, D::Error> {
+    String::deserialize(de)?
+        .parse()
+        .map_err(serde::de::Error::custom)
+}
+
+/// `precision = "f32" | "f16"`: the GPU backend's GEMM arithmetic, read by wav2lip's parser.
+fn lipsync_precision<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Precision, D::Error> {
+    String::deserialize(de)?
+        .parse()
+        .map_err(serde::de::Error::custom)
+}
+
+layer_struct!(
+    /// `kind = "avatar"`: a talking face. The face picture or video (looped) is drawn like an
+    /// image; its lower face is replaced by Wav2Lip's lip-synced face, blended through a
+    /// feathered mask. Faces are found by MTCNN unless `box` is given.
+    AvatarLayer {
+        /// The face: a PNG/JPEG still or a video (any format ffmpeg reads; looped).
+        face: PathBuf = PathBuf::new(),
+        /// The Wav2Lip generator's weights (wav2lip.pth, wav2lip_gan.pth, or safetensors).
+        checkpoint: PathBuf = PathBuf::new(),
+        /// The voice the lips follow; the job's audio by default.
+        speech: Option<PathBuf> = None,
+        /// Folder holding the MTCNN weights (pnet.pt, rnet.pt, onet.pt); default: the cache
+        /// folder (`cargo xtask fetch-mtcnn` fills it).
+        detector: Option<PathBuf> = None,
+        fit: Fit = Fit::Cover,
+        /// Crop padding around the face: [top, bottom, left, right], pixels of the picture.
+        pads: Pads = Pads([0, 10, 0, 0]),
+        /// A fixed face box [x0, y0, x1, y1] (pixels of the picture): no detection.
+        #[serde(rename = "box")]
+        face_box: Option<FaceBox> = None,
+        /// Mean of the last N boxes found (video).
+        smooth: FrameCount = FrameCount(5),
+        /// Run the detector on every N-th frame of a video (the box is held in between).
+        detect_every: FrameCount = FrameCount(1),
+        /// Smallest face searched for, in pixels of the picture.
+        min_face: MinFace = MinFace(40.0),
+        /// "error" (default) or "hold" (keep the last box).
+        on_no_face: NoFace = NoFace::Error,
+        /// Width of the mask's soft edge, fraction of the face box.
+        feather: Fraction = Fraction::from(0.15),
+        /// Where the blended region starts, fraction of the face box's height from its top.
+        mouth_top: Fraction = Fraction::from(0.45),
+        /// Which executor runs the networks: "auto" (the CPU on a software adapter, else the
+        /// GPU), "gpu" or "cpu".
+        #[serde(deserialize_with = "lipsync_backend")]
+        backend: BackendChoice = BackendChoice::Auto,
+        /// Frames of a still face generated per run of the generator, ahead of the drawn frame
+        /// (on the absolute frame grid, so segments and previews match a whole render); each
+        /// drawn frame shows its slice. Default: 16 on the CPU backend (as fast as 32, ~170 MB
+        /// less memory at 720p), 64 on the GPU. Video faces run one frame at a time.
+        batch: Option<Batch> = None,
+        /// The GPU backend's arithmetic: "f32" (default), or "f16" operands with f32
+        /// accumulation on tensor cores (cooperative matrices; unverified, never run on a GPU
+        /// yet; the job fails where the adapter lacks them).
+        #[serde(deserialize_with = "lipsync_precision")]
+        precision: Precision = Precision::F32,
+    }
+);
+
+plain!(
+    Pads,
+    FaceBox,
+    FrameCount,
+    Batch,
+    MinFace,
+    NoFace,
+    BackendChoice,
+    Precision
+);
+
+impl LayerDef for AvatarLayer {
+    const KIND: &'static str = "avatar";
+    const DEFAULT_RECT: Option<[f32; 4]> = Some([0.0, 0.0, 1.0, 1.0]);
+
+    fn check(&self) -> Result<(), String> {
+        if self.face.as_os_str().is_empty() {
+            return Err("an avatar layer needs face = \"face.mp4\" (a video) or a PNG/JPEG".into());
+        }
+        if self.checkpoint.as_os_str().is_empty() {
+            return Err(
+                "an avatar layer needs checkpoint = \"wav2lip.pth\" (the Wav2Lip \
+                        generator's weights; none ships with this tool)"
+                    .into(),
+            );
+        }
+        if self.feather.is_reactive() || self.mouth_top.is_reactive() {
+            return Err("feather and mouth_top take plain numbers".into());
+        }
+        Ok(())
+    }
+
+    fn paths_mut(&mut self) -> Vec<&mut PathBuf> {
+        let mut out = vec![&mut self.face, &mut self.checkpoint];
+        out.extend(self.speech.iter_mut().chain(self.detector.iter_mut()));
+        out
+    }
+
+    /// The frames whose detections the first drawn frame's box averages.
+    fn preroll_seconds(&self, fps: f64) -> f64 {
+        if self.face_box.is_none() && !is_still(&self.face) {
+            f64::from(self.smooth.0.saturating_sub(1) * self.detect_every.0) / fps
+        } else {
+            0.0
+        }
+    }
+
+    fn build(&self, b: &mut Builder<'_>) -> Result<(), RenderError> {
+        let rect = b.frame().rect(self);
+        let (picture, image) = Picture::open(&self.face, !is_still(&self.face), self.fit, rect)?;
+        let mut avatar = Avatar::load(self, b.audio)?;
+        // A still's bytes, for the CPU backend (dropped if the GPU runs the nets).
+        if let LayerImage::Rgba {
+            width,
+            height,
+            pixels,
+        } = &image
+            && !picture.is_video()
+        {
+            avatar.set_pixels(pixels, *width, *height);
+        }
+        let part = AvatarPart {
+            layer: self.clone(),
+            picture,
+            avatar: Box::new(avatar),
+        };
+        let spec = LayerSpec {
+            kind: part.params(&b.frame()),
+            blend: blend_of(self),
+            image: Some(image),
+            dynamic_alpha: true,
+        };
+        b.push(part, spec);
+        Ok(())
+    }
+}
+
+/// The face picture and its lip-sync state.
+#[derive(Debug)]
+struct AvatarPart {
+    layer: AvatarLayer,
+    picture: Picture,
+    avatar: Box<Avatar>,
+}
+
+impl AvatarPart {
+    fn params(&self, f: &Frame<'_>) -> LayerKind {
+        let l = &self.layer;
+        let rect = f.rect(l);
+        let face = self.avatar.face_uv(self.picture.size);
+        let feather = l.feather.at(f.vars);
+        LayerKind::Avatar(AvatarParams {
+            rect,
+            uv_transform: fit_uv(l.fit, self.picture.size, rect, 1.0),
+            face_box: face.unwrap_or([0.0; 4]),
+            mask: [
+                feather,
+                feather,
+                l.mouth_top.at(f.vars),
+                if face.is_some() { 1.0 } else { 0.0 },
+            ],
+            opacity: l.opacity.at(f.vars),
+            _pad: [0.0; 3],
+        })
+    }
+}
+
+impl Part for AvatarPart {
+    /// The face box and the generated face change every frame.
+    fn is_dynamic(&self) -> bool {
+        true
+    }
+
+    /// Warm-up frames track the face, so the box smoothing of a segment or a preview starts
+    /// where a whole render would be.
+    fn warms_up(&self) -> bool {
+        true
+    }
+
+    fn prepare(&mut self, ctx: &GpuContext) -> Result<(), RenderError> {
+        self.avatar.prepare(ctx)
+    }
+
+    fn update(&mut self, f: &Frame<'_>, slot: &mut Slot<'_>) -> Result<(), RenderError> {
+        let got = self.picture.next_frame(f, slot)?;
+        // The CPU backend reads the frame's bytes, which are on the host already.
+        if got && self.avatar.wants_pixels() {
+            let (w, h) = self.picture.size;
+            self.avatar.swap_frame(slot.frame_buffer, w, h);
+        }
+        self.avatar
+            .process(slot.renderer, slot.index, f.time, f.fps, f.drawn)?;
+        if !f.drawn {
+            return Ok(());
+        }
+        slot.set_params(&self.params(f))
+    }
+}
