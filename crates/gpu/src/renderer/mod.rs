@@ -385,8 +385,9 @@ impl FrameRenderer {
 
     /// Records the layer passes: the opaque base layers through the non-sRGB view (they store
     /// encoded colour directly), then the blended layers through the sRGB view, so blending
-    /// happens in linear light. A bloom layer ends the current pass (it reads what was drawn
-    /// before it). Without an opaque base the target starts black.
+    /// happens in linear light. A layer whose pass reads the frame (bloom) ends the current
+    /// pass and records its post passes before its own draw starts the next one. Without an
+    /// opaque base the target starts black.
     fn encode_layers(&self, encoder: &mut wgpu::CommandEncoder) {
         let mut drawn = false;
         let base: Vec<&LayerGpu> = self.layers.iter().filter(|l| l.base).collect();
