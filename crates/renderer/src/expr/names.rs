@@ -175,7 +175,9 @@ pub(super) fn suggest_var(name: &str, with_pi: bool) -> Option<&'static str> {
 }
 
 /// The candidate closest to `name`, when one is close: a known alias, a different case, or at
-/// most one (short names) or two edits (insertion, deletion, change, swap of neighbours) away.
+/// most one (short names) or two edits (insertion, deletion, change, swap of neighbours) away:
+/// the optimal-string-alignment distance, which counts a swap as one edit where Levenshtein's
+/// counts two.
 pub(super) fn suggest(
     name: &str,
     candidates: &[&'static str],
@@ -191,35 +193,8 @@ pub(super) fn suggest(
     let limit = if lower.chars().count() <= 4 { 1 } else { 2 };
     candidates
         .iter()
-        .map(|&c| (edit_distance(&lower, c), c))
+        .map(|&c| (strsim::osa_distance(&lower, c), c))
         .filter(|&(d, c)| d <= limit && d < c.len())
         .min_by_key(|&(d, _)| d)
         .map(|(_, c)| c)
-}
-
-/// Optimal-string-alignment distance: insertions, deletions, substitutions and swaps of
-/// neighbouring characters each count 1.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = best;
-        }
-    }
-    d[a.len()][b.len()]
 }

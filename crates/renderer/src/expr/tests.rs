@@ -380,6 +380,25 @@ fn error_columns_and_messages() {
     assert_eq!(e.column, 5);
 }
 
+/// A swap of two neighbouring letters is one edit, so even a short name gets its suggestion.
+#[test]
+fn suggestions_count_a_swap_as_one_edit() {
+    for (typo, want) in [("mdi", "mid"), ("bsas", "bass"), ("trebel", "treble")] {
+        let e = err(typo);
+        assert!(
+            e.message.contains(&format!("did you mean \"{want}\"")),
+            "{e}"
+        );
+    }
+    let e = err("sni(1)");
+    assert!(e.message.contains("did you mean \"sin\""), "{e}");
+    let e = "mdi".parse::<Var>().unwrap_err();
+    assert!(e.contains("did you mean \"mid\""), "{e}");
+    // Two edits are too many for a name of four letters or fewer.
+    let e = err("bsa");
+    assert!(!e.message.contains("did you mean"), "{e}");
+}
+
 #[test]
 fn length_and_depth_limits() {
     let ok = format!("{}1", "1+".repeat((MAX_SOURCE_CHARS - 1) / 2));
