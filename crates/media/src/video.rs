@@ -17,17 +17,15 @@
 //! Dropping a [`VideoFrames`] kills and reaps ffmpeg and joins its threads, at any point of the
 //! stream.
 
-use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
-use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crate::MediaError;
-use crate::process::{ffmpeg_program, ffprobe_program, spawn_error};
+use crate::process::{StderrTail, ffmpeg_program, ffprobe_program, format_fps, spawn_error};
 
 /// Lines of ffmpeg's stderr kept for error messages.
 const STDERR_TAIL_LINES: usize = 20;
@@ -235,15 +233,6 @@ fn input_arg(path: &Path) -> OsString {
     arg
 }
 
-/// `30` for whole numbers, else enough decimals for ffmpeg to get the rate right.
-fn format_fps(fps: f64) -> String {
-    if fps.fract() == 0.0 {
-        format!("{}", fps as u64)
-    } else {
-        format!("{fps:.6}")
-    }
-}
-
 fn check_file(path: &Path) -> Result<(), MediaError> {
     if path.is_file() {
         Ok(())
@@ -286,7 +275,7 @@ pub struct VideoFrames {
     recycle_tx: Sender<Vec<u8>>,
     reader: Option<JoinHandle<()>>,
     stderr_thread: Option<JoinHandle<()>>,
-    tail: Arc<Mutex<VecDeque<String>>>,
+    tail: StderrTail,
     delivered: u64,
     state: State,
 }
@@ -325,18 +314,13 @@ impl VideoFrames {
             if opts.looped { ", looped" } else { "" }
         );
         let frame_len = opts.frame_len();
-        let tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL_LINES)));
+        let tail = StderrTail::new(STDERR_TAIL_LINES);
         let (frames_tx, frames_rx) = mpsc::sync_channel(FRAMES_IN_FLIGHT);
         let (recycle_tx, recycle_rx) = mpsc::channel();
         let threads = (|| -> std::io::Result<_> {
             let stderr_thread = match child.stderr.take() {
                 Some(stderr) => {
-                    let tail = tail.clone();
-                    Some(
-                        std::thread::Builder::new()
-                            .name("video-stderr".into())
-                            .spawn(move || collect_stderr(stderr, &tail))?,
-                    )
+                    Some(tail.spawn_reader("video-stderr", "ffmpeg (video)", stderr)?)
                 }
                 None => None,
             };
@@ -474,11 +458,7 @@ impl VideoFrames {
     }
 
     fn decode_error(&self, reason: String) -> MediaError {
-        let stderr = self
-            .tail
-            .lock()
-            .map(|t| t.iter().cloned().collect::<Vec<_>>().join("\n"))
-            .unwrap_or_default();
+        let stderr = self.tail.text();
         MediaError::VideoDecode {
             path: self.path.clone(),
             reason,
@@ -548,42 +528,6 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
         }
     }
     Ok(filled)
-}
-
-/// Keeps ffmpeg's last stderr lines (and logs each at debug level).
-fn collect_stderr(mut stderr: impl Read, tail: &Mutex<VecDeque<String>>) {
-    let mut text = Vec::new();
-    let mut buf = [0u8; 4096];
-    let keep = |line: &[u8]| {
-        let line = String::from_utf8_lossy(line).trim().to_owned();
-        if line.is_empty() {
-            return;
-        }
-        log::debug!("ffmpeg (video): {line}");
-        if let Ok(mut t) = tail.lock() {
-            if t.len() == STDERR_TAIL_LINES {
-                t.pop_front();
-            }
-            t.push_back(line);
-        }
-    };
-    loop {
-        let n = match stderr.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => break,
-        };
-        for &b in &buf[..n] {
-            if b == b'\n' || b == b'\r' {
-                keep(&text);
-                text.clear();
-            } else {
-                text.push(b);
-            }
-        }
-    }
-    keep(&text);
 }
 
 /// The last `n` non-empty lines of `text`.
