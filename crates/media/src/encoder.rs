@@ -1,15 +1,13 @@
 //! The streaming encoder sink: raw NV12 on an ffmpeg child's stdin -> MP4.
 
-use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crate::MediaError;
-use crate::process::{ffmpeg_program, spawn_error, wait_with_usage};
+use crate::process::{StderrTail, ffmpeg_program, format_fps, spawn_error, wait_with_usage};
 
 /// Lines of ffmpeg's stderr kept for error messages.
 const STDERR_TAIL_LINES: usize = 40;
@@ -199,15 +197,6 @@ impl EncoderSettings {
     }
 }
 
-/// `30` for whole numbers, else enough decimals for ffmpeg to get the rate right.
-fn format_fps(fps: f64) -> String {
-    if fps.fract() == 0.0 {
-        format!("{}", fps as u64)
-    } else {
-        format!("{fps:.6}")
-    }
-}
-
 /// What the finished encode reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EncodeStats {
@@ -223,7 +212,7 @@ pub struct FfmpegEncoder {
     child: Option<Child>,
     stdin: Option<ChildStdin>,
     stderr_thread: Option<JoinHandle<()>>,
-    tail: Arc<Mutex<VecDeque<String>>>,
+    tail: StderrTail,
     temp: PathBuf,
     output: PathBuf,
     frame_bytes: usize,
@@ -277,13 +266,11 @@ impl FfmpegEncoder {
             child.id(),
             temp.display()
         );
-        let tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL_LINES)));
-        let stderr_thread = child.stderr.take().map(|stderr| {
-            let tail = tail.clone();
-            std::thread::Builder::new()
-                .name("ffmpeg-stderr".into())
-                .spawn(move || read_lines(stderr, &tail))
-        });
+        let tail = StderrTail::new(STDERR_TAIL_LINES);
+        let stderr_thread = child
+            .stderr
+            .take()
+            .map(|stderr| tail.spawn_reader("ffmpeg-stderr", "ffmpeg", stderr));
         let stderr_thread = match stderr_thread.transpose() {
             Ok(t) => t,
             Err(e) => {
@@ -404,10 +391,7 @@ impl FfmpegEncoder {
 
     /// ffmpeg's last stderr lines.
     pub fn stderr_tail(&self) -> String {
-        self.tail
-            .lock()
-            .map(|t| t.iter().cloned().collect::<Vec<_>>().join("\n"))
-            .unwrap_or_default()
+        self.tail.text()
     }
 
     /// Closes ffmpeg's input, waits for it, and moves the MP4 into place.
@@ -482,41 +466,4 @@ fn hint(status: &str, stderr: &str, output: &Path) -> String {
     } else {
         String::new()
     }
-}
-
-/// Reads ffmpeg's stderr as it comes, splitting on '\n' and '\r' (progress lines), logging each
-/// line at debug level and keeping the last few for error messages.
-fn read_lines(mut stderr: impl Read, tail: &Mutex<VecDeque<String>>) {
-    let keep = |line: &mut Vec<u8>| {
-        let text = String::from_utf8_lossy(line).trim().to_owned();
-        line.clear();
-        if text.is_empty() {
-            return;
-        }
-        log::debug!("ffmpeg: {text}");
-        if let Ok(mut t) = tail.lock() {
-            if t.len() == STDERR_TAIL_LINES {
-                t.pop_front();
-            }
-            t.push_back(text);
-        }
-    };
-    let mut buf = [0u8; 4096];
-    let mut line = Vec::new();
-    loop {
-        let n = match stderr.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => break,
-        };
-        for &b in &buf[..n] {
-            if b == b'\n' || b == b'\r' {
-                keep(&mut line);
-            } else {
-                line.push(b);
-            }
-        }
-    }
-    keep(&mut line);
 }

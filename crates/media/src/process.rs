@@ -1,6 +1,12 @@
-//! Locating and probing ffmpeg, and waiting for a child with its resource usage.
+//! Locating and probing ffmpeg, and what every ffmpeg child process shares: the spawn error,
+//! the frame-rate argument, the thread that keeps the last lines of its stderr, and waiting for
+//! it with its resource usage.
 
+use std::collections::VecDeque;
+use std::io::Read;
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 use crate::MediaError;
 
@@ -66,6 +72,91 @@ pub(crate) fn spawn_error(program: &str, source: std::io::Error) -> MediaError {
     }
 }
 
+/// `30` for whole numbers, else enough decimals for ffmpeg to get the rate right.
+pub(crate) fn format_fps(fps: f64) -> String {
+    if fps.fract() == 0.0 {
+        format!("{}", fps as u64)
+    } else {
+        format!("{fps:.6}")
+    }
+}
+
+/// The last lines of a child's stderr, for error messages; shared with the thread that reads
+/// them ([`StderrTail::spawn_reader`]).
+#[derive(Debug, Clone)]
+pub(crate) struct StderrTail {
+    lines: Arc<Mutex<VecDeque<String>>>,
+    keep: usize,
+}
+
+impl StderrTail {
+    /// An empty tail that keeps the last `keep` lines.
+    pub(crate) fn new(keep: usize) -> StderrTail {
+        StderrTail {
+            lines: Arc::new(Mutex::new(VecDeque::with_capacity(keep))),
+            keep,
+        }
+    }
+
+    /// Starts a thread called `thread` that reads `stderr` as it comes until it ends, splitting
+    /// on '\n' and '\r' (progress lines), logging each non-empty line at debug level after
+    /// `label` (`"ffmpeg: ..."`) and keeping the last ones.
+    pub(crate) fn spawn_reader(
+        &self,
+        thread: &str,
+        label: &'static str,
+        stderr: impl Read + Send + 'static,
+    ) -> std::io::Result<JoinHandle<()>> {
+        let tail = self.clone();
+        std::thread::Builder::new()
+            .name(thread.to_owned())
+            .spawn(move || tail.read(stderr, label))
+    }
+
+    fn read(&self, mut stderr: impl Read, label: &str) {
+        let keep = |line: &mut Vec<u8>| {
+            let text = String::from_utf8_lossy(line).trim().to_owned();
+            line.clear();
+            if text.is_empty() {
+                return;
+            }
+            log::debug!("{label}: {text}");
+            if let Ok(mut t) = self.lines.lock() {
+                if t.len() == self.keep {
+                    t.pop_front();
+                }
+                t.push_back(text);
+            }
+        };
+        let mut buf = [0u8; 4096];
+        let mut line = Vec::new();
+        loop {
+            let n = match stderr.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            for &b in &buf[..n] {
+                if b == b'\n' || b == b'\r' {
+                    keep(&mut line);
+                } else {
+                    line.push(b);
+                }
+            }
+        }
+        keep(&mut line);
+    }
+
+    /// The lines kept so far, joined by '\n' (empty when there are none).
+    pub(crate) fn text(&self) -> String {
+        self.lines
+            .lock()
+            .map(|t| t.iter().cloned().collect::<Vec<_>>().join("\n"))
+            .unwrap_or_default()
+    }
+}
+
 /// What a reaped child process used.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ChildUsage {
@@ -106,4 +197,30 @@ pub fn wait_with_usage(pid: u32) -> std::io::Result<(ExitStatus, ChildUsage)> {
             cpu_seconds: seconds(usage.ru_utime) + seconds(usage.ru_stime),
         },
     ))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fps_is_whole_or_six_decimals() {
+        assert_eq!(format_fps(30.0), "30");
+        assert_eq!(format_fps(60.0), "60");
+        assert_eq!(format_fps(29.97), "29.970000");
+        assert_eq!(format_fps(30000.0 / 1001.0), "29.970030");
+    }
+
+    #[test]
+    fn stderr_tail_keeps_the_last_lines() {
+        let tail = StderrTail::new(3);
+        assert_eq!(tail.text(), "");
+        let stderr: &[u8] = b"one\n\n  two  \nframe=1\rframe=2\r\nlast without newline";
+        let reader = tail.spawn_reader("test-stderr", "test", stderr).unwrap();
+        reader.join().unwrap();
+        assert_eq!(tail.text(), "frame=1\nframe=2\nlast without newline");
+        // Clones share the lines (the reader thread holds one).
+        assert_eq!(tail.clone().text(), tail.text());
+    }
 }
