@@ -363,27 +363,11 @@ impl Checkpoint {
         let mut scored: Vec<(usize, &String)> = self
             .tensors
             .keys()
-            .map(|k| (edit_distance(key, k), k))
+            .map(|k| (strsim::levenshtein(key, k), k))
             .collect();
         scored.sort();
         scored.into_iter().take(n).map(|(_, k)| k.clone()).collect()
     }
-}
-
-/// Levenshtein distance over characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
-        cur[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let subst = prev[j] + usize::from(ca != cb);
-            cur[j + 1] = subst.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[b.len()]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -458,7 +442,7 @@ mod tests {
             "conv.wéight",
             "fc.weight",
         ]);
-        assert_eq!(edit_distance("conv.weight", "conv.wéight"), 1);
+        assert_eq!(strsim::levenshtein("conv.weight", "conv.wéight"), 1);
         for (key, nearest) in [
             ("conv.wieght", ["conv.weight", "conv.wéight", "conv.bias"]),
             ("conv.weigh", ["conv.weight", "conv.wéight", "conv.bias"]),
