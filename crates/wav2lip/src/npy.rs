@@ -9,6 +9,11 @@
 //! (little-endian `u16` for 1.0, `u32` for 2.0 and 3.0), then a Python dict literal such as
 //! `{'descr': '<f4', 'fortran_order': False, 'shape': (80, 201), }` padded with spaces and ended by
 //! a newline so that the data starts at a multiple of 64 bytes, then the raw data.
+//!
+//! Kept rather than `npyz` or `ndarray-npy`: both parse the header with `py_literal`, which adds
+//! about a dozen crates (pest and its derive macro, num-bigint, stacker with psm's assembly
+//! build) to every build of this library for a module only examples and tests use, while the
+//! refusals, their messages and the atomic write here would stay ours.
 
 use std::fs::File;
 use std::io::{Read, Write};
