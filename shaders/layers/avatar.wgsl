@@ -6,7 +6,7 @@
 // stays on the GPU, bound as this layer's storage buffer) blended over the lower face through a
 // feathered mask: the mask is zero on the face box's edge and rises smoothly inside it, so no
 // box edge is visible.
-// Host mirror: crates/gpu/src/layers.rs (`AvatarParams`); mask reference: `avatar_mask`.
+// Host mirror: crates/gpu/src/layers/avatar.rs (`AvatarParams`); mask reference: `avatar_mask`.
 
 struct AvatarParams {
     // Placement in pixels: x, y (top-left), width, height.

@@ -3,7 +3,7 @@
 //
 // Background layer: a solid colour or a linear gradient across the frame. Gradients interpolate
 // between the sRGB-encoded colours (as CSS gradients do).
-// Host mirror: crates/gpu/src/layers.rs (`BackgroundParams`).
+// Host mirror: crates/gpu/src/layers/background.rs (`BackgroundParams`).
 //
 // Uniforms are read in the vertex stage only and reach the fragments as varyings: software
 // rasterisers (lavapipe) pay for every per-fragment uniform load, and the gradient parameter is

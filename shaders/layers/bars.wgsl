@@ -3,7 +3,7 @@
 // Spectrum bars: one instanced quad per bar (and per peak-hold cap), sized in the vertex stage
 // from the frame's band levels, with rounded, anti-aliased edges from a signed distance in the
 // fragment stage. Only the bars' own pixels (plus a one-pixel margin) are shaded.
-// Host mirror: crates/gpu/src/layers.rs (`BarsParams`).
+// Host mirror: crates/gpu/src/layers/bars.rs (`BarsParams`).
 
 struct BarsParams {
     // Placement in pixels: x, y (top-left), width, height.

@@ -3,7 +3,7 @@
 // An image (PNG/JPEG still, or the current frame of a video) placed in a rectangle: fitted by
 // the host (cover, contain or stretch, plus zoom) through a UV transform, optionally clipped to
 // an ellipse (cover art) or a rounded rectangle, with an anti-aliased edge.
-// Host mirror: crates/gpu/src/layers.rs (`ImageParams`).
+// Host mirror: crates/gpu/src/layers/image.rs (`ImageParams`).
 
 // True when this layer is opaque, covers the frame and is drawn first: the texture is then bound
 // through a non-sRGB view and its encoded bytes are stored as they are (no blending, no

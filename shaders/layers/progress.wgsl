@@ -1,7 +1,7 @@
 // #import shared/layer.wgsl
 //
 // Progress bar: a rounded track with a fill up to `value` (the render's progress by default).
-// Host mirror: crates/gpu/src/layers.rs (`ProgressParams`).
+// Host mirror: crates/gpu/src/layers/progress.rs (`ProgressParams`).
 
 struct ProgressParams {
     // Placement in pixels: x, y (top-left), width, height.

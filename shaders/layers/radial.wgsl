@@ -3,7 +3,7 @@
 // Radial spectrum: one instanced quad per bar, arranged around a circle and pointing outwards,
 // lengths from the frame's band levels, rounded anti-aliased ends from a signed distance.
 // A cover image in the middle is a separate image layer (see crates/renderer/src/layers.rs).
-// Host mirror: crates/gpu/src/layers.rs (`RadialParams`).
+// Host mirror: crates/gpu/src/layers/radial.rs (`RadialParams`).
 
 struct RadialParams {
     // Circle centre in pixels.

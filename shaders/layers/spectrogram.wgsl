@@ -6,7 +6,7 @@
 // frame, one row per band): every frame, `fs_update` writes the current band levels into column
 // `frame_index % columns` (a one-column scissor), then `fs_main` draws the ring with the newest
 // column at the right edge, coloured by a palette.
-// Host mirror: crates/gpu/src/layers.rs (`SpectrogramParams`).
+// Host mirror: crates/gpu/src/layers/spectrogram.rs (`SpectrogramParams`).
 
 struct SpectrogramParams {
     // Placement in pixels: x, y (top-left), width, height.

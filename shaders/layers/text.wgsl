@@ -2,7 +2,7 @@
 //
 // Text: a coverage bitmap rasterised on the CPU (crates/gpu/src/text.rs) whenever the string
 // changes, sampled here, with an optional soft drop shadow drawn under it.
-// Host mirror: crates/gpu/src/layers.rs (`TextParams`).
+// Host mirror: crates/gpu/src/layers/text.rs (`TextParams`).
 
 struct TextParams {
     // Where the bitmap is drawn, pixels: x, y (top-left), width, height.

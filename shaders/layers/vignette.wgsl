@@ -1,7 +1,7 @@
 // #import shared/layer.wgsl
 //
 // Vignette (post effect): darkens (or tints) the frame towards its corners.
-// Host mirror: crates/gpu/src/layers.rs (`VignetteParams`).
+// Host mirror: crates/gpu/src/layers/vignette.rs (`VignetteParams`).
 
 struct VignetteParams {
     // Linear-light colour the edges fade to.

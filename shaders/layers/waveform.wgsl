@@ -3,7 +3,7 @@
 // Oscilloscope / waveform of the frame's own samples: an anti-aliased line (instanced capsule
 // segments) with an optional glow, or filled between the centre line and the signal; mono, or
 // stereo split (left in the top half, right in the bottom half).
-// Host mirror: crates/gpu/src/layers.rs (`WaveformParams`).
+// Host mirror: crates/gpu/src/layers/waveform.rs (`WaveformParams`).
 
 struct WaveformParams {
     // Placement in pixels: x, y (top-left), width, height.

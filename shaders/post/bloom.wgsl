@@ -4,7 +4,7 @@
 //   fs_extract  the frame so far -> quarter-resolution bright parts (soft threshold), linear light;
 //   fs_blur     separable Gaussian, run horizontally then vertically (ping-pong textures);
 //   fs_main     the blurred light added over the frame (premultiplied with alpha 0 = additive).
-// Host mirror: crates/gpu/src/layers.rs (`BloomParams`).
+// Host mirror: crates/gpu/src/layers/bloom.rs (`BloomParams`).
 
 struct BloomParams {
     // Linear-light level above which pixels glow, and the width of the soft knee.

@@ -1,5 +1,5 @@
 // Particle state and parameters shared by the simulation (compute) and the draw (render).
-// Host mirror: crates/gpu/src/layers.rs (`ParticlesParams`).
+// Host mirror: crates/gpu/src/layers/particles.rs (`ParticlesParams`).
 
 struct Particle {
     position: vec2<f32>,

@@ -147,7 +147,11 @@ pub fn compose_custom(user_source: &str) -> Result<String, GpuError> {
 /// Validates a custom layer's WGSL with naga. An error names the user's file, line and column
 /// (`file:line:column: message`) followed by naga's annotated excerpt.
 pub fn validate_custom(shader: &CustomShader) -> Result<naga::Module, GpuError> {
-    let wgsl = compose_custom(&shader.source)?;
+    validate_composed(shader, &compose_custom(&shader.source)?)
+}
+
+/// [`validate_custom`] of the already composed module `wgsl`.
+fn validate_composed(shader: &CustomShader, wgsl: &str) -> Result<naga::Module, GpuError> {
     let user_lines = shader.source.lines().count().max(1);
     let locate = |loc: Option<naga::SourceLocation>, message: String, emitted: String| {
         let at = match loc {
@@ -166,11 +170,11 @@ pub fn validate_custom(shader: &CustomShader) -> Result<naga::Module, GpuError> 
             ),
         }
     };
-    let module = naga::front::wgsl::parse_str(&wgsl).map_err(|e| {
+    let module = naga::front::wgsl::parse_str(wgsl).map_err(|e| {
         locate(
-            e.location(&wgsl),
+            e.location(wgsl),
             e.message().to_owned(),
-            e.emit_to_string_with_path(&wgsl, &shader.file),
+            e.emit_to_string_with_path(wgsl, &shader.file),
         )
     })?;
     naga::valid::Validator::new(
@@ -179,23 +183,23 @@ pub fn validate_custom(shader: &CustomShader) -> Result<naga::Module, GpuError> 
     )
     .validate(&module)
     .map_err(|e| {
-        let loc = e.spans().next().map(|(span, _)| span.location(&wgsl));
+        let loc = e.spans().next().map(|(span, _)| span.location(wgsl));
         locate(
             loc,
             e.as_inner().to_string(),
-            e.emit_to_string_with_path(&wgsl, &shader.file),
+            e.emit_to_string_with_path(wgsl, &shader.file),
         )
     })?;
     Ok(module)
 }
 
-/// Validates and creates the shader module of a custom layer.
+/// Validates and creates the shader module of a custom layer (composed once for both).
 pub fn create_custom_module(
     device: &wgpu::Device,
     shader: &CustomShader,
 ) -> Result<wgpu::ShaderModule, GpuError> {
-    validate_custom(shader)?;
     let wgsl = compose_custom(&shader.source)?;
+    validate_composed(shader, &wgsl)?;
     Ok(device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some(&shader.file),
         source: wgpu::ShaderSource::Wgsl(wgsl.into()),

@@ -8,12 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use crate::layers::{
-    Align, AvatarLayer, BackgroundLayer, BarsLayer, Blend, BloomLayer, CustomLayer, Emitter, Fit,
-    Fraction, GradientAlong, ImageLayer, Layer, NoFace, Palette, ParticlesLayer, Placement, Point,
-    ProgressLayer, RadialLayer, Rect, Shape, SpectrogramLayer, TextAlign, TextBaseline, TextLayer,
-    VignetteLayer, WaveStyle, WaveformLayer,
-};
+// Every layer table and its value types (the kinds' own modules export them).
+pub use crate::layers::*;
 
 /// Job file format version this build reads.
 pub const JOB_VERSION: u32 = 1;
