@@ -28,6 +28,9 @@ pub struct Options {
     pub repeats: usize,
     /// Input lengths (minutes) for the memory-flatness rows.
     pub memory_minutes: Vec<f64>,
+    /// Another renderer binary (an earlier build) measured beside ours on the 1080p rows, for
+    /// before/after ratios in one run.
+    pub baseline: Option<PathBuf>,
 }
 
 impl Options {
@@ -41,6 +44,7 @@ impl Options {
                 seconds_4k: 1.0,
                 repeats: 3,
                 memory_minutes: vec![1.0 / 12.0, 0.25],
+                baseline: None,
             }
         } else {
             Self {
@@ -50,6 +54,7 @@ impl Options {
                 seconds_4k: 5.0,
                 repeats: 3,
                 memory_minutes: vec![1.0, 10.0],
+                baseline: None,
             }
         };
         let mut it = args.iter();
@@ -62,6 +67,16 @@ impl Options {
             match a.as_str() {
                 "--quick" => {}
                 "--audio" => o.audio = Some(PathBuf::from(value("--audio")?)),
+                "--baseline" => {
+                    let bin = PathBuf::from(value("--baseline")?);
+                    ensure!(
+                        bin.is_file(),
+                        "--baseline {}: no such renderer binary (build one, e.g. in a git \
+                         worktree of the earlier commit, and give its target/release/renderer)",
+                        bin.display()
+                    );
+                    o.baseline = Some(bin);
+                }
                 "--seconds" => o.seconds = value("--seconds")?.parse()?,
                 "--seconds-4k" => o.seconds_4k = value("--seconds-4k")?.parse()?,
                 "--repeats" => o.repeats = value("--repeats")?.parse()?,
@@ -533,6 +548,21 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
             ..Default::default()
         },
     ];
+    if o.baseline.is_some() {
+        rows.push(Row {
+            name: "baseline_x264_1080p",
+            what: "the --baseline binary, as ours_x264_1080p".into(),
+            frames,
+            ..Default::default()
+        });
+        rows.push(Row {
+            name: "baseline_null_1080p_six_layers",
+            what: "the --baseline binary, as ours_null_1080p_six_layers".into(),
+            frames,
+            ..Default::default()
+        });
+    }
+    let base = o.baseline.clone().unwrap_or_default();
     for repeat in 0..o.repeats {
         eprintln!("bench: repeat {}/{}", repeat + 1, o.repeats);
         for row in rows.iter_mut() {
@@ -544,6 +574,8 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
                 "ffmpeg_floor_1080p" => floor(&raw, &work.join("floor.mp4")),
                 "ours_null_1080p" => renderer(&bin, &job_null, o.seconds),
                 "ours_null_1080p_six_layers" => renderer(&bin, &job_six, o.seconds),
+                "baseline_x264_1080p" => renderer(&base, &job_1080, o.seconds),
+                "baseline_null_1080p_six_layers" => renderer(&base, &job_six, o.seconds),
                 _ => renderer(&bin, &job_4k, o.seconds_4k.min(o.seconds)),
             };
             let s = measure(cmd, row.name);
@@ -615,6 +647,8 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
     };
     let vs_showfreqs = pair(0, 1);
     let vs_floor = pair(0, 2);
+    // Ours over the baseline build, where one was given (rows 6 and 7 mirror rows 0 and 4).
+    let vs_baseline = o.baseline.as_ref().map(|b| (b, pair(0, 6), pair(4, 7)));
 
     let date = first_line("date", "-u");
     let (cpu, cores, mem_gb) = machine();
@@ -683,6 +717,21 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
          - ours x264 / encoder floor: {:.2} [{:.2}-{:.2}]\n",
         vs_showfreqs.0, vs_showfreqs.1, vs_showfreqs.2, vs_floor.0, vs_floor.1, vs_floor.2
     )?;
+    if let Some((b, x264, six)) = vs_baseline {
+        writeln!(
+            md,
+            "Against the baseline build {} (ours / baseline, pair by pair; < 1 is faster):\n\n\
+             - x264 1080p: {:.3} [{:.3}-{:.3}]\n\
+             - null 1080p, six layers: {:.3} [{:.3}-{:.3}]\n",
+            b.display(),
+            x264.0,
+            x264.1,
+            x264.2,
+            six.0,
+            six.1,
+            six.2
+        )?;
+    }
     if !memory.is_empty() {
         writeln!(
             md,

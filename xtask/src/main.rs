@@ -45,11 +45,12 @@ commands:
   gallery           render a still per style in assets/styles/ into assets/gallery/
   fuzz [--seconds N] run each cargo-fuzz target (job parser, analysis, checkpoint) for N seconds
                     (default 60) from the committed corpus; needs `cargo install cargo-fuzz`
-  bench [--quick] [--audio FILE] [--seconds S] [--seconds-4k S] [--repeats N]
+  bench [--quick] [--audio FILE] [--seconds S] [--seconds-4k S] [--repeats N] [--baseline BIN]
         [--memory-minutes M,M]
                     side-by-side figures: ours vs ffmpeg showfreqs vs the x264 floor,
                     null encoder, 4K, memory flatness; writes docs/BENCHMARKS.md and
-                    bench/results.json (--quick: under two minutes)
+                    bench/results.json (--quick: under two minutes); --baseline: an
+                    earlier renderer binary measured beside ours (before/after ratios)
   bench-avatar [--frames N] [--backend auto|gpu|cpu] [--memory A,B]
                     talking-avatar frames/s at 720p side by side: MTCNN + Wav2Lip every
                     frame, every 5th frame, fixed box, and the plain video background;
