@@ -439,6 +439,14 @@ impl FrameRenderer {
 
     /// Writes the frame's uniforms and records its update and layer passes into a new encoder.
     fn begin_frame(&self, uniforms: &FrameUniforms, label: &str) -> wgpu::CommandEncoder {
+        let mut encoder = self.begin_updates(uniforms, label);
+        self.encode_layers(&mut encoder);
+        encoder
+    }
+
+    /// Writes the frame's uniforms and records the stateful layers' update passes into a new
+    /// encoder (all a warm-up frame runs).
+    fn begin_updates(&self, uniforms: &FrameUniforms, label: &str) -> wgpu::CommandEncoder {
         self.ctx
             .queue
             .write_buffer(&self.frame_buffer, 0, bytemuck::bytes_of(uniforms));
@@ -447,7 +455,6 @@ impl FrameRenderer {
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
         self.encode_updates(&mut encoder, uniforms.frame_index);
-        self.encode_layers(&mut encoder);
         encoder
     }
 
@@ -457,16 +464,7 @@ impl FrameRenderer {
         if !self.is_stateful() {
             return Ok(());
         }
-        self.ctx
-            .queue
-            .write_buffer(&self.frame_buffer, 0, bytemuck::bytes_of(uniforms));
-        let mut encoder = self
-            .ctx
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("frame.advance"),
-            });
-        self.encode_updates(&mut encoder, uniforms.frame_index);
+        let encoder = self.begin_updates(uniforms, "frame.advance");
         self.ctx.queue.submit([encoder.finish()]);
         self.ctx.check()
     }

@@ -6,7 +6,7 @@
 use gpu::{LayerKind, LayerSpec, ParticlesParams};
 use serde::Deserialize;
 
-use super::values::{Degrees, Fraction, Pixels, Point, Rate, layer_struct, plain};
+use super::values::{Degrees, Fraction, Pixels, Point, Rate, checked, layer_struct, plain};
 use super::{Builder, Frame, LayerDef, Part, Slot, blend_of, linear};
 use crate::RenderError;
 use crate::expr::Var;
@@ -25,39 +25,21 @@ pub enum Emitter {
     Bottom,
 }
 
-/// Particle capacity, 1..=65536.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "i64")]
-pub struct Capacity(pub u32);
+checked!(
+    /// Particle capacity, 1..=65536.
+    Capacity(u32) from i64 = "i64",
+    |v| (1..=65_536).contains(&v),
+    |v| format!("count must be between 1 and 65536, got {v}"),
+);
 
-impl TryFrom<i64> for Capacity {
-    type Error = String;
-    fn try_from(v: i64) -> Result<Self, String> {
-        if (1..=65_536).contains(&v) {
-            Ok(Self(v as u32))
-        } else {
-            Err(format!("count must be between 1 and 65536, got {v}"))
-        }
-    }
-}
+checked!(
+    /// Seconds of particle life, 0.05..=30.
+    LifeSeconds(f32) from f64 = "f64",
+    |v| v.is_finite() && (0.05..=30.0).contains(&v),
+    |v| format!("life must be between 0.05 and 30 seconds, got {v}"),
+);
 
-/// Seconds of particle life, 0.05..=30.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(try_from = "f64")]
-pub struct LifeSeconds(pub f32);
-
-impl TryFrom<f64> for LifeSeconds {
-    type Error = String;
-    fn try_from(v: f64) -> Result<Self, String> {
-        if v.is_finite() && (0.05..=30.0).contains(&v) {
-            Ok(Self(v as f32))
-        } else {
-            Err(format!("life must be between 0.05 and 30 seconds, got {v}"))
-        }
-    }
-}
-
-plain!(Emitter, Capacity, LifeSeconds);
+plain!(Emitter);
 
 layer_struct!(
     /// `kind = "particles"`: sparks emitted on beats, simulated on the GPU.

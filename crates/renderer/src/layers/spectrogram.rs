@@ -4,7 +4,7 @@
 use gpu::{LayerKind, SpectrogramParams};
 use serde::Deserialize;
 
-use super::values::{Scale, layer_struct, plain};
+use super::values::{Scale, checked, layer_struct, plain};
 use super::{Builder, Frame, LayerDef};
 use crate::RenderError;
 
@@ -19,23 +19,14 @@ pub enum Palette {
     Grey,
 }
 
-/// Seconds of spectrogram history, 0.5..=120.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(try_from = "f64")]
-pub struct HistorySeconds(pub f32);
+checked!(
+    /// Seconds of spectrogram history, 0.5..=120.
+    HistorySeconds(f32) from f64 = "f64",
+    |v| v.is_finite() && (0.5..=120.0).contains(&v),
+    |v| format!("seconds must be between 0.5 and 120, got {v}"),
+);
 
-impl TryFrom<f64> for HistorySeconds {
-    type Error = String;
-    fn try_from(v: f64) -> Result<Self, String> {
-        if v.is_finite() && (0.5..=120.0).contains(&v) {
-            Ok(Self(v as f32))
-        } else {
-            Err(format!("seconds must be between 0.5 and 120, got {v}"))
-        }
-    }
-}
-
-plain!(Palette, HistorySeconds);
+plain!(Palette);
 
 layer_struct!(
     /// `kind = "spectrogram"`: scrolling time x frequency image.

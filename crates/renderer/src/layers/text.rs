@@ -10,7 +10,7 @@ use gpu::{LayerImage, LayerKind, LayerSpec, TextParams};
 use serde::Deserialize;
 
 use super::picture::scale_rect;
-use super::values::{LayerTable, Point, Scale, layer_struct, plain};
+use super::values::{LayerTable, Point, Scale, checked, layer_struct, plain};
 use super::{Builder, Frame, LayerDef, Part, Slot, blend_of, linear};
 use crate::RenderError;
 use crate::expr::{Var, Vars};
@@ -36,24 +36,15 @@ pub enum TextBaseline {
     Bottom,
 }
 
-/// A font size in px at 1080p, 1..=1000 (a plain number: text is rasterised once).
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(try_from = "f64")]
-pub struct FontSize(pub f32);
-
-impl TryFrom<f64> for FontSize {
-    type Error = String;
-    fn try_from(v: f64) -> Result<Self, String> {
-        if v.is_finite() && (1.0..=1000.0).contains(&v) {
-            Ok(Self(v as f32))
-        } else {
-            Err(format!(
-                "size must be a number of pixels between 1 and 1000, got {v} (to animate text, \
-                 use scale)"
-            ))
-        }
-    }
-}
+checked!(
+    /// A font size in px at 1080p, 1..=1000 (a plain number: text is rasterised once).
+    FontSize(f32) from f64 = "f64",
+    |v| v.is_finite() && (1.0..=1000.0).contains(&v),
+    |v| format!(
+        "size must be a number of pixels between 1 and 1000, got {v} (to animate text, use \
+         scale)"
+    ),
+);
 
 /// Text, at most 4096 characters.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -70,7 +61,7 @@ impl TryFrom<String> for TextString {
     }
 }
 
-plain!(TextAlign, TextBaseline, FontSize, TextString);
+plain!(TextAlign, TextBaseline, TextString);
 
 layer_struct!(
     /// `kind = "text"`: a title, an artist or any string; `{elapsed}`, `{remaining}` and

@@ -342,3 +342,31 @@ macro_rules! layer_struct {
     };
 }
 pub(crate) use layer_struct;
+
+/// A plain number checked while deserialising: `$name(pub $ty)` read from `$from` (named again
+/// as a string for serde), accepted where `$ok` holds, else the error `$message` formats.
+macro_rules! checked {
+    (
+        $(#[$meta:meta])*
+        $name:ident($ty:ty) from $from:ty = $from_name:literal,
+        $ok:expr,
+        $message:expr $(,)?
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, serde::Deserialize)]
+        #[serde(try_from = $from_name)]
+        pub struct $name(pub $ty);
+
+        impl TryFrom<$from> for $name {
+            type Error = String;
+            fn try_from(v: $from) -> Result<Self, String> {
+                let ok: fn($from) -> bool = $ok;
+                let message: fn($from) -> String = $message;
+                if ok(v) { Ok(Self(v as $ty)) } else { Err(message(v)) }
+            }
+        }
+
+        impl $crate::layers::values::Reactivity for $name {}
+    };
+}
+pub(crate) use checked;

@@ -10,7 +10,7 @@ use wav2lip::BackendChoice;
 use wav2lip::gemm::Precision;
 
 use super::picture::{Picture, fit_uv, is_still};
-use super::values::{Fit, Fraction, layer_struct, plain};
+use super::values::{Fit, Fraction, checked, layer_struct, plain};
 use super::{Builder, Frame, LayerDef, Part, Slot, blend_of};
 use crate::RenderError;
 
@@ -62,59 +62,26 @@ impl TryFrom<Vec<f64>> for FaceBox {
     }
 }
 
-/// An integer within a range, for counts of frames.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "i64")]
-pub struct FrameCount(pub u32);
+checked!(
+    /// An integer within a range, for counts of frames.
+    FrameCount(u32) from i64 = "i64",
+    |v| (1..=10_000).contains(&v),
+    |v| format!("must be a number of frames between 1 and 10000, got {v}"),
+);
 
-impl TryFrom<i64> for FrameCount {
-    type Error = String;
-    fn try_from(v: i64) -> Result<Self, String> {
-        if (1..=10_000).contains(&v) {
-            Ok(Self(v as u32))
-        } else {
-            Err(format!(
-                "must be a number of frames between 1 and 10000, got {v}"
-            ))
-        }
-    }
-}
+checked!(
+    /// Frames of a still face generated per run of the lip-sync generator (1..=256).
+    Batch(u32) from i64 = "i64",
+    |v| (1..=256).contains(&v),
+    |v| format!("batch must be a number of frames between 1 and 256, got {v}"),
+);
 
-/// Frames of a still face generated per run of the lip-sync generator (1..=256).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "i64")]
-pub struct Batch(pub u32);
-
-impl TryFrom<i64> for Batch {
-    type Error = String;
-    fn try_from(v: i64) -> Result<Self, String> {
-        if (1..=256).contains(&v) {
-            Ok(Self(v as u32))
-        } else {
-            Err(format!(
-                "batch must be a number of frames between 1 and 256, got {v}"
-            ))
-        }
-    }
-}
-
-/// The smallest face searched for, in pixels of the face picture (12..=4000).
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(try_from = "f64")]
-pub struct MinFace(pub f32);
-
-impl TryFrom<f64> for MinFace {
-    type Error = String;
-    fn try_from(v: f64) -> Result<Self, String> {
-        if v.is_finite() && (12.0..=4000.0).contains(&v) {
-            Ok(Self(v as f32))
-        } else {
-            Err(format!(
-                "min_face must be between 12 and 4000 pixels, got {v}"
-            ))
-        }
-    }
-}
+checked!(
+    /// The smallest face searched for, in pixels of the face picture (12..=4000).
+    MinFace(f32) from f64 = "f64",
+    |v| v.is_finite() && (12.0..=4000.0).contains(&v),
+    |v| format!("min_face must be between 12 and 4000 pixels, got {v}"),
+);
 
 /// What an avatar does on a frame where no face is found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -191,16 +158,7 @@ layer_struct!(
     }
 );
 
-plain!(
-    Pads,
-    FaceBox,
-    FrameCount,
-    Batch,
-    MinFace,
-    NoFace,
-    BackendChoice,
-    Precision
-);
+plain!(Pads, FaceBox, NoFace, BackendChoice, Precision);
 
 impl LayerDef for AvatarLayer {
     const KIND: &'static str = "avatar";
