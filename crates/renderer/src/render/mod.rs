@@ -5,21 +5,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::time::{Duration, Instant};
 
-use audio::{AudioDecoder, FrameAnalyzer};
-use gpu::{AdapterChoice, AdapterSummary, FrameRenderer, GpuContext, RendererConfig};
+use gpu::{AdapterSummary, GpuContext};
 use media::{AudioInput, EncoderSettings, FfmpegEncoder, VideoCodec};
 
 use crate::job::{CodecChoice, EncoderChoice, Job};
-use crate::scene::Scene;
 use crate::{RenderError, memory, nvenc_out};
 
 mod analysis;
+mod open;
 mod plan;
 mod segments;
 mod still;
 
 use analysis::{Chunk, spawn_analysis};
-use plan::{Plan, analysis_config, context_options, frame_inputs, frame_stride};
+use open::{Opened, Span, gpu_context};
 pub use segments::{JoinSummary, Segment, SegmentTag, job_fingerprint, join};
 pub use still::{StillSummary, render_still, write_png};
 
@@ -64,6 +63,37 @@ pub struct Limits {
     pub max_duration: Option<f64>,
     /// Most `[[layer]]` entries.
     pub max_layers: Option<usize>,
+}
+
+impl Limits {
+    /// The bounds a job's own settings can break (size, layers), checked before anything opens.
+    fn check_job(&self, job: &Job) -> Result<(), RenderError> {
+        let (width, height) = (job.video.width.0, job.video.height.0);
+        let pixels = u64::from(width) * u64::from(height);
+        if let Some(max) = self.max_pixels.filter(|&m| pixels > m) {
+            return Err(RenderError::Limit(format!(
+                "{width}x{height} is {pixels} pixels; this service allows at most {max}"
+            )));
+        }
+        if let Some(max) = self.max_layers.filter(|&m| job.layers.len() > m) {
+            return Err(RenderError::Limit(format!(
+                "the job has {} layers; this service allows at most {max}",
+                job.layers.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The bound on the video's length, known once the audio is open.
+    fn check_duration(&self, video_seconds: f64) -> Result<(), RenderError> {
+        if let Some(max) = self.max_duration.filter(|&m| video_seconds > m) {
+            return Err(RenderError::Limit(format!(
+                "the render is {video_seconds:.1} s long; this service allows at most {max} s \
+                 (use --start/--duration for a section)"
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// How to run a render (everything but the job itself).
@@ -158,7 +188,6 @@ impl std::fmt::Display for RenderSummary {
 /// Renders `job` to its output (or nowhere, with encoder = "null").
 pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, RenderError> {
     let started = Instant::now();
-    job.validate()?;
     let RenderOptions {
         limits,
         mut progress,
@@ -170,46 +199,9 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
     let cancel = cancel.unwrap_or_default();
     let video = &job.video;
     let (width, height, fps) = (video.width.0, video.height.0, video.fps.0);
-    let pixels = u64::from(width) * u64::from(height);
-    if let Some(max) = limits.max_pixels.filter(|&m| pixels > m) {
-        return Err(RenderError::Limit(format!(
-            "{width}x{height} is {pixels} pixels; this service allows at most {max}"
-        )));
-    }
-    if let Some(max) = limits.max_layers.filter(|&m| job.layers.len() > m) {
-        return Err(RenderError::Limit(format!(
-            "the job has {} layers; this service allows at most {max}",
-            job.layers.len()
-        )));
-    }
-
-    // Audio first: a missing or corrupt file is reported before any GPU or ffmpeg work; then
-    // the layers' files (images, fonts, shaders, videos).
-    let decoder = AudioDecoder::open(&job.audio)?;
-    let info = decoder.info().clone();
-    let (mut scene, specs) = Scene::new(&job.layers, width, height, fps, &job.audio)?;
-    let whole = Plan::new(
-        &info,
-        &job.audio,
-        job.start,
-        job.duration,
-        fps,
-        scene.preroll_seconds(),
-    )?;
-    let plan = match segment {
-        Some(seg) => whole.segment(seg, scene.preroll_seconds())?,
-        None => whole,
-    };
-    let analyzer = FrameAnalyzer::new(
-        decoder,
-        fps,
-        plan.analysis_start,
-        Some(plan.analysis_frames() as f64 / fps),
-        analysis_config(job),
-    )?;
-    let bands = analyzer.band_count() as u32;
-    let points = analyzer.buffers().waveform.len() as u32 / 2;
-    let stride = frame_stride(bands, points);
+    let span = segment.map_or(Span::Whole, Span::Segment);
+    let opened = Opened::open(job, span, &limits)?;
+    let (info, plan) = (&opened.info, opened.plan);
     let frames_total = plan.frames;
     let video_seconds = frames_total as f64 / fps;
     let output = match segment {
@@ -218,12 +210,6 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
             .unwrap_or_else(|| seg.default_path(&job.output)),
         None => job.output.clone(),
     };
-    if let Some(max) = limits.max_duration.filter(|&m| video_seconds > m) {
-        return Err(RenderError::Limit(format!(
-            "the render is {video_seconds:.1} s long; this service allows at most {max} s \
-             (use --start/--duration for a section)"
-        )));
-    }
     log::info!(
         "{}: {} Hz, {} channel(s), {:.2} s ({}); rendering {} frames at {}x{} @ {} fps",
         job.audio.display(),
@@ -257,13 +243,7 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
         need_x264(ff)?;
     }
 
-    let ctx = match gpu {
-        Some(ctx) => ctx,
-        None => GpuContext::with_options(
-            &video.adapter.parse::<AdapterChoice>().unwrap_or_default(),
-            context_options(job),
-        )?,
-    };
+    let ctx = gpu_context(job, gpu)?;
     log::info!("GPU adapter: {}", ctx.adapter);
 
     let codec = nvenc_out::codec(video.codec);
@@ -300,26 +280,14 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
         },
         _ => false,
     };
-    let mut renderer = FrameRenderer::new(
-        &ctx,
-        RendererConfig {
-            width,
-            height,
-            ring_slots: RING_SLOTS,
-            chunk_frames: CHUNK_FRAMES,
-            frame_stride: stride,
-            bands,
-        },
-        &specs,
-    )?;
-    scene.prepare_gpu(&ctx)?;
-    let layout = renderer.layout();
+    let (mut pipeline, analyzer) = opened.start_gpu(ctx)?;
+    let layout = pipeline.renderer.layout();
     // NVENC's ring, CUDA imports and session exist before ffmpeg starts: a failure here leaves
     // no output behind.
     let mut hw = None;
     let mut use_nvenc = use_nvenc;
     if use_nvenc {
-        match nvenc_out::NvencOutput::new(&ctx, layout, nvenc_out::settings(video)) {
+        match nvenc_out::NvencOutput::new(&pipeline.ctx, layout, nvenc_out::settings(video)) {
             Ok(out) => hw = Some(out),
             // auto with H.264 still has x264 to fall back on.
             Err(e) if video.encoder == EncoderChoice::Auto && video.codec == CodecChoice::H264 => {
@@ -428,16 +396,13 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
         };
         let mut index = 0u64;
         for chunk in &chunk_rx {
-            renderer.upload_spectrum(&chunk.levels)?;
+            pipeline.renderer.upload_spectrum(&chunk.levels)?;
             for (i, f) in chunk.features.iter().enumerate() {
                 if cancel.load(Ordering::Relaxed) {
                     return Err(RenderError::Cancelled);
                 }
-                let drawn = index >= plan.preroll_frames;
-                let (uniforms, vars) =
-                    frame_inputs(f, i as u32, bands, points, [width, height], &plan, index);
-                scene.update(&mut renderer, &vars, f64::from(f.time), drawn)?;
-                if drawn {
+                if let Some(uniforms) = pipeline.step(f, i as u32, index)? {
+                    let renderer = &mut pipeline.renderer;
                     match hw.as_mut() {
                         None => {
                             let mut sink = |_frame: u64, padded: &[u8]| {
@@ -447,12 +412,10 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
                             };
                             renderer.submit(&uniforms, &mut sink)?;
                         }
-                        Some(out) => out.submit(&mut renderer, &uniforms, &mut |bytes| {
+                        Some(out) => out.submit(renderer, &uniforms, &mut |bytes| {
                             deliver(ToWriter::Encoded(bytes))
                         })?,
                     }
-                } else {
-                    renderer.advance(&uniforms)?;
                 }
                 index += 1;
             }
@@ -464,10 +427,12 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
                     layout.pack(padded, &mut buf);
                     deliver(ToWriter::Frame(buf))
                 };
-                renderer.finish(&mut sink)?;
+                pipeline.renderer.finish(&mut sink)?;
             }
             Some(out) => {
-                out.finish(&renderer, &mut |bytes| deliver(ToWriter::Encoded(bytes)))?;
+                out.finish(&pipeline.renderer, &mut |bytes| {
+                    deliver(ToWriter::Encoded(bytes))
+                })?;
             }
         }
         Ok(())
@@ -509,7 +474,7 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
         video_seconds,
         elapsed: started.elapsed(),
         encoder: encoder_name,
-        adapter: ctx.adapter.clone(),
+        adapter: pipeline.ctx.adapter.clone(),
         peak_rss: memory::peak_rss(),
         ffmpeg_peak_rss: stats.map(|s| s.ffmpeg_peak_rss),
         output: stats.map(|_| output.clone()),

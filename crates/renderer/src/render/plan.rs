@@ -1,12 +1,12 @@
 //! Which frames a render (or a still) analyses and draws, and the inputs of each frame.
 
-use audio::{AnalysisConfig, FrameFeatures};
+use audio::FrameFeatures;
 use gpu::FrameUniforms;
 
 use super::Segment;
 use crate::RenderError;
 use crate::expr::{Var, Vars};
-use crate::job::{Job, Layer};
+use crate::job::Job;
 
 /// Which frames a render (or a still) analyses: the frames shown, preceded by warm-up frames
 /// for stateful layers (spectrogram history, particles), all on one frame grid.
@@ -26,6 +26,8 @@ pub(super) struct Plan {
     pub(super) first: u64,
     /// Frames of the whole render.
     pub(super) total_frames: u64,
+    /// The reactors' `frame` in every analysed frame of a still: its frame on the job's grid.
+    pub(super) still_frame: Option<f32>,
 }
 
 impl Plan {
@@ -58,6 +60,7 @@ impl Plan {
             fps,
             first: 0,
             total_frames: frames,
+            still_frame: None,
         })
     }
 
@@ -89,6 +92,34 @@ impl Plan {
             first: a,
             ..*self
         })
+    }
+
+    /// The single frame nearest `time` (a still), warmed up as a render warms it; the reactors see
+    /// the whole render's progress and the frame's index on the job's grid.
+    pub(super) fn still(
+        info: &audio::AudioInfo,
+        job: &Job,
+        time: f64,
+        preroll_seconds: f64,
+    ) -> Result<Self, RenderError> {
+        let (total, fps) = (info.duration_secs(), job.video.fps.0);
+        let (frame, shown) = still_frame(job, time, total);
+        let mut plan = Self::new(
+            info,
+            &job.audio,
+            shown,
+            Some(1.0 / fps),
+            fps,
+            preroll_seconds,
+        )?;
+        // Reactors see the whole render's progress, not the still's.
+        let render_len = job
+            .duration
+            .map_or(total - job.start, |d| d.min(total - job.start));
+        plan.start = job.start;
+        plan.seconds = ((render_len * fps).round().max(1.0)) / fps;
+        plan.still_frame = Some(frame as f32);
+        Ok(plan)
     }
 
     pub(super) fn analysis_frames(&self) -> u64 {
@@ -124,39 +155,22 @@ pub(super) fn frame_inputs(
         features: *f,
     };
     let mut vars = Vars::from_features(f, plan.start, plan.seconds);
-    vars.set(
-        Var::Frame,
-        (plan.first + index) as f32 - plan.preroll_frames as f32,
-    );
+    let frame = (plan.first + index) as f32 - plan.preroll_frames as f32;
+    vars.set(Var::Frame, plan.still_frame.unwrap_or(frame));
     (uniforms, vars)
+}
+
+/// A still at `time` seconds into audio `total` seconds long: its frame on the job's frame grid
+/// (counted from `start`, nearest `time`) and that frame's time.
+pub(super) fn still_frame(job: &Job, time: f64, total: f64) -> (f64, f64) {
+    let fps = job.video.fps.0;
+    let frame = ((time - job.start) * fps).round();
+    let shown = (job.start + frame * fps.recip()).clamp(0.0, total - 0.5 / fps);
+    (frame, shown)
 }
 
 /// Per frame in an upload: band levels, peak-hold levels, the mono waveform pairs, then the
 /// left and right waveform pairs.
 pub(super) fn frame_stride(bands: u32, points: u32) -> u32 {
     2 * bands + 6 * points
-}
-
-pub(super) fn analysis_config(job: &Job) -> AnalysisConfig {
-    let bars = job
-        .layers
-        .iter()
-        .filter_map(|l| match l {
-            Layer::Bars(b) => Some(b.count.0),
-            Layer::Radial(r) => Some(r.count.0),
-            _ => None,
-        })
-        .max();
-    job.analysis.to_config(bars)
-}
-
-/// Opt-in device features the job asks for: cooperative matrices where an avatar layer wants
-/// `precision = "f16"`.
-pub(super) fn context_options(job: &Job) -> gpu::ContextOptions {
-    gpu::ContextOptions {
-        cooperative_matrix: job
-            .layers
-            .iter()
-            .any(|l| matches!(l, Layer::Avatar(a) if a.precision == wav2lip::gemm::Precision::F16)),
-    }
 }
