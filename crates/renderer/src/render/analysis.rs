@@ -3,7 +3,7 @@
 use std::sync::mpsc::SyncSender;
 use std::thread::JoinHandle;
 
-use audio::{FrameAnalyzer, FrameFeatures};
+use audio::{FrameAnalyzer, FrameBuffers, FrameFeatures};
 
 use super::CHUNK_FRAMES;
 use crate::RenderError;
@@ -38,10 +38,7 @@ pub(super) fn spawn_analysis(
                     match analyzer.next_frame(&mut buffers)? {
                         Some(f) => {
                             chunk.features.push(f);
-                            chunk.levels.extend_from_slice(&buffers.bands);
-                            chunk.levels.extend_from_slice(&buffers.peaks);
-                            chunk.levels.extend_from_slice(&buffers.waveform);
-                            chunk.levels.extend_from_slice(&buffers.waveform_stereo);
+                            push_levels(&mut chunk.levels, &buffers);
                         }
                         None => break,
                     }
@@ -59,4 +56,13 @@ pub(super) fn spawn_analysis(
             })
         })
         .map_err(|e| RenderError::Thread(format!("cannot start the analysis thread: {e}")))
+}
+
+/// Appends one frame's arrays in upload order (see `frame_stride`): band levels, peak-hold
+/// levels, the mono waveform pairs, then the left and right waveform pairs.
+pub(super) fn push_levels(levels: &mut Vec<f32>, frame: &FrameBuffers) {
+    levels.extend_from_slice(&frame.bands);
+    levels.extend_from_slice(&frame.peaks);
+    levels.extend_from_slice(&frame.waveform);
+    levels.extend_from_slice(&frame.waveform_stereo);
 }

@@ -2,25 +2,31 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{Receiver, sync_channel};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use gpu::{AdapterSummary, GpuContext};
-use media::{AudioInput, EncoderSettings, FfmpegEncoder, VideoCodec};
+use media::{AudioInput, EncodeStats, EncoderSettings, FfmpegEncoder};
 
-use crate::job::{CodecChoice, EncoderChoice, Job};
-use crate::{RenderError, memory, nvenc_out};
+use crate::job::Job;
+use crate::{RenderError, memory};
 
 mod analysis;
 mod open;
 mod plan;
 mod segments;
+mod sink;
 mod still;
+mod writer;
 
-use analysis::{Chunk, spawn_analysis};
-use open::{Opened, Span, gpu_context};
+use analysis::{AnalysisEnd, Chunk, spawn_analysis};
+use open::{Opened, Pipeline, Span, gpu_context};
+use plan::Plan;
 pub use segments::{JoinSummary, Segment, SegmentTag, job_fingerprint, join};
+use sink::{Encoder, Sink, choose_encoder, probe_ffmpeg};
 pub use still::{StillSummary, render_still, write_png};
+use writer::{Delivery, Writer};
 
 /// AAC bit rate of the sound track, kbit/s.
 const AUDIO_KBPS: u32 = 192;
@@ -185,31 +191,66 @@ impl std::fmt::Display for RenderSummary {
     }
 }
 
-/// Renders `job` to its output (or nowhere, with encoder = "null").
+/// Renders `job` to its output (or nowhere, with encoder = "null"): opens the pipeline, chooses
+/// the encoder, runs the frames through it and finishes the encode.
 pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, RenderError> {
     let started = Instant::now();
     let RenderOptions {
         limits,
-        mut progress,
+        progress,
         cancel,
         gpu,
         segment,
-        segment_output: options_output,
+        segment_output,
     } = options;
-    let cancel = cancel.unwrap_or_default();
-    let video = &job.video;
-    let (width, height, fps) = (video.width.0, video.height.0, video.fps.0);
-    let span = segment.map_or(Span::Whole, Span::Segment);
-    let opened = Opened::open(job, span, &limits)?;
-    let (info, plan) = (&opened.info, opened.plan);
-    let frames_total = plan.frames;
-    let video_seconds = frames_total as f64 / fps;
+    let opened = Opened::open(job, segment.map_or(Span::Whole, Span::Segment), &limits)?;
+    log_start(job, &opened);
+    let ffmpeg = probe_ffmpeg(&job.video)?;
+    let ctx = gpu_context(job, gpu)?;
+    log::info!("GPU adapter: {}", ctx.adapter);
+    let encoder = choose_encoder(&job.video, ffmpeg.as_ref(), &ctx)?;
+    let (mut pipeline, analyzer) = opened.start_gpu(ctx)?;
+    let (encoder, mut sink) = Sink::open(
+        encoder,
+        &job.video,
+        &pipeline.renderer,
+        &pipeline.ctx,
+        ffmpeg.as_ref(),
+    )?;
     let output = match segment {
-        Some(seg) => options_output
-            .clone()
-            .unwrap_or_else(|| seg.default_path(&job.output)),
+        Some(seg) => segment_output.unwrap_or_else(|| seg.default_path(&job.output)),
         None => job.output.clone(),
     };
+    let plan = pipeline.plan;
+    let writer = Writer::spawn(spawn_ffmpeg(job, &plan, segment, encoder, &output)?)?;
+    let (chunk_tx, chunk_rx) = sync_channel::<Chunk>(2);
+    let analysis = spawn_analysis(analyzer, chunk_tx)?;
+
+    // Any error drops the channels, which stops both threads; the writer then drops the encoder,
+    // which kills ffmpeg and removes its temporary file.
+    let mut out = Delivery::new(&writer, progress, plan.frames, started);
+    let cancel = cancel.unwrap_or_default();
+    let looped = run_frames(&mut pipeline, &mut sink, &chunk_rx, &cancel, &mut out);
+    let done = out.done;
+    // The NVENC session and its CUDA mappings go before the GPU memory they read.
+    drop(sink);
+    drop(chunk_rx);
+    let (analysis_end, stats) = finish(looped, analysis, done, plan.frames, writer)?;
+    Ok(RenderSummary {
+        frames: done,
+        video_seconds: plan.frames as f64 / plan.fps,
+        elapsed: started.elapsed(),
+        encoder: encoder.name(),
+        adapter: pipeline.ctx.adapter.clone(),
+        peak_rss: memory::peak_rss(),
+        ffmpeg_peak_rss: stats.map(|s| s.ffmpeg_peak_rss),
+        output: stats.map(|_| output),
+        skipped_audio_packets: analysis_end.skipped_packets,
+    })
+}
+
+fn log_start(job: &Job, opened: &Opened) {
+    let (info, video) = (&opened.info, &job.video);
     log::info!(
         "{}: {} Hz, {} channel(s), {:.2} s ({}); rendering {} frames at {}x{} @ {} fps",
         job.audio.display(),
@@ -217,276 +258,103 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
         info.channels,
         info.duration_secs(),
         info.codec,
-        frames_total,
-        width,
-        height,
-        fps
+        opened.plan.frames,
+        video.width.0,
+        video.height.0,
+        video.fps.0
     );
+}
 
-    // ffmpeg writes every MP4 (x264 encodes in it; NVENC's stream is muxed by it): check it
-    // before any GPU work. Whether NVENC works needs the GPU, so that is decided below.
-    let ffmpeg = match video.encoder {
-        EncoderChoice::Null => None,
-        _ => Some(media::probe_ffmpeg()?),
+/// Starts ffmpeg for `encoder` (none for null) writing `output`: with the job's audio muxed in,
+/// or for a segment video only, tagged with what it holds.
+fn spawn_ffmpeg(
+    job: &Job,
+    plan: &Plan,
+    segment: Option<Segment>,
+    encoder: Encoder,
+    output: &std::path::Path,
+) -> Result<Option<FfmpegEncoder>, RenderError> {
+    let Some(codec) = encoder.ffmpeg_codec() else {
+        return Ok(None);
     };
-    let need_x264 = |ff: &media::FfmpegInfo| -> Result<(), RenderError> {
-        if ff.has_libx264 {
-            Ok(())
-        } else {
-            Err(media::MediaError::MissingEncoder {
-                encoder: "libx264".into(),
+    let video = &job.video;
+    let settings = EncoderSettings {
+        width: video.width.0,
+        height: video.height.0,
+        fps: video.fps.0,
+        codec,
+        crf: video.quality.0,
+        preset: video.preset.0.clone(),
+        // Segments are video only: the audio is muxed once over the joined whole.
+        audio: segment.is_none().then(|| AudioInput {
+            path: job.audio.clone(),
+            start: job.start,
+            duration: plan.frames as f64 / plan.fps,
+        }),
+        audio_kbps: AUDIO_KBPS,
+        output: output.to_owned(),
+        comment: segment.map(|seg| {
+            SegmentTag {
+                index: seg.index,
+                count: seg.count,
+                first: plan.first,
+                frames: plan.frames,
+                total: plan.total_frames,
+                fingerprint: job_fingerprint(job),
             }
-            .into())
-        }
+            .to_string()
+        }),
     };
-    if let (EncoderChoice::X264, Some(ff)) = (video.encoder, &ffmpeg) {
-        need_x264(ff)?;
-    }
+    Ok(Some(FfmpegEncoder::spawn(&settings)?))
+}
 
-    let ctx = gpu_context(job, gpu)?;
-    log::info!("GPU adapter: {}", ctx.adapter);
-
-    let codec = nvenc_out::codec(video.codec);
-    let use_nvenc = match (video.encoder, &ffmpeg) {
-        (EncoderChoice::Nvenc, _) => {
-            nvenc_out::availability(&ctx, codec).map_err(|why| {
-                RenderError::EncoderUnavailable(format!(
-                    "encoder = \"nvenc\" cannot run here: {why}. Use encoder = \"auto\" (falls \
-                     back to x264) or \"x264\""
-                ))
-            })?;
-            log::info!("encoder nvenc: {codec} on {} (zero-copy)", ctx.adapter);
-            true
-        }
-        (EncoderChoice::Auto, Some(ff)) => match nvenc_out::availability(&ctx, codec) {
-            Ok(()) => {
-                log::info!("encoder auto: NVENC {codec} on {} (zero-copy)", ctx.adapter);
-                true
+/// The render loop: every analysed frame through the layers, the shown ones drawn into `sink`,
+/// until the analysis ends; then the frames still in flight.
+fn run_frames(
+    p: &mut Pipeline,
+    sink: &mut Sink,
+    chunks: &Receiver<Chunk>,
+    cancel: &AtomicBool,
+    out: &mut Delivery<'_, '_>,
+) -> Result<(), RenderError> {
+    let mut index = 0u64;
+    for chunk in chunks {
+        p.renderer.upload_spectrum(&chunk.levels)?;
+        for (i, f) in chunk.features.iter().enumerate() {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(RenderError::Cancelled);
             }
-            Err(why) if video.codec == CodecChoice::Hevc => {
-                return Err(RenderError::EncoderUnavailable(format!(
-                    "codec = \"hevc\" needs NVENC, which cannot run here: {why}. Use codec = \
-                     \"h264\" to encode with x264"
-                )));
+            if let Some(uniforms) = p.step(f, i as u32, index)? {
+                sink.submit(&mut p.renderer, &uniforms, out)?;
             }
-            Err(why) => {
-                need_x264(ff)?;
-                log::info!(
-                    "encoder auto: x264 through {}; NVENC not used: {why}",
-                    ff.version.split(" Copyright").next().unwrap_or(&ff.version)
-                );
-                false
-            }
-        },
-        _ => false,
-    };
-    let (mut pipeline, analyzer) = opened.start_gpu(ctx)?;
-    let layout = pipeline.renderer.layout();
-    // NVENC's ring, CUDA imports and session exist before ffmpeg starts: a failure here leaves
-    // no output behind.
-    let mut hw = None;
-    let mut use_nvenc = use_nvenc;
-    if use_nvenc {
-        match nvenc_out::NvencOutput::new(&pipeline.ctx, layout, nvenc_out::settings(video)) {
-            Ok(out) => hw = Some(out),
-            // auto with H.264 still has x264 to fall back on.
-            Err(e) if video.encoder == EncoderChoice::Auto && video.codec == CodecChoice::H264 => {
-                if let Some(ff) = &ffmpeg {
-                    need_x264(ff)?;
-                }
-                log::warn!("encoder auto: setting up NVENC failed ({e}); using x264");
-                use_nvenc = false;
-            }
-            Err(e) => return Err(e),
+            index += 1;
         }
     }
-    let encoder_name = match video.encoder {
-        EncoderChoice::Null => "null".to_owned(),
-        _ if use_nvenc => format!("nvenc {codec}"),
-        _ => "x264".to_owned(),
-    };
+    sink.finish(&mut p.renderer, out)
+}
 
-    // Writer: owns the ffmpeg child (or counts frames for "null").
-    let mut encoder = match video.encoder {
-        EncoderChoice::Null => None,
-        _ => Some(FfmpegEncoder::spawn(&EncoderSettings {
-            width,
-            height,
-            fps,
-            codec: match (use_nvenc, codec) {
-                (false, _) => VideoCodec::X264,
-                (true, nvenc::Codec::H264) => VideoCodec::H264Stream,
-                (true, nvenc::Codec::Hevc) => VideoCodec::HevcStream,
-            },
-            crf: video.quality.0,
-            preset: video.preset.0.clone(),
-            // Segments are video only: the audio is muxed once over the joined whole.
-            audio: segment.is_none().then(|| AudioInput {
-                path: job.audio.clone(),
-                start: job.start,
-                duration: video_seconds,
-            }),
-            audio_kbps: AUDIO_KBPS,
-            output: output.clone(),
-            comment: segment.map(|seg| {
-                SegmentTag {
-                    index: seg.index,
-                    count: seg.count,
-                    first: plan.first,
-                    frames: plan.frames,
-                    total: plan.total_frames,
-                    fingerprint: job_fingerprint(job),
-                }
-                .to_string()
-            }),
-        })?),
-    };
-    let (frame_tx, frame_rx) = sync_channel::<ToWriter>(RING_SLOTS);
-    let (recycle_tx, recycle_rx) = sync_channel::<Vec<u8>>(RING_SLOTS + 2);
-    let writer = std::thread::Builder::new()
-        .name("writer".into())
-        .spawn(move || -> Result<Option<media::EncodeStats>, RenderError> {
-            for message in frame_rx {
-                match message {
-                    ToWriter::Frame(frame) => {
-                        if let Some(enc) = encoder.as_mut() {
-                            enc.write_frame(&frame)?;
-                        }
-                        let _ = recycle_tx.try_send(frame);
-                    }
-                    ToWriter::Encoded(bytes) => {
-                        if let Some(enc) = encoder.as_mut() {
-                            enc.write_encoded(&bytes, 1)?;
-                        }
-                    }
-                    ToWriter::Finish => {
-                        return match encoder.take() {
-                            Some(enc) => Ok(Some(enc.finish()?)),
-                            None => Ok(None),
-                        };
-                    }
-                }
-            }
-            // The render stopped without `Finish`: dropping the encoder kills ffmpeg and
-            // removes its temporary file.
-            Err(RenderError::Cancelled)
-        })
-        .map_err(|e| RenderError::Thread(format!("cannot start the writer thread: {e}")))?;
-
-    let (chunk_tx, chunk_rx) = sync_channel::<Chunk>(2);
-    let analysis = spawn_analysis(analyzer, chunk_tx)?;
-
-    // The render loop. Any error drops the channels, which stops both threads; the writer then
-    // drops the encoder, which kills ffmpeg and removes its temporary file.
-    let mut done = 0u64;
-    let loop_result = (|| -> Result<(), RenderError> {
-        let mut deliver = |message: ToWriter| -> Result<(), RenderError> {
-            if frame_tx.send(message).is_err() {
-                return Err(RenderError::WriterStopped);
-            }
-            done += 1;
-            if let Some(cb) = progress.as_mut() {
-                cb(&Progress {
-                    frames_done: done,
-                    frames_total,
-                    elapsed: started.elapsed(),
-                });
-            }
-            Ok(())
-        };
-        let mut index = 0u64;
-        for chunk in &chunk_rx {
-            pipeline.renderer.upload_spectrum(&chunk.levels)?;
-            for (i, f) in chunk.features.iter().enumerate() {
-                if cancel.load(Ordering::Relaxed) {
-                    return Err(RenderError::Cancelled);
-                }
-                if let Some(uniforms) = pipeline.step(f, i as u32, index)? {
-                    let renderer = &mut pipeline.renderer;
-                    match hw.as_mut() {
-                        None => {
-                            let mut sink = |_frame: u64, padded: &[u8]| {
-                                let mut buf = recycle_rx.try_recv().unwrap_or_default();
-                                layout.pack(padded, &mut buf);
-                                deliver(ToWriter::Frame(buf))
-                            };
-                            renderer.submit(&uniforms, &mut sink)?;
-                        }
-                        Some(out) => out.submit(renderer, &uniforms, &mut |bytes| {
-                            deliver(ToWriter::Encoded(bytes))
-                        })?,
-                    }
-                }
-                index += 1;
-            }
-        }
-        match hw.as_mut() {
-            None => {
-                let mut sink = |_frame: u64, padded: &[u8]| {
-                    let mut buf = recycle_rx.try_recv().unwrap_or_default();
-                    layout.pack(padded, &mut buf);
-                    deliver(ToWriter::Frame(buf))
-                };
-                pipeline.renderer.finish(&mut sink)?;
-            }
-            Some(out) => {
-                out.finish(&pipeline.renderer, &mut |bytes| {
-                    deliver(ToWriter::Encoded(bytes))
-                })?;
-            }
-        }
-        Ok(())
-    })();
-    // The NVENC session and its CUDA mappings go before the GPU memory they read.
-    drop(hw);
-    drop(chunk_rx);
-    let analysis_result = analysis
+/// Joins the analysis thread and, after the loop's result `looped` with `done` of `total`
+/// frames delivered, finishes the encode or aborts it.
+fn finish(
+    looped: Result<(), RenderError>,
+    analysis: JoinHandle<Result<AnalysisEnd, RenderError>>,
+    done: u64,
+    total: u64,
+    writer: Writer,
+) -> Result<(AnalysisEnd, Option<EncodeStats>), RenderError> {
+    let analysed = analysis
         .join()
         .map_err(|_| RenderError::Thread("the analysis thread panicked".into()))?;
-
-    let analysis_end = match (loop_result, analysis_result) {
-        (Ok(()), Ok(end)) if done == frames_total => Ok(end),
+    let ended = match (looped, analysed) {
+        (Ok(()), Ok(end)) if done == total => Ok(end),
         (Ok(()), Ok(_)) => Err(RenderError::Thread(format!(
-            "rendered {done} frames, expected {frames_total}"
+            "rendered {done} frames, expected {total}"
         ))),
         (Ok(()), Err(e)) => Err(e),
         (Err(e), _) => Err(e),
     };
-    let analysis_end = match analysis_end {
-        Ok(end) => end,
-        Err(e) => {
-            // Closing the channel without `Finish` makes the writer abort. Its own error (ffmpeg
-            // died, disk full) explains more than "the writer stopped".
-            drop(frame_tx);
-            return Err(match (e, writer.join()) {
-                (RenderError::WriterStopped, Ok(Err(w))) => w,
-                (e, _) => e,
-            });
-        }
-    };
-    let _ = frame_tx.send(ToWriter::Finish);
-    drop(frame_tx);
-    let stats = writer
-        .join()
-        .map_err(|_| RenderError::Thread("the writer thread panicked".into()))??;
-    Ok(RenderSummary {
-        frames: done,
-        video_seconds,
-        elapsed: started.elapsed(),
-        encoder: encoder_name,
-        adapter: pipeline.ctx.adapter.clone(),
-        peak_rss: memory::peak_rss(),
-        ffmpeg_peak_rss: stats.map(|s| s.ffmpeg_peak_rss),
-        output: stats.map(|_| output.clone()),
-        skipped_audio_packets: analysis_end.skipped_packets,
-    })
-}
-
-enum ToWriter {
-    /// A tightly packed NV12 frame (x264).
-    Frame(Vec<u8>),
-    /// One frame's Annex-B bytes (NVENC).
-    Encoded(Vec<u8>),
-    /// All frames were sent: finish the encode and move the output into place.
-    Finish,
+    match ended {
+        Ok(end) => Ok((end, writer.finish()?)),
+        Err(e) => Err(writer.abort(e)),
+    }
 }

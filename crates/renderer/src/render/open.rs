@@ -185,21 +185,16 @@ impl Pipeline {
         slot: u32,
         index: u64,
     ) -> Result<Option<FrameUniforms>, RenderError> {
-        let Shape {
-            width,
-            height,
-            bands,
-            points,
-        } = self.shape;
-        let drawn = index >= self.plan.preroll_frames;
-        let (uniforms, vars) =
-            frame_inputs(f, slot, bands, points, [width, height], &self.plan, index);
-        self.scene
-            .update(&mut self.renderer, &vars, f64::from(f.time), drawn)?;
+        let (s, plan, renderer) = (self.shape, &self.plan, &mut self.renderer);
+        let drawn = index >= plan.preroll_frames;
+        let size = [s.width, s.height];
+        let (uniforms, vars) = frame_inputs(f, slot, s.bands, s.points, size, plan, index);
+        let scene = &mut self.scene;
+        scene.update(renderer, &vars, f64::from(f.time), drawn)?;
         if drawn {
             return Ok(Some(uniforms));
         }
-        self.renderer.advance(&uniforms)?;
+        renderer.advance(&uniforms)?;
         Ok(None)
     }
 }

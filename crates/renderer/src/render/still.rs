@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use gpu::{AdapterSummary, GpuContext};
 
 use super::Limits;
+use super::analysis::push_levels;
 use super::open::{Opened, Span, gpu_context};
 use super::plan::still_frame;
 use crate::RenderError;
@@ -43,10 +44,7 @@ pub fn render_still(
     let mut rgba = None;
     while let Some(f) = analyzer.next_frame(&mut buffers)? {
         levels.clear();
-        levels.extend_from_slice(&buffers.bands);
-        levels.extend_from_slice(&buffers.peaks);
-        levels.extend_from_slice(&buffers.waveform);
-        levels.extend_from_slice(&buffers.waveform_stereo);
+        push_levels(&mut levels, &buffers);
         pipeline.renderer.upload_spectrum(&levels)?;
         if let Some(uniforms) = pipeline.step(&f, 0, index)? {
             rgba = Some(pipeline.renderer.render_rgba(&uniforms)?);
