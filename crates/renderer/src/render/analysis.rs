@@ -55,7 +55,10 @@ pub(super) fn spawn_analysis(
                 skipped_packets: analyzer.decoder().skipped_packets,
             })
         })
-        .map_err(|e| RenderError::Thread(format!("cannot start the analysis thread: {e}")))
+        .map_err(|source| RenderError::ThreadSpawn {
+            thread: "analysis",
+            source,
+        })
 }
 
 /// Appends one frame's arrays in upload order (see `frame_stride`): band levels, peak-hold

@@ -77,28 +77,60 @@ impl Limits {
         let (width, height) = (job.video.width.0, job.video.height.0);
         let pixels = u64::from(width) * u64::from(height);
         if let Some(max) = self.max_pixels.filter(|&m| pixels > m) {
-            return Err(RenderError::Limit(format!(
-                "{width}x{height} is {pixels} pixels; this service allows at most {max}"
-            )));
+            return Err(RenderError::Limit(LimitExceeded::Pixels {
+                width,
+                height,
+                max,
+            }));
         }
-        if let Some(max) = self.max_layers.filter(|&m| job.layers.len() > m) {
-            return Err(RenderError::Limit(format!(
-                "the job has {} layers; this service allows at most {max}",
-                job.layers.len()
-            )));
+        let layers = job.layers.len();
+        if let Some(max) = self.max_layers.filter(|&m| layers > m) {
+            return Err(RenderError::Limit(LimitExceeded::Layers { layers, max }));
         }
         Ok(())
     }
 
     /// The bound on the video's length, known once the audio is open.
-    fn check_duration(&self, video_seconds: f64) -> Result<(), RenderError> {
-        if let Some(max) = self.max_duration.filter(|&m| video_seconds > m) {
-            return Err(RenderError::Limit(format!(
-                "the render is {video_seconds:.1} s long; this service allows at most {max} s \
-                 (use --start/--duration for a section)"
-            )));
+    fn check_duration(&self, seconds: f64) -> Result<(), RenderError> {
+        if let Some(max) = self.max_duration.filter(|&m| seconds > m) {
+            return Err(RenderError::Limit(LimitExceeded::Duration { seconds, max }));
         }
         Ok(())
+    }
+}
+
+/// Which of the [`Limits`] a job is over, by how much ([`RenderError::Limit`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum LimitExceeded {
+    /// `width` x `height` is more pixels than `max`.
+    Pixels { width: u32, height: u32, max: u64 },
+    /// More `[[layer]]` entries than `max`.
+    Layers { layers: usize, max: usize },
+    /// More seconds of video than `max`.
+    Duration { seconds: f64, max: f64 },
+}
+
+impl std::fmt::Display for LimitExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            LimitExceeded::Pixels { width, height, max } => {
+                let pixels = u64::from(width) * u64::from(height);
+                write!(
+                    f,
+                    "{width}x{height} is {pixels} pixels; this service allows at most {max}"
+                )
+            }
+            LimitExceeded::Layers { layers, max } => write!(
+                f,
+                "the job has {layers} layers; this service allows at most {max}"
+            ),
+            LimitExceeded::Duration { seconds, max } => write!(
+                f,
+                "the render is {seconds:.1} s long; this service allows at most {max} s (use \
+                 --start/--duration for a section)"
+            ),
+        }
     }
 }
 
@@ -344,17 +376,75 @@ fn finish(
 ) -> Result<(AnalysisEnd, Option<EncodeStats>), RenderError> {
     let analysed = analysis
         .join()
-        .map_err(|_| RenderError::Thread("the analysis thread panicked".into()))?;
+        .map_err(|_| RenderError::ThreadPanicked { thread: "analysis" })?;
     let ended = match (looped, analysed) {
         (Ok(()), Ok(end)) if done == total => Ok(end),
-        (Ok(()), Ok(_)) => Err(RenderError::Thread(format!(
-            "rendered {done} frames, expected {total}"
-        ))),
+        (Ok(()), Ok(_)) => Err(RenderError::FrameCount {
+            rendered: done,
+            expected: total,
+        }),
         (Ok(()), Err(e)) => Err(e),
         (Err(e), _) => Err(e),
     };
     match ended {
         Ok(end) => Ok((end, writer.finish()?)),
         Err(e) => Err(writer.abort(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limit_errors_read_as_before() {
+        let cases = [
+            (
+                LimitExceeded::Pixels {
+                    width: 1920,
+                    height: 1080,
+                    max: 230_400,
+                },
+                "1920x1080 is 2073600 pixels; this service allows at most 230400",
+            ),
+            (
+                LimitExceeded::Layers { layers: 2, max: 1 },
+                "the job has 2 layers; this service allows at most 1",
+            ),
+            (
+                LimitExceeded::Duration {
+                    seconds: 2.04,
+                    max: 1.5,
+                },
+                "the render is 2.0 s long; this service allows at most 1.5 s (use \
+                 --start/--duration for a section)",
+            ),
+        ];
+        for (limit, text) in cases {
+            assert_eq!(
+                RenderError::Limit(limit).to_string(),
+                format!("the job exceeds a limit: {text}")
+            );
+        }
+    }
+
+    #[test]
+    fn encoders_name_themselves_and_their_ffmpeg_input() {
+        use media::VideoCodec;
+        let cases = [
+            (Encoder::Null, "null", None),
+            (Encoder::X264, "x264", Some(VideoCodec::X264)),
+            (
+                Encoder::Nvenc(nvenc::Codec::Hevc),
+                "nvenc hevc",
+                Some(VideoCodec::HevcStream),
+            ),
+        ];
+        for (encoder, name, codec) in cases {
+            assert_eq!(
+                (encoder.name().as_str(), encoder.ffmpeg_codec()),
+                (name, codec)
+            );
+        }
     }
 }

@@ -41,18 +41,21 @@ pub fn render_still(
     let mut buffers = analyzer.buffers();
     let mut levels = Vec::new();
     let mut index = 0u64;
-    let mut rgba = None;
-    while let Some(f) = analyzer.next_frame(&mut buffers)? {
+    let rgba = loop {
+        let Some(f) = analyzer.next_frame(&mut buffers)? else {
+            return Err(RenderError::FrameCount {
+                rendered: 0,
+                expected: 1,
+            });
+        };
         levels.clear();
         push_levels(&mut levels, &buffers);
         pipeline.renderer.upload_spectrum(&levels)?;
         if let Some(uniforms) = pipeline.step(&f, 0, index)? {
-            rgba = Some(pipeline.renderer.render_rgba(&uniforms)?);
-            break;
+            break pipeline.renderer.render_rgba(&uniforms)?;
         }
         index += 1;
-    }
-    let rgba = rgba.ok_or_else(|| RenderError::Thread("the analysis gave no frame".into()))?;
+    };
     let (width, height) = (job.video.width.0, job.video.height.0);
     write_png(output, width, height, &rgba)?;
     Ok(StillSummary {

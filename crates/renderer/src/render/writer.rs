@@ -61,7 +61,10 @@ impl Writer {
                 // removes its temporary file.
                 Err(RenderError::Cancelled)
             })
-            .map_err(|e| RenderError::Thread(format!("cannot start the writer thread: {e}")))?;
+            .map_err(|source| RenderError::ThreadSpawn {
+                thread: "writer",
+                source,
+            })?;
         Ok(Self {
             tx,
             recycled,
@@ -75,7 +78,7 @@ impl Writer {
         drop(self.tx);
         self.thread
             .join()
-            .map_err(|_| RenderError::Thread("the writer thread panicked".into()))?
+            .map_err(|_| RenderError::ThreadPanicked { thread: "writer" })?
     }
 
     /// Closes the channel without `Finish`, which makes the writer abort (no output), and returns
