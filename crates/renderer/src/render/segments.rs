@@ -153,6 +153,36 @@ pub fn join(
             "no segments given: list the files rendered with --segment I/N".into(),
         ));
     }
+    let tagged = read_tags(segments, &fingerprint)?;
+    check_tiling(&tagged, whole.total_frames)?;
+    let paths: Vec<(std::path::PathBuf, f64)> = tagged
+        .into_iter()
+        .map(|(t, p)| (p, t.frames as f64 / fps))
+        .collect();
+    media::join_segments(
+        &paths,
+        Some(&AudioInput {
+            path: job.audio.clone(),
+            start: job.start,
+            duration: whole.seconds,
+        }),
+        AUDIO_KBPS,
+        output,
+    )?;
+    Ok(JoinSummary {
+        output: output.to_owned(),
+        segments: paths.len(),
+        frames: whole.total_frames,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// The tag of each segment file, checked against the job's `fingerprint` and the others (no
+/// index twice, one count), in index order.
+fn read_tags(
+    segments: &[std::path::PathBuf],
+    fingerprint: &str,
+) -> Result<Vec<(SegmentTag, std::path::PathBuf)>, RenderError> {
     let mut tagged: Vec<(SegmentTag, std::path::PathBuf)> = Vec::new();
     for path in segments {
         if !path.is_file() {
@@ -216,45 +246,32 @@ pub fn join(
         )));
     }
     tagged.sort_by_key(|(t, _)| t.index);
-    // The tags must tile the render exactly.
+    Ok(tagged)
+}
+
+/// The tags (in index order) must tile the render's `total` frames exactly.
+fn check_tiling(
+    tagged: &[(SegmentTag, std::path::PathBuf)],
+    total: u64,
+) -> Result<(), RenderError> {
     let mut next = 0u64;
-    for (t, path) in &tagged {
-        if t.first != next || t.total != whole.total_frames {
+    for (t, path) in tagged {
+        if t.first != next || t.total != total {
             return Err(RenderError::Segment(format!(
                 "{} covers frames {}..{} of {}, expected to start at frame {next} of {}",
                 path.display(),
                 t.first,
                 t.first + t.frames,
                 t.total,
-                whole.total_frames
+                total
             )));
         }
         next += t.frames;
     }
-    if next != whole.total_frames {
+    if next != total {
         return Err(RenderError::Segment(format!(
-            "the segments hold {next} frames, the render {}",
-            whole.total_frames
+            "the segments hold {next} frames, the render {total}"
         )));
     }
-    let paths: Vec<(std::path::PathBuf, f64)> = tagged
-        .into_iter()
-        .map(|(t, p)| (p, t.frames as f64 / fps))
-        .collect();
-    media::join_segments(
-        &paths,
-        Some(&AudioInput {
-            path: job.audio.clone(),
-            start: job.start,
-            duration: whole.seconds,
-        }),
-        AUDIO_KBPS,
-        output,
-    )?;
-    Ok(JoinSummary {
-        output: output.to_owned(),
-        segments: paths.len(),
-        frames: whole.total_frames,
-        elapsed: started.elapsed(),
-    })
+    Ok(())
 }
