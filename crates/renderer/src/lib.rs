@@ -44,8 +44,8 @@ mod scene;
 
 pub use job::{Job, JobError};
 pub use render::{
-    JoinSummary, Limits, Progress, RenderOptions, RenderSummary, Segment, SegmentTag, StillSummary,
-    job_fingerprint, join, render, render_still, write_png,
+    JoinSummary, LimitExceeded, Limits, Progress, RenderOptions, RenderSummary, Segment,
+    SegmentTag, StillSummary, job_fingerprint, join, render, render_still, write_png,
 };
 
 /// Everything a render can fail with.
@@ -76,14 +76,31 @@ pub enum RenderError {
     Avatar(String),
     #[error(transparent)]
     LipSync(#[from] wav2lip::Wav2LipError),
+    /// The job is over one of the caller's [`Limits`].
     #[error("the job exceeds a limit: {0}")]
-    Limit(String),
+    Limit(LimitExceeded),
     #[error("the render was cancelled; no output was written")]
     Cancelled,
     #[error("the writer stopped before all frames were written")]
     WriterStopped,
-    #[error("internal error: {0}")]
-    Thread(String),
+    /// A thread of the render ("analysis", "writer") could not be started.
+    #[error("internal error: cannot start the {thread} thread")]
+    ThreadSpawn {
+        thread: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A thread of the render ("analysis", "writer") panicked.
+    #[error("internal error: the {thread} thread panicked")]
+    ThreadPanicked { thread: &'static str },
+    /// The analysis ended with another number of frames than the render planned (a still
+    /// plans one).
+    #[error("internal error: rendered {rendered} frames, expected {expected}")]
+    FrameCount { rendered: u64, expected: u64 },
+    /// An avatar layer used before the render prepared it (its networks, detector, texture or
+    /// face buffer): a bug, named by what was missing.
+    #[error("internal error: avatar layer: {missing} not ready")]
+    AvatarNotReady { missing: &'static str },
 }
 
 pub use memory::peak_rss;

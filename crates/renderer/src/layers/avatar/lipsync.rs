@@ -181,10 +181,9 @@ impl Avatar {
         if self.nets.is_some() {
             return Ok(());
         }
-        let model = self
-            .model
-            .take()
-            .ok_or_else(|| RenderError::Thread("avatar model already prepared".into()))?;
+        let model = self.model.take().ok_or(RenderError::AvatarNotReady {
+            missing: "the generator's weights (already uploaded)",
+        })?;
         let (backend, why) = self.layer.backend.resolve(ctx.adapter.software);
         log::info!(
             "avatar {}: lip sync on the {backend} backend ({why}; adapter {})",
@@ -332,7 +331,9 @@ impl Avatar {
         };
         if due {
             let Some(detector) = self.nets.as_ref().and_then(|g| g.detector.as_ref()) else {
-                return Err(RenderError::Thread("avatar detector not prepared".into()));
+                return Err(RenderError::AvatarNotReady {
+                    missing: "the face detector",
+                });
             };
             let faces = match detector {
                 Detector::Gpu(_) => detector.detect(Picture::Texture(picture))?,
@@ -396,11 +397,15 @@ impl Avatar {
     ) -> Result<(), RenderError> {
         let picture = renderer
             .layer_texture(index)
-            .ok_or_else(|| RenderError::Thread("avatar layer without a texture".into()))?
+            .ok_or(RenderError::AvatarNotReady {
+                missing: "the face texture",
+            })?
             .clone();
         let out = renderer
             .layer_storage(index)
-            .ok_or_else(|| RenderError::Thread("avatar layer without a face buffer".into()))?
+            .ok_or(RenderError::AvatarNotReady {
+                missing: "the generated-face buffer",
+            })?
             .clone();
         let frame = (time * fps).round().max(0.0) as u64;
         if self.wants_pixels() && self.pixels.is_empty() {
@@ -444,10 +449,9 @@ impl Avatar {
             self.generated = Some(want);
         }
         let slot = (frame - first) as usize;
-        let g = self
-            .nets
-            .as_ref()
-            .ok_or_else(|| RenderError::Thread("avatar networks not prepared".into()))?;
+        let g = self.nets.as_ref().ok_or(RenderError::AvatarNotReady {
+            missing: "the networks",
+        })?;
         let bytes = (OUT_LEN * 4) as u64;
         match &g.run {
             LipSyncRun::Gpu { out: generated, .. } => {
@@ -476,10 +480,9 @@ impl Avatar {
         batch: Generated,
         fps: f64,
     ) -> Result<(), RenderError> {
-        let g = self
-            .nets
-            .as_mut()
-            .ok_or_else(|| RenderError::Thread("avatar networks not prepared".into()))?;
+        let g = self.nets.as_mut().ok_or(RenderError::AvatarNotReady {
+            missing: "the networks",
+        })?;
         let n = batch.len as usize;
         let crops = vec![batch.crop; n];
         let job = Resample {

@@ -1,0 +1,186 @@
+//! The encoder a render gets on this machine (x264, NVENC or none) and how its drawn frames
+//! leave the GPU: read back and packed for x264, or encoded by NVENC where they lie.
+
+use gpu::{FrameRenderer, FrameUniforms, GpuContext, Nv12Layout};
+use media::{FfmpegInfo, VideoCodec};
+
+use super::writer::{Delivery, ToWriter};
+use crate::RenderError;
+use crate::job::{CodecChoice, EncoderChoice, VideoSettings};
+use crate::nvenc_out::{self, NvencOutput};
+
+/// The encoder a render writes with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Encoder {
+    /// Frames are drawn and read back; nothing is encoded or written.
+    Null,
+    /// NV12 frames into ffmpeg's libx264.
+    X264,
+    /// NVENC on the rendering GPU (zero-copy); ffmpeg muxes its stream.
+    Nvenc(nvenc::Codec),
+}
+
+impl Encoder {
+    /// As the summary names it.
+    pub(super) fn name(self) -> String {
+        match self {
+            Encoder::Null => "null".to_owned(),
+            Encoder::X264 => "x264".to_owned(),
+            Encoder::Nvenc(codec) => format!("nvenc {codec}"),
+        }
+    }
+
+    /// What ffmpeg is given; `None` for no ffmpeg at all.
+    pub(super) fn ffmpeg_codec(self) -> Option<VideoCodec> {
+        match self {
+            Encoder::Null => None,
+            Encoder::X264 => Some(VideoCodec::X264),
+            Encoder::Nvenc(nvenc::Codec::H264) => Some(VideoCodec::H264Stream),
+            Encoder::Nvenc(nvenc::Codec::Hevc) => Some(VideoCodec::HevcStream),
+        }
+    }
+}
+
+/// ffmpeg writes every MP4 (x264 encodes in it; NVENC's stream is muxed by it): probed, with
+/// libx264 checked where the job asks for x264, before any GPU work. `None` for encoder = null.
+pub(super) fn probe_ffmpeg(video: &VideoSettings) -> Result<Option<FfmpegInfo>, RenderError> {
+    if video.encoder == EncoderChoice::Null {
+        return Ok(None);
+    }
+    let ffmpeg = media::probe_ffmpeg()?;
+    if video.encoder == EncoderChoice::X264 {
+        need_x264(&ffmpeg)?;
+    }
+    Ok(Some(ffmpeg))
+}
+
+fn need_x264(ff: &FfmpegInfo) -> Result<(), RenderError> {
+    if ff.has_libx264 {
+        return Ok(());
+    }
+    Err(media::MediaError::MissingEncoder {
+        encoder: "libx264".into(),
+    }
+    .into())
+}
+
+/// The encoder for `video` on `ctx` (whether NVENC works needs the device): NVENC where the job
+/// asks for it (an error where it cannot run) or where `auto` finds it working, else x264.
+pub(super) fn choose_encoder(
+    video: &VideoSettings,
+    ffmpeg: Option<&FfmpegInfo>,
+    ctx: &GpuContext,
+) -> Result<Encoder, RenderError> {
+    let codec = nvenc_out::codec(video.codec);
+    match (video.encoder, ffmpeg) {
+        (EncoderChoice::Null, _) => Ok(Encoder::Null),
+        (EncoderChoice::Nvenc, _) => {
+            nvenc_out::availability(ctx, codec).map_err(|why| {
+                RenderError::EncoderUnavailable(format!(
+                    "encoder = \"nvenc\" cannot run here: {why}. Use encoder = \"auto\" (falls \
+                     back to x264) or \"x264\""
+                ))
+            })?;
+            log::info!("encoder nvenc: {codec} on {} (zero-copy)", ctx.adapter);
+            Ok(Encoder::Nvenc(codec))
+        }
+        (EncoderChoice::Auto, Some(ff)) => match nvenc_out::availability(ctx, codec) {
+            Ok(()) => {
+                log::info!("encoder auto: NVENC {codec} on {} (zero-copy)", ctx.adapter);
+                Ok(Encoder::Nvenc(codec))
+            }
+            Err(why) if video.codec == CodecChoice::Hevc => {
+                Err(RenderError::EncoderUnavailable(format!(
+                    "codec = \"hevc\" needs NVENC, which cannot run here: {why}. Use codec = \
+                     \"h264\" to encode with x264"
+                )))
+            }
+            Err(why) => {
+                need_x264(ff)?;
+                log::info!(
+                    "encoder auto: x264 through {}; NVENC not used: {why}",
+                    ff.version.split(" Copyright").next().unwrap_or(&ff.version)
+                );
+                Ok(Encoder::X264)
+            }
+        },
+        (EncoderChoice::X264 | EncoderChoice::Auto, _) => Ok(Encoder::X264),
+    }
+}
+
+/// How drawn frames leave the GPU.
+pub(super) enum Sink {
+    /// Read back into system memory and packed (x264; null drops them).
+    Readback(Nv12Layout),
+    /// Encoded by NVENC from a ring of exportable buffers.
+    Nvenc(NvencOutput),
+}
+
+impl Sink {
+    /// The sink for `encoder`. NVENC's ring, CUDA imports and session exist before ffmpeg
+    /// starts, so a failure leaves no output behind; `auto` with H.264 then falls back to x264
+    /// (the encoder returned is the one used).
+    pub(super) fn open(
+        encoder: Encoder,
+        video: &VideoSettings,
+        renderer: &FrameRenderer,
+        ctx: &GpuContext,
+        ffmpeg: Option<&FfmpegInfo>,
+    ) -> Result<(Encoder, Sink), RenderError> {
+        let layout = renderer.layout();
+        let Encoder::Nvenc(_) = encoder else {
+            return Ok((encoder, Sink::Readback(layout)));
+        };
+        match NvencOutput::new(ctx, layout, nvenc_out::settings(video)) {
+            Ok(out) => Ok((encoder, Sink::Nvenc(out))),
+            Err(e) if video.encoder == EncoderChoice::Auto && video.codec == CodecChoice::H264 => {
+                if let Some(ff) = ffmpeg {
+                    need_x264(ff)?;
+                }
+                log::warn!("encoder auto: setting up NVENC failed ({e}); using x264");
+                Ok((Encoder::X264, Sink::Readback(layout)))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Draws a frame and hands the finished ones to `out`.
+    pub(super) fn submit(
+        &mut self,
+        renderer: &mut FrameRenderer,
+        uniforms: &FrameUniforms,
+        out: &mut Delivery<'_, '_>,
+    ) -> Result<(), RenderError> {
+        match self {
+            Sink::Readback(layout) => renderer.submit(uniforms, &mut readback(*layout, out)),
+            Sink::Nvenc(nv) => nv.submit(renderer, uniforms, &mut |bytes| {
+                out.send(ToWriter::Encoded(bytes))
+            }),
+        }
+    }
+
+    /// Hands the frames still in flight to `out`.
+    pub(super) fn finish(
+        &mut self,
+        renderer: &mut FrameRenderer,
+        out: &mut Delivery<'_, '_>,
+    ) -> Result<(), RenderError> {
+        match self {
+            Sink::Readback(layout) => renderer.finish(&mut readback(*layout, out)),
+            Sink::Nvenc(nv) => nv.finish(renderer, &mut |bytes| out.send(ToWriter::Encoded(bytes))),
+        }
+    }
+}
+
+/// The x264 (and null) sink: each read-back frame packed without row padding into a recycled
+/// buffer and sent on.
+fn readback<'o>(
+    layout: Nv12Layout,
+    out: &'o mut Delivery<'_, '_>,
+) -> impl FnMut(u64, &[u8]) -> Result<(), RenderError> + 'o {
+    move |_frame, padded| {
+        let mut buf = out.recycled();
+        layout.pack(padded, &mut buf);
+        out.send(ToWriter::Frame(buf))
+    }
+}
