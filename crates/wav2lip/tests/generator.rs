@@ -8,8 +8,6 @@
 //! layer; for the whole network (sigmoid output in 0..1, 50 layers deep) max abs <= 2e-4 and
 //! relative L2 <= 1e-5. A wrong index, stride, padding or epilogue gives errors of order 1.
 
-use std::sync::OnceLock;
-
 mod common;
 
 use common::inputs;
@@ -17,18 +15,9 @@ use wav2lip::cpu::forward;
 use wav2lip::gpu::{ConvKernel, GpuOptions, KernelPolicy, LipSync, run_layer};
 use wav2lip::model::{Model, OUT_LEN};
 
+/// One device for the file (Auto: a hardware GPU where there is one).
 fn context() -> Option<&'static gpu::GpuContext> {
-    static CTX: OnceLock<Option<gpu::GpuContext>> = OnceLock::new();
-    CTX.get_or_init(|| match gpu::GpuContext::new(&gpu::AdapterChoice::Auto) {
-        Ok(c) => Some(c),
-        Err(e) => {
-            let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-            assert!(!ci, "CI=true and no GPU adapter: {e}");
-            test_support::skip("wav2lip GPU tests", &format!("no GPU adapter: {e}"));
-            None
-        }
-    })
-    .as_ref()
+    test_support::gpu::context("wav2lip GPU tests", test_support::gpu::Adapter::Auto)
 }
 
 #[test]
@@ -127,11 +116,10 @@ fn tensor_core_gemm_matches_the_cpu_reference_or_says_what_is_missing() {
     let ctx = match gpu::GpuContext::with_options(&gpu::AdapterChoice::Auto, options) {
         Ok(c) => c,
         Err(e) => {
-            assert!(
-                !std::env::var("CI").is_ok_and(|v| v == "true" || v == "1"),
-                "CI=true and no GPU adapter: {e}"
+            test_support::skip_unless_ci(
+                "wav2lip tensor-core test",
+                &format!("no GPU adapter: {e}"),
             );
-            test_support::skip("wav2lip tensor-core test", &format!("no GPU adapter: {e}"));
             return;
         }
     };
