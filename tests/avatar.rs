@@ -21,7 +21,7 @@ fn cache() -> PathBuf {
 /// (checkpoint, MTCNN weights folder, astronaut.png), made or fetched once per test binary.
 fn fixtures(test: &str) -> Option<&'static (PathBuf, PathBuf, PathBuf)> {
     static FIXTURES: OnceLock<Option<(PathBuf, PathBuf, PathBuf)>> = OnceLock::new();
-    if !have_ffmpeg(test) || !have_gpu(test) {
+    if !require_ffmpeg(test) || !have_gpu(test) {
         return None;
     }
     FIXTURES
@@ -43,7 +43,7 @@ fn fixtures(test: &str) -> Option<&'static (PathBuf, PathBuf, PathBuf)> {
                 Ok(photo) => Some((checkpoint, weights, photo)),
                 Err(e) => {
                     assert!(
-                        !in_ci(),
+                        !test_support::ci(),
                         "CI=true and the avatar fixtures cannot be fetched: {e}"
                     );
                     test_support::skip(test, &format!("fixtures cannot be fetched: {e}"));

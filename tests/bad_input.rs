@@ -178,12 +178,18 @@ fn missing_job_file_is_reported() {
 
 #[test]
 fn missing_output_folder_is_reported() {
-    if !have_ffmpeg("missing_output_folder_is_reported") {
+    if !require_ffmpeg("missing_output_folder_is_reported") {
         return;
     }
     let dir = Scratch::new("bad-outdir");
     make_audio(&dir.path("in.wav"), 1.0, 44_100, 1);
-    let job = write_job(&dir.0, "job.toml", "in.wav", "no/such/folder/out.mp4", "");
+    let job = write_job(
+        dir.dir(),
+        "job.toml",
+        "in.wav",
+        "no/such/folder/out.mp4",
+        "",
+    );
     expect_failure(
         &dir,
         &[job.to_str().expect("path")],
@@ -195,7 +201,7 @@ fn missing_output_folder_is_reported() {
 
 #[test]
 fn unwritable_output_folder_is_reported() {
-    if !have_ffmpeg("unwritable_output_folder_is_reported") {
+    if !require_ffmpeg("unwritable_output_folder_is_reported") {
         return;
     }
     let dir = Scratch::new("bad-readonly");
@@ -211,7 +217,7 @@ fn unwritable_output_folder_is_reported() {
     } else {
         "ro/out.mp4"
     };
-    let job = write_job(&dir.0, "job.toml", "in.wav", target, "");
+    let job = write_job(dir.dir(), "job.toml", "in.wav", target, "");
     expect_failure(
         &dir,
         &[job.to_str().expect("path")],
@@ -225,7 +231,7 @@ fn unwritable_output_folder_is_reported() {
 fn missing_ffmpeg_is_reported() {
     let dir = Scratch::new("bad-noffmpeg");
     std::fs::write(dir.path("in.wav"), tone_wav(8_000, 0.5)).expect("write");
-    let job = write_job(&dir.0, "job.toml", "in.wav", "out.mp4", "");
+    let job = write_job(dir.dir(), "job.toml", "in.wav", "out.mp4", "");
     expect_failure(
         &dir,
         &[job.to_str().expect("path")],
@@ -240,7 +246,7 @@ fn no_gpu_adapter_is_reported() {
     let dir = Scratch::new("bad-nogpu");
     std::fs::write(dir.path("in.wav"), tone_wav(8_000, 0.5)).expect("write");
     let job = write_job(
-        &dir.0,
+        dir.dir(),
         "job.toml",
         "in.wav",
         "out.mp4",
@@ -270,7 +276,7 @@ fn adapter_gpu_on_a_software_only_machine_lists_adapters() {
             &format!("not a software-only machine; adapters: {list:?}"),
         );
         assert!(
-            !(in_ci() && lines.is_empty()),
+            !(test_support::ci() && lines.is_empty()),
             "CI=true but no adapter (install mesa-vulkan-drivers)"
         );
         return;
@@ -278,7 +284,7 @@ fn adapter_gpu_on_a_software_only_machine_lists_adapters() {
     let dir = Scratch::new("bad-gpuonly");
     std::fs::write(dir.path("in.wav"), tone_wav(8_000, 0.5)).expect("write");
     let job = write_job(
-        &dir.0,
+        dir.dir(),
         "job.toml",
         "in.wav",
         "out.mp4",
@@ -295,7 +301,7 @@ fn adapter_gpu_on_a_software_only_machine_lists_adapters() {
 
 #[test]
 fn ffmpeg_dying_mid_stream_fails_fast_without_output() {
-    if !have_ffmpeg("ffmpeg_dying_mid_stream_fails_fast_without_output") {
+    if !require_ffmpeg("ffmpeg_dying_mid_stream_fails_fast_without_output") {
         return;
     }
     let dir = Scratch::new("bad-ffmpeg-dies");
@@ -308,7 +314,7 @@ fn ffmpeg_dying_mid_stream_fails_fast_without_output() {
     )
     .expect("write wrapper");
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let job = write_job(&dir.0, "job.toml", "in.wav", "out.mp4", "");
+    let job = write_job(dir.dir(), "job.toml", "in.wav", "out.mp4", "");
     let started = Instant::now();
     expect_failure(
         &dir,
@@ -368,7 +374,7 @@ fn very_long_strings_are_errors_not_panics() {
 
 #[test]
 fn a_wrong_extension_still_renders_by_content() {
-    if !have_ffmpeg("a_wrong_extension_still_renders_by_content")
+    if !require_ffmpeg("a_wrong_extension_still_renders_by_content")
         || !have_gpu("a_wrong_extension_still_renders_by_content")
     {
         return;
@@ -377,7 +383,7 @@ fn a_wrong_extension_still_renders_by_content() {
     make_audio(&dir.path("real.flac"), 1.0, 44_100, 1);
     std::fs::rename(dir.path("real.flac"), dir.path("looks-like.mp3")).expect("rename");
     let job = write_job(
-        &dir.0,
+        dir.dir(),
         "job.toml",
         "looks-like.mp3",
         "out.mp4",

@@ -30,13 +30,14 @@ fn check_mp4(path: &std::path::Path, seconds: f64, fps: f64, width: u32, height:
 
 #[test]
 fn renders_a_wav_to_a_valid_mp4() {
-    if !have_ffmpeg("renders_a_wav_to_a_valid_mp4") || !have_gpu("renders_a_wav_to_a_valid_mp4") {
+    if !require_ffmpeg("renders_a_wav_to_a_valid_mp4") || !have_gpu("renders_a_wav_to_a_valid_mp4")
+    {
         return;
     }
     let dir = Scratch::new("e2e-wav");
     make_audio(&dir.path("in put é.wav"), 3.0, 44_100, 2);
     let seconds = audio_duration(&dir.path("in put é.wav"));
-    let job = write_job(&dir.0, "job.toml", "in put é.wav", "out.mp4", "");
+    let job = write_job(dir.dir(), "job.toml", "in put é.wav", "out.mp4", "");
     let out = run_renderer(&[job.to_str().expect("path")], &[]);
     assert!(out.status.success(), "renderer failed: {}", stderr(&out));
     let summary = String::from_utf8_lossy(&out.stdout);
@@ -51,14 +52,14 @@ fn renders_a_wav_to_a_valid_mp4() {
 
 #[test]
 fn start_and_duration_render_a_section() {
-    if !have_ffmpeg("start_and_duration_render_a_section")
+    if !require_ffmpeg("start_and_duration_render_a_section")
         || !have_gpu("start_and_duration_render_a_section")
     {
         return;
     }
     let dir = Scratch::new("e2e-section");
     make_audio(&dir.path("in.flac"), 3.0, 48_000, 1);
-    let job = write_job(&dir.0, "job.toml", "in.flac", "unused.mp4", "");
+    let job = write_job(dir.dir(), "job.toml", "in.flac", "unused.mp4", "");
     let out = run_renderer(
         &[
             job.to_str().expect("path"),
@@ -84,14 +85,14 @@ fn start_and_duration_render_a_section() {
 
 #[test]
 fn section_past_the_end_is_clamped_to_the_audio() {
-    if !have_ffmpeg("section_past_the_end_is_clamped_to_the_audio")
+    if !require_ffmpeg("section_past_the_end_is_clamped_to_the_audio")
         || !have_gpu("section_past_the_end_is_clamped_to_the_audio")
     {
         return;
     }
     let dir = Scratch::new("e2e-clamp");
     make_audio(&dir.path("in.wav"), 2.0, 22_050, 1);
-    let job = write_job(&dir.0, "job.toml", "in.wav", "out.mp4", "");
+    let job = write_job(dir.dir(), "job.toml", "in.wav", "out.mp4", "");
     let out = run_renderer(
         &[
             job.to_str().expect("path"),
@@ -115,7 +116,7 @@ fn null_encoder_renders_without_output() {
     // Written by hand so this test needs no ffmpeg at all.
     std::fs::write(dir.path("tone.wav"), tone_wav(16_000, 2.0)).expect("write wav");
     let job = write_job(
-        &dir.0,
+        dir.dir(),
         "job.toml",
         "tone.wav",
         "never.mp4",

@@ -18,7 +18,7 @@ fn nvenc_possible() -> bool {
 
 #[test]
 fn auto_falls_back_to_x264_and_logs_why() {
-    if !have_ffmpeg("auto_falls_back_to_x264_and_logs_why")
+    if !require_ffmpeg("auto_falls_back_to_x264_and_logs_why")
         || !have_gpu("auto_falls_back_to_x264_and_logs_why")
     {
         return;
@@ -26,7 +26,7 @@ fn auto_falls_back_to_x264_and_logs_why() {
     let dir = Scratch::new("enc-auto");
     make_audio(&dir.path("in.wav"), 1.0, 44_100, 1);
     let job = write_job(
-        &dir.0,
+        dir.dir(),
         "job.toml",
         "in.wav",
         "out.mp4",
@@ -41,7 +41,10 @@ fn auto_falls_back_to_x264_and_logs_why() {
         assert!(summary.contains("encoder nvenc"), "{summary}");
         return;
     }
-    assert!(!in_ci() || !nvenc_possible(), "CI has no NVIDIA GPU");
+    assert!(
+        !test_support::ci() || !nvenc_possible(),
+        "CI has no NVIDIA GPU"
+    );
     let line = log
         .lines()
         .find(|l| l.contains("encoder auto: x264"))
@@ -56,7 +59,7 @@ fn auto_falls_back_to_x264_and_logs_why() {
 
 #[test]
 fn nvenc_where_it_cannot_run_is_a_user_error_without_output() {
-    if !have_ffmpeg("nvenc_where_it_cannot_run_is_a_user_error_without_output")
+    if !require_ffmpeg("nvenc_where_it_cannot_run_is_a_user_error_without_output")
         || !have_gpu("nvenc_where_it_cannot_run_is_a_user_error_without_output")
     {
         return;
@@ -71,7 +74,7 @@ fn nvenc_where_it_cannot_run_is_a_user_error_without_output() {
     let dir = Scratch::new("enc-nvenc");
     make_audio(&dir.path("in.wav"), 1.0, 44_100, 1);
     let job = write_job(
-        &dir.0,
+        dir.dir(),
         "job.toml",
         "in.wav",
         "out.mp4",
@@ -96,7 +99,7 @@ fn nvenc_where_it_cannot_run_is_a_user_error_without_output() {
 
 #[test]
 fn hevc_with_auto_and_no_nvenc_is_a_user_error() {
-    if !have_ffmpeg("hevc_with_auto_and_no_nvenc_is_a_user_error")
+    if !require_ffmpeg("hevc_with_auto_and_no_nvenc_is_a_user_error")
         || !have_gpu("hevc_with_auto_and_no_nvenc_is_a_user_error")
         || nvenc_possible()
     {
@@ -104,7 +107,13 @@ fn hevc_with_auto_and_no_nvenc_is_a_user_error() {
     }
     let dir = Scratch::new("enc-hevc");
     make_audio(&dir.path("in.wav"), 1.0, 44_100, 1);
-    let job = write_job(&dir.0, "job.toml", "in.wav", "out.mp4", "codec = \"hevc\"");
+    let job = write_job(
+        dir.dir(),
+        "job.toml",
+        "in.wav",
+        "out.mp4",
+        "codec = \"hevc\"",
+    );
     let out = run_renderer(&[job.to_str().expect("path")], &[]);
     assert_eq!(out.status.code(), Some(2), "stderr: {}", stderr(&out));
     assert!(
@@ -163,14 +172,18 @@ fn build_fake(dir: &Path, name: &str, defines: &[String]) -> Option<std::path::P
 #[test]
 fn nvenc_path_end_to_end_with_a_stand_in_driver() {
     let name = "nvenc_path_end_to_end_with_a_stand_in_driver";
-    if !have_ffmpeg(name) || !have_gpu(name) {
+    if !require_ffmpeg(name) || !have_gpu(name) {
         return;
     }
     // The adapter the renderer will pick (adapter = "auto"), and its UUID.
     let ctx = gpu::GpuContext::new(&gpu::AdapterChoice::Auto).expect("adapter");
     let info = gpu::external_memory_info(&ctx);
     let Some(uuid) = info.device_uuid.filter(|_| info.fd_export) else {
-        assert!(!in_ci(), "lavapipe exports memory: {:?}", info.why_not);
+        assert!(
+            !test_support::ci(),
+            "lavapipe exports memory: {:?}",
+            info.why_not
+        );
         test_support::skip(name, &format!("no memory export: {:?}", info.why_not));
         return;
     };
@@ -207,12 +220,12 @@ fn nvenc_path_end_to_end_with_a_stand_in_driver() {
         stream.to_str().expect("path"),
     ]);
     let libs = Scratch::new("enc-fake-libs");
-    let Some(cuda) = build_fake(&libs.0, "fake_cuda", &[fake::uuid_define(&uuid)]) else {
+    let Some(cuda) = build_fake(libs.dir(), "fake_cuda", &[fake::uuid_define(&uuid)]) else {
         return;
     };
     let log = libs.path("frames.log");
     let Some(encode) = build_fake(
-        &libs.0,
+        libs.dir(),
         "fake_nvenc",
         &[
             format!("STREAM=\"{}\"", stream.display()),

@@ -65,7 +65,7 @@ const NOT_HUNG: Duration = Duration::from_secs(60);
 /// the signal.
 fn interrupt(dir: &Scratch, signal: &str) -> (Option<i32>, Duration, String) {
     make_audio(&dir.path("long.wav"), 60.0, 8_000, 1);
-    let job = write_job(&dir.0, "job.toml", "long.wav", "out.mp4", "");
+    let job = write_job(dir.dir(), "job.toml", "long.wav", "out.mp4", "");
     let child = spawn_renderer(&[job.as_os_str()]);
     let started = Instant::now();
     while dir.files().len() <= 2 {
@@ -88,7 +88,7 @@ fn interrupt(dir: &Scratch, signal: &str) -> (Option<i32>, Duration, String) {
 
 #[test]
 fn sigterm_and_sigint_stop_cleanly_with_128_plus_signal() {
-    if !have_ffmpeg("sigterm_and_sigint") || !have_gpu("sigterm_and_sigint") {
+    if !require_ffmpeg("sigterm_and_sigint") || !have_gpu("sigterm_and_sigint") {
         return;
     }
     for (signal, code) in [("-TERM", 143), ("-INT", 130)] {
@@ -103,7 +103,7 @@ fn sigterm_and_sigint_stop_cleanly_with_128_plus_signal() {
             "{signal}: files left behind"
         );
         assert_eq!(
-            ffmpeg_processes(&dir.0.to_string_lossy()),
+            ffmpeg_processes(&dir.dir().to_string_lossy()),
             0,
             "{signal}: ffmpeg left running"
         );
@@ -112,7 +112,7 @@ fn sigterm_and_sigint_stop_cleanly_with_128_plus_signal() {
 
 #[test]
 fn truncated_files_fail_with_a_clear_message() {
-    if !have_ffmpeg("truncated_files") || !have_gpu("truncated_files") {
+    if !require_ffmpeg("truncated_files") || !have_gpu("truncated_files") {
         return;
     }
     let dir = Scratch::new("truncated");
@@ -130,7 +130,7 @@ fn truncated_files_fail_with_a_clear_message() {
         let cut = dir.path(&format!("cut.{ext}"));
         std::fs::write(&cut, &bytes[..bytes.len() / 2]).expect("write");
         let job = write_job(
-            &dir.0,
+            dir.dir(),
             "job.toml",
             &format!("cut.{ext}"),
             "out.mp4",
@@ -149,7 +149,7 @@ fn truncated_files_fail_with_a_clear_message() {
 
 #[test]
 fn damaged_flac_keeps_its_timeline_and_damaged_mp3_fails_clearly() {
-    if !have_ffmpeg("damaged_audio") || !have_gpu("damaged_audio") {
+    if !require_ffmpeg("damaged_audio") || !have_gpu("damaged_audio") {
         return;
     }
     let dir = Scratch::new("damaged");
@@ -168,7 +168,13 @@ fn damaged_flac_keeps_its_timeline_and_damaged_mp3_fails_clearly() {
             *b = (i as u32).wrapping_mul(2_654_435_761).rotate_left(7) as u8;
         }
         std::fs::write(&path, bytes).expect("write");
-        let job = write_job(&dir.0, "job.toml", &format!("damaged.{ext}"), "out.mp4", "");
+        let job = write_job(
+            dir.dir(),
+            "job.toml",
+            &format!("damaged.{ext}"),
+            "out.mp4",
+            "",
+        );
         let out = run_renderer(&[job.to_str().expect("path")], &[]);
         let err = stderr(&out);
         assert!(!err.contains("panicked"), "{ext}: {err}");
@@ -197,7 +203,7 @@ fn damaged_flac_keeps_its_timeline_and_damaged_mp3_fails_clearly() {
 
 #[test]
 fn output_folder_removed_mid_run_is_an_error_without_orphans() {
-    if !have_ffmpeg("output_folder_removed") || !have_gpu("output_folder_removed") {
+    if !require_ffmpeg("output_folder_removed") || !have_gpu("output_folder_removed") {
         return;
     }
     let dir = Scratch::new("vanishing");
@@ -205,7 +211,7 @@ fn output_folder_removed_mid_run_is_an_error_without_orphans() {
     make_audio(&dir.path("in.wav"), 300.0, 8_000, 1);
     let out_dir = dir.path("out dir");
     std::fs::create_dir(&out_dir).expect("mkdir");
-    let job = write_job(&dir.0, "job.toml", "in.wav", "out dir/out.mp4", "");
+    let job = write_job(dir.dir(), "job.toml", "in.wav", "out dir/out.mp4", "");
     let child = spawn_renderer(&[job.as_os_str()]);
     // Wait until the render is writing (its temporary file exists), then remove the folder.
     let deadline = Instant::now() + NOT_HUNG;
@@ -236,12 +242,12 @@ fn output_folder_removed_mid_run_is_an_error_without_orphans() {
 
 #[test]
 fn disk_full_is_an_error_without_partial_output() {
-    if !have_ffmpeg("disk_full") || !have_gpu("disk_full") {
+    if !require_ffmpeg("disk_full") || !have_gpu("disk_full") {
         return;
     }
     let dir = Scratch::new("diskfull");
     make_audio(&dir.path("in.wav"), 20.0, 8_000, 1);
-    let job = write_job(&dir.0, "job.toml", "in.wav", "out.mp4", "");
+    let job = write_job(dir.dir(), "job.toml", "in.wav", "out.mp4", "");
     // A file-size limit of 64 KiB (inherited by ffmpeg) stands in for a full disk: writes past it
     // fail as they would on a full file system.
     let script = dir.path("limited.sh");
@@ -275,7 +281,7 @@ fn disk_full_is_an_error_without_partial_output() {
 #[test]
 fn a_full_file_system_is_an_error_without_partial_output() {
     let name = "a_full_file_system_is_an_error_without_partial_output";
-    if !have_ffmpeg(name) || !have_gpu(name) {
+    if !require_ffmpeg(name) || !have_gpu(name) {
         return;
     }
     let dir = Scratch::new("enospc");
@@ -311,7 +317,7 @@ fn a_full_file_system_is_an_error_without_partial_output() {
         }
     }
     let _guard = Unmount(mnt.clone());
-    let job = write_job(&dir.0, "job.toml", "in.wav", "small/out.mp4", "");
+    let job = write_job(dir.dir(), "job.toml", "in.wav", "small/out.mp4", "");
     let out = run_renderer(&[job.to_str().expect("path")], &[]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
@@ -373,7 +379,7 @@ fn limits_reject_jobs_before_any_work() {
 
 #[test]
 fn two_renders_at_once_in_one_process_and_in_two() {
-    if !have_ffmpeg("two_renders") || !have_gpu("two_renders") {
+    if !require_ffmpeg("two_renders") || !have_gpu("two_renders") {
         return;
     }
     let dir = Scratch::new("concurrent");
@@ -407,8 +413,8 @@ fn two_renders_at_once_in_one_process_and_in_two() {
         assert_eq!(n, frames, "{out}");
     }
     // In two processes at once.
-    let ja = write_job(&dir.0, "ja.toml", "a.wav", "pa.mp4", "");
-    let jb = write_job(&dir.0, "jb.toml", "b.flac", "pb.mp4", "");
+    let ja = write_job(dir.dir(), "ja.toml", "a.wav", "pa.mp4", "");
+    let jb = write_job(dir.dir(), "jb.toml", "b.flac", "pb.mp4", "");
     let spawn = |job: &std::path::Path| {
         Command::new(renderer_bin())
             .arg(job)

@@ -6,23 +6,13 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use renderer::Job;
 use support::*;
 
 /// One GPU context for the library tests of this file (device creation dominates small stills).
 fn ctx(test: &str) -> Option<gpu::GpuContext> {
-    static CTX: OnceLock<Option<gpu::GpuContext>> = OnceLock::new();
-    if !have_gpu(test) {
-        return None;
-    }
-    CTX.get_or_init(|| gpu::GpuContext::new(&gpu::AdapterChoice::Auto).ok())
-        .clone()
-        .or_else(|| {
-            assert!(!in_ci(), "{test}: no adapter under CI=true");
-            None
-        })
+    test_support::gpu::context(test, test_support::gpu::Adapter::Auto).cloned()
 }
 
 /// The start of every job in this file: a real track, so a job that is wrongly accepted goes
@@ -393,7 +383,7 @@ fn mean_abs_diff(a: &[u8], b: &[u8]) -> f64 {
 
 #[test]
 fn a_video_background_plays_and_loops() {
-    if !have_ffmpeg("video background") || !have_gpu("video background") {
+    if !require_ffmpeg("video background") || !have_gpu("video background") {
         return;
     }
     let dir = Scratch::new("video-background");
@@ -558,7 +548,7 @@ fn aspect_presets_give_even_preview_sizes() {
 
 /// Renders the still at `time` of a job given as TOML, in `dir`; returns (width, height, RGBA).
 fn still(dir: &Scratch, toml: &str, time: f64, ctx: &gpu::GpuContext) -> (u32, u32, Vec<u8>) {
-    let job = Job::from_toml_str(toml, "still.toml", &dir.0).expect("valid job");
+    let job = Job::from_toml_str(toml, "still.toml", dir.dir()).expect("valid job");
     let out: PathBuf = dir.path(&format!("still-{time:.3}.png"));
     let summary = renderer::render_still(&job, time, &out, Some(ctx.clone())).expect("renders");
     assert!(

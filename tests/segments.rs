@@ -69,7 +69,7 @@ rect = [0.05, 0.95, 0.9, 0.03]
 }
 
 fn prerequisites(test: &str) -> bool {
-    have_ffmpeg(test) && have_gpu(test)
+    require_ffmpeg(test) && have_gpu(test)
 }
 
 fn setup(name: &str) -> (Scratch, PathBuf) {

@@ -9,23 +9,14 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use renderer::Job;
 use support::*;
 
-/// One GPU context for the whole file (device creation dominates small renders).
+/// One GPU context for the whole file (device creation dominates small renders): the CPU
+/// adapter only, whose rasteriser made the golden images.
 fn ctx(test: &str) -> Option<gpu::GpuContext> {
-    static CTX: OnceLock<Option<gpu::GpuContext>> = OnceLock::new();
-    if !have_gpu(test) {
-        return None;
-    }
-    CTX.get_or_init(|| gpu::GpuContext::new(&gpu::AdapterChoice::Cpu).ok())
-        .clone()
-        .or_else(|| {
-            assert!(!in_ci(), "{test}: no CPU adapter under CI=true");
-            None
-        })
+    test_support::gpu::context(test, test_support::gpu::Adapter::Cpu).cloned()
 }
 
 /// A stereo test track written without ffmpeg: a chord on the left, a higher chord on the right,

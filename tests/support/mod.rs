@@ -1,38 +1,18 @@
-//! Helpers shared by the end-to-end tests: the renderer binary, scratch folders, fixtures made
-//! with ffmpeg, and ffprobe queries.
+//! Helpers shared by the end-to-end tests: the renderer binary, the GPU check through it,
+//! fixtures made with ffmpeg, and ffprobe queries. Scratch folders, ffmpeg presence and the CI
+//! flag come from test_support (re-exported here).
 #![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
+
+#[allow(unused_imports)] // Not every test file uses both.
+pub use test_support::{Scratch, require_ffmpeg};
 
 /// The `renderer` binary Cargo built for these tests.
 pub fn renderer_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_renderer"))
-}
-
-/// True under CI=true, where missing prerequisites fail tests instead of skipping them.
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-/// Whether ffmpeg and ffprobe run. Outside CI a missing ffmpeg skips the test visibly.
-pub fn have_ffmpeg(test: &str) -> bool {
-    let ok = ["ffmpeg", "ffprobe"].iter().all(|p| {
-        Command::new(p)
-            .arg("-version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
-    if !ok {
-        assert!(
-            !in_ci(),
-            "{test}: ffmpeg/ffprobe not found, and CI=true forbids skipping (apt-get install ffmpeg)"
-        );
-        test_support::skip(test, "ffmpeg/ffprobe not found (apt-get install ffmpeg)");
-    }
-    ok
 }
 
 /// Whether the renderer sees any GPU adapter. Outside CI none skips the test visibly; under
@@ -41,11 +21,7 @@ pub fn have_gpu(test: &str) -> bool {
     let out = run_renderer(&["--list-adapters"], &[]);
     let ok = out.status.success() && !String::from_utf8_lossy(&out.stdout).trim().is_empty();
     if !ok {
-        assert!(
-            !in_ci(),
-            "{test}: no GPU adapter, and CI=true forbids skipping (apt-get install mesa-vulkan-drivers)"
-        );
-        test_support::skip(test, "no GPU adapter (apt-get install mesa-vulkan-drivers)");
+        test_support::skip_unless_ci(test, "no GPU adapter (apt-get install mesa-vulkan-drivers)");
     }
     ok
 }
@@ -68,46 +44,6 @@ pub fn spawn_renderer(args: &[&std::ffi::OsStr]) -> std::process::Child {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start renderer")
-}
-
-/// A scratch folder removed on drop.
-pub struct Scratch(pub PathBuf);
-
-impl Scratch {
-    pub fn new(name: &str) -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "renderer-test-{name}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create scratch dir");
-        Self(dir)
-    }
-
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    /// Names of all files in the folder (to check that nothing partial was left behind).
-    pub fn files(&self) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(&self.0)
-            .map(|rd| {
-                rd.filter_map(|e| e.ok())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        v.sort();
-        v
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// Runs ffmpeg with `args`, panicking with its stderr on failure.

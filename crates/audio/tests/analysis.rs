@@ -1,34 +1,10 @@
 //! Decoding and spectrum analysis on signals whose answer is known.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use audio::{AnalysisConfig, AudioDecoder, FrameAnalyzer, FrameFeatures};
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "audio-test-{name}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).expect("scratch dir");
-        Self(dir)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use test_support::Scratch;
 
 /// Writes interleaved samples as a 16-bit PCM WAV.
 fn write_wav(path: &Path, rate: u32, channels: u16, samples: &[f32]) {
@@ -270,28 +246,9 @@ fn bad_settings_are_errors_not_panics() {
     }
 }
 
-fn have_ffmpeg() -> bool {
-    let ok = Command::new("ffmpeg")
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-        assert!(
-            !ci,
-            "CI=true and ffmpeg is missing (apt-get install ffmpeg)"
-        );
-        test_support::skip(
-            "audio format tests",
-            "ffmpeg not found; format fixtures cannot be generated",
-        );
-    }
-    ok
-}
-
 #[test]
 fn every_listed_format_decodes_with_the_right_spectrum() {
-    if !have_ffmpeg() {
+    if !test_support::require_ffmpeg("audio format tests") {
         return;
     }
     let dir = Scratch::new("formats");

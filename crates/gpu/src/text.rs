@@ -630,8 +630,7 @@ mod tests {
 
     #[test]
     fn bad_font_file_is_an_error() {
-        let dir = std::env::temp_dir().join(format!("gpu-text-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = test_support::Scratch::new("gpu-text");
         let bad = dir.join("not-a-font.ttf");
         std::fs::write(&bad, b"this is not a font, just some bytes").unwrap();
         let err = TextRasterizer::from_file(&bad).unwrap_err();
@@ -653,6 +652,5 @@ mod tests {
         std::fs::write(&good, EMBEDDED_FONT).unwrap();
         let r = TextRasterizer::from_file(&good).unwrap();
         assert!(ink(&r.render("ok", &style(12.0))) > 0);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

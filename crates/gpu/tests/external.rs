@@ -2,35 +2,19 @@
 //! descriptor, import again, compare; NV12 frames copied on the GPU into an external ring slot
 //! with the layout NVENC reads (pitch multiple of 256, CbCr plane at pitch * height).
 
-use std::sync::OnceLock;
-
 use gpu::{
-    AdapterChoice, BackgroundParams, BarsParams, ExportableBuffer, ExternalRing, FrameRenderer,
-    FrameUniforms, GpuContext, LayerKind, LayerSpec, Nv12Layout, RendererConfig,
-    external_memory_info, rgb_to_nv12_reference,
+    BackgroundParams, BarsParams, ExportableBuffer, ExternalRing, FrameRenderer, FrameUniforms,
+    GpuContext, LayerKind, LayerSpec, Nv12Layout, RendererConfig, external_memory_info,
+    rgb_to_nv12_reference,
 };
-
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
 
 /// One device for the file; a CPU adapter first. Without an adapter the tests skip visibly,
 /// except under CI=true where they fail.
 fn context() -> Option<&'static GpuContext> {
-    static CTX: OnceLock<Option<GpuContext>> = OnceLock::new();
-    CTX.get_or_init(|| {
-        let ctx =
-            GpuContext::new(&AdapterChoice::Cpu).or_else(|_| GpuContext::new(&AdapterChoice::Auto));
-        match ctx {
-            Ok(c) => Some(c),
-            Err(e) => {
-                assert!(!ci(), "CI=true and no GPU adapter: {e}");
-                test_support::skip("gpu external-memory tests", &format!("no GPU adapter: {e}"));
-                None
-            }
-        }
-    })
-    .as_ref()
+    test_support::gpu::context(
+        "gpu external-memory tests",
+        test_support::gpu::Adapter::CpuFirst,
+    )
 }
 
 /// The context, if its device can export memory. lavapipe (CI) can, so there a missing
@@ -41,7 +25,7 @@ fn exporting_context() -> Option<&'static GpuContext> {
     if !info.fd_export {
         let lavapipe = ctx.adapter.name.to_ascii_lowercase().contains("llvmpipe");
         assert!(
-            !(ci() && lavapipe),
+            !(test_support::ci() && lavapipe),
             "lavapipe must offer VK_KHR_external_memory_fd: {:?}",
             info.why_not
         );

@@ -1,8 +1,6 @@
 //! GPU tests on whatever adapter exists (Mesa lavapipe in CI): pixels of a known frame, NV12
 //! against the CPU reference, and the readback ring's ordering.
 
-use std::sync::OnceLock;
-
 use gpu::{
     AdapterChoice, BackgroundParams, BarsParams, FrameRenderer, FrameUniforms, GpuContext,
     GpuError, LayerKind, LayerSpec, RendererConfig, rgb_to_nv12_reference,
@@ -11,21 +9,7 @@ use gpu::{
 /// One device for all tests in this file. Prefers a CPU adapter (deterministic rasteriser);
 /// without any adapter the tests skip visibly, except under CI=true where they fail.
 fn context() -> Option<&'static GpuContext> {
-    static CTX: OnceLock<Option<GpuContext>> = OnceLock::new();
-    CTX.get_or_init(|| {
-        let ctx =
-            GpuContext::new(&AdapterChoice::Cpu).or_else(|_| GpuContext::new(&AdapterChoice::Auto));
-        match ctx {
-            Ok(c) => Some(c),
-            Err(e) => {
-                let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-                assert!(!ci, "CI=true and no GPU adapter: {e}");
-                test_support::skip("gpu render tests", &format!("no GPU adapter: {e}"));
-                None
-            }
-        }
-    })
-    .as_ref()
+    test_support::gpu::context("gpu render tests", test_support::gpu::Adapter::CpuFirst)
 }
 
 fn linear(c: [u8; 3]) -> [f32; 4] {

@@ -1,10 +1,12 @@
 //! Every file in shaders/ is embedded, composes and validates with naga; host mirrors of WGSL
-//! structs agree with naga's layout.
+//! structs agree with naga's layout (test_support's `assert_wgsl_layout!`).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use gpu::shaders;
+use test_support::assert_wgsl_layout;
+use test_support::layout::wgsl_struct;
 
 fn shader_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shaders")
@@ -124,51 +126,11 @@ fn a_broken_shader_reports_file_line_and_column() {
     assert!(text.contains("user.wgsl:2:"), "{text}");
 }
 
-/// (size, member name -> offset) of a struct in a composed, validated shader.
-fn reflect(file: &str, name: &str) -> (u32, Vec<(String, u32)>) {
-    let src = shaders::compose(file).expect("compose");
-    let module = shaders::validate(file, &src).expect("valid");
-    let mut layouter = naga::proc::Layouter::default();
-    layouter.update(module.to_ctx()).expect("layout");
-    for (handle, ty) in module.types.iter() {
-        if ty.name.as_deref() == Some(name)
-            && let naga::TypeInner::Struct { members, span } = &ty.inner
-        {
-            assert_eq!(*span, layouter[handle].size);
-            let members = members
-                .iter()
-                .map(|m| (m.name.clone().unwrap_or_default(), m.offset))
-                .collect();
-            return (*span, members);
-        }
-    }
-    panic!("struct {name} not found in {file}");
-}
-
-macro_rules! check_layout {
-    ($file:literal, $ty:ty, $wgsl:literal, [$($field:ident),* $(,)?]) => {{
-        let (size, members) = reflect($file, $wgsl);
-        assert_eq!(size as usize, std::mem::size_of::<$ty>(), "size of {}", $wgsl);
-        let offset = |n: &str| {
-            members
-                .iter()
-                .find(|(m, _)| m == n)
-                .map(|(_, o)| *o as usize)
-                .unwrap_or_else(|| panic!("{} has no member {n}", $wgsl))
-        };
-        $(assert_eq!(
-            offset(stringify!($field)),
-            std::mem::offset_of!($ty, $field),
-            "offset of {}.{}", $wgsl, stringify!($field)
-        );)*
-    }};
-}
-
 #[test]
 fn host_structs_match_wgsl_layouts() {
-    check_layout!(
-        "layers/bars.wgsl",
+    assert_wgsl_layout!(
         gpu::FrameUniforms,
+        "layers/bars.wgsl",
         "FrameUniforms",
         [
             resolution,
@@ -183,9 +145,9 @@ fn host_structs_match_wgsl_layouts() {
             features
         ]
     );
-    check_layout!(
-        "layers/bars.wgsl",
+    assert_wgsl_layout!(
         gpu::FrameFeatures,
+        "layers/bars.wgsl",
         "FrameFeatures",
         [
             time,
@@ -204,70 +166,70 @@ fn host_structs_match_wgsl_layouts() {
             treble
         ]
     );
-    check_layout!(
-        "layers/background.wgsl",
+    assert_wgsl_layout!(
         gpu::BackgroundParams,
+        "layers/background.wgsl",
         "BackgroundParams",
         [color_a, color_b, direction, mode, opacity]
     );
-    check_layout!(
-        "layers/bars.wgsl",
+    assert_wgsl_layout!(
         gpu::BarsParams,
+        "layers/bars.wgsl",
         "BarsParams",
         [
             rect, color_a, color_b, peak_color, count, gap, radius, align, opacity, min_height,
             gradient, symmetric, caps, cap_height
         ]
     );
-    check_layout!(
-        "layers/radial.wgsl",
+    assert_wgsl_layout!(
         gpu::RadialParams,
+        "layers/radial.wgsl",
         "RadialParams",
         [
             centre, inner, length, color_a, color_b, count, gap, rotation, opacity, symmetric,
             min_length, radius
         ]
     );
-    check_layout!(
-        "layers/image.wgsl",
+    assert_wgsl_layout!(
         gpu::ImageParams,
+        "layers/image.wgsl",
         "ImageParams",
         [rect, uv_transform, tint, opacity, shape, corner]
     );
-    check_layout!(
-        "layers/avatar.wgsl",
+    assert_wgsl_layout!(
         gpu::AvatarParams,
+        "layers/avatar.wgsl",
         "AvatarParams",
         [rect, uv_transform, face_box, mask, opacity]
     );
-    check_layout!(
-        "layers/waveform.wgsl",
+    assert_wgsl_layout!(
         gpu::WaveformParams,
+        "layers/waveform.wgsl",
         "WaveformParams",
         [
             rect, color, glow_color, opacity, thickness, glow, gain, mode, stereo, segments
         ]
     );
-    check_layout!(
-        "layers/spectrogram.wgsl",
+    assert_wgsl_layout!(
         gpu::SpectrogramParams,
+        "layers/spectrogram.wgsl",
         "SpectrogramParams",
         [rect, opacity, columns, palette, gamma]
     );
-    check_layout!(
-        "layers/particles.wgsl",
+    assert_wgsl_layout!(
         gpu::ParticlesParams,
+        "layers/particles.wgsl",
         "ParticlesParams",
         [
             rect, color_a, color_b, emitter, gravity, capacity, emit_start, emit_count, shape,
             speed, life, size, dt, opacity, drag, spread, direction
         ]
     );
-    let (particle, _) = reflect("layers/particles.wgsl", "Particle");
-    assert_eq!(u64::from(particle), gpu::PARTICLE_BYTES);
-    check_layout!(
-        "layers/text.wgsl",
+    let (particle, _) = wgsl_struct("layers/particles.wgsl", "Particle");
+    assert_eq!(particle as u64, gpu::PARTICLE_BYTES);
+    assert_wgsl_layout!(
         gpu::TextParams,
+        "layers/text.wgsl",
         "TextParams",
         [
             rect,
@@ -278,22 +240,28 @@ fn host_structs_match_wgsl_layouts() {
             shadow_blur
         ]
     );
-    check_layout!(
-        "layers/progress.wgsl",
+    assert_wgsl_layout!(
         gpu::ProgressParams,
+        "layers/progress.wgsl",
         "ProgressParams",
         [rect, track, fill, value, radius, opacity]
     );
-    check_layout!(
-        "layers/vignette.wgsl",
+    assert_wgsl_layout!(
         gpu::VignetteParams,
+        "layers/vignette.wgsl",
         "VignetteParams",
         [color, strength, radius, softness, opacity]
     );
-    check_layout!(
-        "post/bloom.wgsl",
+    assert_wgsl_layout!(
         gpu::BloomParams,
+        "post/bloom.wgsl",
         "BloomParams",
         [threshold, knee, intensity, opacity, direction, texel]
+    );
+    assert_wgsl_layout!(
+        gpu::CustomParams,
+        "layers/custom.wgsl",
+        "CustomParams",
+        [rect, values, opacity]
     );
 }

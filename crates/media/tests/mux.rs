@@ -3,51 +3,26 @@
 //! muxed with audio (`-c:v copy`, AAC, MP4); the MP4 is inspected with ffprobe.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use media::{AudioInput, EncoderSettings, FfmpegEncoder, VideoCodec};
+use test_support::Scratch;
 
 const FRAMES: u64 = 48;
 const FPS: f64 = 24.0;
 
+/// Whether ffmpeg has `encoder`; without it a visible skip (libx264 is required under CI).
 fn have(encoder: &str) -> bool {
-    let ok = Command::new("ffmpeg")
-        .args(["-hide_banner", "-encoders"])
-        .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .any(|l| l.split_whitespace().nth(1) == Some(encoder))
-        })
-        .unwrap_or(false);
+    let ok = test_support::ffmpeg_has_encoder(encoder);
     if !ok {
-        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
         assert!(
-            !(ci && encoder == "libx264"),
+            !(test_support::ci() && encoder == "libx264"),
             "CI=true and ffmpeg has no libx264"
         );
         test_support::skip("media mux tests", &format!("ffmpeg has no {encoder}"));
     }
     ok
-}
-
-struct Scratch(PathBuf);
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("media-mux-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).expect("scratch dir");
-        Self(p)
-    }
-    fn path(&self, f: &str) -> PathBuf {
-        self.0.join(f)
-    }
-}
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 fn ffmpeg(args: &[&str]) {
@@ -175,7 +150,7 @@ fn mux(codec: VideoCodec, encoder: &str, format: &str, extra: &[&str]) {
     let ad: f64 = a["duration"].parse().expect("audio duration");
     assert!((ad - 2.0).abs() < 0.1, "audio trimmed to the video: {ad}");
     // Only the MP4 is left beside the inputs: the temporary file was renamed.
-    let mut names: Vec<String> = std::fs::read_dir(&dir.0)
+    let mut names: Vec<String> = std::fs::read_dir(dir.dir())
         .expect("dir")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
@@ -231,7 +206,7 @@ fn a_dead_ffmpeg_is_reported_and_leaves_no_file() {
     assert!(sink.finish().is_err(), "garbage must not make an MP4");
     assert!(!output.exists());
     assert_eq!(
-        std::fs::read_dir(&dir.0).expect("dir").count(),
+        std::fs::read_dir(dir.dir()).expect("dir").count(),
         0,
         "no temporary file left"
     );

@@ -3,53 +3,31 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use nvenc::Codec;
 use nvenc::annexb::{AccessUnitReader, access_units, nal_units};
+use test_support::Scratch;
 
 const FRAMES: usize = 47;
 const GOP: usize = 10;
 
-fn has_encoder(name: &str) -> bool {
-    Command::new("ffmpeg")
-        .args(["-hide_banner", "-encoders"])
-        .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .any(|l| l.split_whitespace().nth(1) == Some(name))
-        })
-        .unwrap_or(false)
-}
-
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-/// A file name of its own per call: tests run in parallel in one folder.
-fn temp(name: &str) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    std::env::temp_dir().join(format!("nvenc-annexb-{}-{n}-{name}", std::process::id()))
-}
-
-/// Encodes FRAMES frames of testsrc with a fixed GOP, B-frames on, as a raw Annex-B stream.
-fn make_stream(codec: Codec) -> Option<(PathBuf, Vec<u8>)> {
+/// Encodes FRAMES frames of testsrc with a fixed GOP, B-frames on, as a raw Annex-B stream
+/// in `dir`.
+fn make_stream(dir: &Scratch, codec: Codec) -> Option<(PathBuf, Vec<u8>)> {
     let encoder = match codec {
         Codec::H264 => "libx264",
         Codec::Hevc => "libx265",
     };
-    if !has_encoder(encoder) {
+    if !test_support::ffmpeg_has_encoder(encoder) {
         // libx264 is required on CI (the renderer's own fallback needs it); libx265 is not.
         assert!(
-            !(ci() && codec == Codec::H264),
+            !(test_support::ci() && codec == Codec::H264),
             "CI=true and ffmpeg has no libx264"
         );
         test_support::skip("nvenc annexb tests", &format!("ffmpeg has no {encoder}"));
         return None;
     }
-    let out = temp(&format!("out.{}", codec.ffmpeg_format()));
+    let out = dir.path(&format!("out.{}", codec.ffmpeg_format()));
     let mut cmd = Command::new("ffmpeg");
     cmd.args([
         "-hide_banner",
@@ -122,7 +100,8 @@ fn ffprobe_frames(path: &Path, format: &str) -> usize {
 }
 
 fn check_stream(codec: Codec) {
-    let Some((path, bytes)) = make_stream(codec) else {
+    let dir = Scratch::new("nvenc-annexb");
+    let Some((path, bytes)) = make_stream(&dir, codec) else {
         return;
     };
     let aus = access_units(codec, &bytes);
@@ -170,7 +149,6 @@ fn check_stream(codec: Codec) {
             assert_eq!(au.key, whole.key);
         }
     }
-    let _ = std::fs::remove_file(path);
 }
 
 #[test]
@@ -197,10 +175,8 @@ impl Rng {
 #[test]
 fn garbage_and_truncated_input_never_panics() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let real = make_stream(Codec::H264).map(|(p, b)| {
-        let _ = std::fs::remove_file(p);
-        b
-    });
+    let dir = Scratch::new("nvenc-annexb");
+    let real = make_stream(&dir, Codec::H264).map(|(_, b)| b);
     for round in 0..2000 {
         let len = (rng.next() % 300) as usize;
         // Bytes biased towards 0 and 1, so start codes are frequent.

@@ -8,35 +8,20 @@
 //! (`cargo xtask device-check`).
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use nvenc::annexb::access_units;
 use nvenc::{Codec, Cuda, CudaContext, EncodeSettings, NvencApi, NvencError, RateControl, Session};
-
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-fn scratch() -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let d = std::env::temp_dir().join(format!(
-        "nvenc-fake-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&d).expect("scratch folder");
-    d
-}
+use test_support::Scratch;
 
 mod fake;
 
 use fake::uuid_define;
 
-/// Builds the stand-in library `name` (tests/fake/<name>.c) into a fresh scratch folder.
+/// Builds the stand-in library `name` (tests/fake/<name>.c) into a fresh scratch folder, left
+/// in place: the library is loaded into this process.
 fn build(name: &str, defines: &[String]) -> Option<PathBuf> {
     let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake");
-    fake::build(&sources, &scratch(), name, defines)
+    fake::build(&sources, &Scratch::new("nvenc-fake").keep(), name, defines)
 }
 
 fn settings(codec: Codec, w: u32, h: u32, idr: u32) -> EncodeSettings {
@@ -149,23 +134,10 @@ fn sessions_configure_and_encode_in_both_codecs() {
 
 /// One device for the GPU test; lavapipe in CI.
 fn gpu_context() -> Option<&'static gpu::GpuContext> {
-    static CTX: OnceLock<Option<gpu::GpuContext>> = OnceLock::new();
-    CTX.get_or_init(|| {
-        match gpu::GpuContext::new(&gpu::AdapterChoice::Cpu)
-            .or_else(|_| gpu::GpuContext::new(&gpu::AdapterChoice::Auto))
-        {
-            Ok(c) => Some(c),
-            Err(e) => {
-                assert!(!ci(), "CI=true and no GPU adapter: {e}");
-                test_support::skip(
-                    "nvenc fake-driver GPU test",
-                    &format!("no GPU adapter: {e}"),
-                );
-                None
-            }
-        }
-    })
-    .as_ref()
+    test_support::gpu::context(
+        "nvenc fake-driver GPU test",
+        test_support::gpu::Adapter::CpuFirst,
+    )
 }
 
 #[test]
@@ -173,7 +145,11 @@ fn vulkan_memory_reaches_the_encoder_through_cuda_import() {
     let Some(g) = gpu_context() else { return };
     let info = gpu::external_memory_info(g);
     if !info.fd_export {
-        assert!(!ci(), "lavapipe exports memory: {:?}", info.why_not);
+        assert!(
+            !test_support::ci(),
+            "lavapipe exports memory: {:?}",
+            info.why_not
+        );
         test_support::skip(
             "nvenc fake-driver GPU test",
             &format!("no memory export: {:?}", info.why_not),
@@ -186,7 +162,7 @@ fn vulkan_memory_reaches_the_encoder_through_cuda_import() {
     };
     // The CUDA device chosen by the Vulkan device's UUID.
     assert_eq!(ctx.device().uuid, uuid);
-    let dir = scratch();
+    let dir = Scratch::new("nvenc-fake");
     let log = dir.join("frames.log");
     let lib = build("fake_nvenc", &[format!("LOG=\"{}\"", log.display())]).expect("built");
     let api = NvencApi::load_from(&lib).expect("loads");

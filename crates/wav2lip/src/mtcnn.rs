@@ -857,4 +857,15 @@ mod tests {
         assert_eq!(iou([0.0, 0.0, 2.0, 2.0], [1.0, 0.0, 3.0, 2.0]), 2.0 / 6.0);
         assert_eq!(iou([0.0, 0.0, 1.0, 1.0], [2.0, 2.0, 3.0, 3.0]), 0.0);
     }
+
+    /// `PoolParams` is private, so its layout check lives here rather than in tests/.
+    #[test]
+    fn pool_params_match_the_wgsl_layout() {
+        test_support::assert_wgsl_layout!(
+            PoolParams,
+            "nn/pool.wgsl",
+            "PoolParams",
+            [n, c, in_h, in_w, out_h, out_w, k, s]
+        );
+    }
 }

@@ -481,12 +481,6 @@ fn element_count(shape: &[usize]) -> Option<usize> {
 mod tests {
     use super::*;
 
-    fn tmp(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("wav2lip-npy-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir.join(name)
-    }
-
     fn file_with(header: &str, version: u8, data: &[u8]) -> Vec<u8> {
         let mut out = MAGIC.to_vec();
         out.extend_from_slice(&[version, 0]);
@@ -502,6 +496,7 @@ mod tests {
 
     #[test]
     fn round_trip_shapes() {
+        let scratch = test_support::Scratch::new("wav2lip-npy");
         for shape in [
             vec![],
             vec![0],
@@ -512,7 +507,7 @@ mod tests {
         ] {
             let n: usize = shape.iter().product();
             let data: Vec<f32> = (0..n).map(|i| i as f32 * 0.25 - 3.0).collect();
-            let path = tmp(&format!("rt{}.npy", shape.len()));
+            let path = scratch.path(&format!("rt{}.npy", shape.len()));
             write_f32(&path, &shape, &data).unwrap();
             let (s, d) = read_f32(&path).unwrap();
             assert_eq!(s, shape);
@@ -563,7 +558,8 @@ mod tests {
 
     #[test]
     fn rejects_clearly() {
-        let path = tmp("bad.npy");
+        let scratch = test_support::Scratch::new("wav2lip-npy");
+        let path = scratch.path("bad.npy");
         let cases: [(Vec<u8>, &str); 7] = [
             (b"not numpy at all".to_vec(), "magic"),
             (
@@ -617,13 +613,16 @@ mod tests {
             assert!(err.contains(needle), "{err:?} lacks {needle:?}");
             assert!(err.contains("bad.npy"), "{err:?} does not name the file");
         }
-        let missing = read_f32(&tmp("missing.npy")).unwrap_err().to_string();
+        let missing = read_f32(&scratch.path("missing.npy"))
+            .unwrap_err()
+            .to_string();
         assert!(missing.contains("missing.npy"), "{missing}");
     }
 
     #[test]
     fn write_checks_the_shape_and_leaves_no_temporary() {
-        let path = tmp("shape.npy");
+        let scratch = test_support::Scratch::new("wav2lip-npy");
+        let path = scratch.path("shape.npy");
         let err = write_f32(&path, &[2, 3], &[0.0; 5])
             .unwrap_err()
             .to_string();
@@ -637,12 +636,11 @@ mod tests {
         let leftovers: Vec<_> = std::fs::read_dir(dir)
             .unwrap()
             .filter_map(|e| e.ok())
-            // Only this test's file: other tests write beside it at the same time.
             .filter(|e| e.file_name().to_string_lossy().contains(".shape.npy.tmp-"))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
         // A folder that does not exist: an error naming the temporary file's folder, no panic.
-        let err = write_f32(&tmp("no/such/dir.npy"), &[1], &[1.0]).unwrap_err();
+        let err = write_f32(&scratch.path("no/such/dir.npy"), &[1], &[1.0]).unwrap_err();
         assert!(err.to_string().contains("no/such"), "{err}");
     }
 }

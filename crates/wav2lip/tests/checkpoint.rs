@@ -17,24 +17,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use test_support::Scratch;
 use wav2lip::checkpoint::{Checkpoint, CheckpointError, Format, Tensor, write_safetensors};
-
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
 
 fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A fresh scratch directory for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("checkpoint")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create scratch directory");
-    dir
 }
 
 fn python(args: &[&str], pythonpath: Option<&str>) -> std::io::Result<std::process::Output> {
@@ -86,7 +73,7 @@ fn facenet_files() -> Option<PathBuf> {
         Ok(_) => Some(dir),
         Err(why) => {
             assert!(
-                !ci(),
+                !test_support::ci(),
                 "CI=true and pip could not download facenet-pytorch: {why}"
             );
             test_support::skip("wav2lip facenet checkpoint test", &why.to_string());
@@ -267,8 +254,8 @@ fn facenet_mtcnn_weights_match_python() {
 // ---------------------------------------------------------------------------------------------
 
 /// Runs the fixture generator into a scratch directory; returns it and the expected values.
-fn fixtures(name: &str) -> (PathBuf, serde_json::Value) {
-    let dir = scratch(name);
+fn fixtures(name: &str) -> (Scratch, serde_json::Value) {
+    let dir = Scratch::new(name);
     let script = manifest_dir().join("tests/fixtures/make_torch_files.py");
     run_python(&[&script.to_string_lossy(), &dir.to_string_lossy()], None);
     let expected = std::fs::read_to_string(dir.join("expected.json")).expect("expected.json");
@@ -380,7 +367,7 @@ fn sample_tensors() -> BTreeMap<String, Tensor> {
 
 #[test]
 fn safetensors_round_trip() {
-    let dir = scratch("safetensors");
+    let dir = Scratch::new("safetensors");
     let path = dir.join("t.safetensors");
     let tensors = sample_tensors();
     write_safetensors(&path, &tensors).expect("write");
@@ -410,7 +397,7 @@ fn safetensors_round_trip() {
 /// A safetensors file written by hand, with other dtypes and a "module." prefix.
 #[test]
 fn safetensors_other_dtypes() {
-    let dir = scratch("safetensors_dtypes");
+    let dir = Scratch::new("safetensors_dtypes");
     let mut body = Vec::new();
     let mut header = serde_json::Map::new();
     let mut add = |name: &str, dtype: &str, shape: &[usize], bytes: &[u8]| {
@@ -465,7 +452,7 @@ fn truncated_and_corrupted_files_give_errors() {
     let (dir, _) = fixtures("corrupt");
     let st = dir.join("t.safetensors");
     write_safetensors(&st, &sample_tensors()).expect("write safetensors");
-    let work = scratch("corrupt_probe");
+    let work = Scratch::new("corrupt_probe");
     for file in ["legacy.pt", "zip.pt", "zip_deflated.pt", "t.safetensors"] {
         let good = std::fs::read(dir.join(file)).expect("fixture");
         // Probe positions: every byte of the first and last 32, and about 120 in between
@@ -538,7 +525,7 @@ fn zip_with(entries: &[(&str, &[u8])]) -> Vec<u8> {
 
 #[test]
 fn unknown_globals_are_refused_by_name() {
-    let work = scratch("globals");
+    let work = Scratch::new("globals");
     // Legacy: GLOBAL 'os system', REDUCE ('id',).
     let mut legacy = legacy_preamble();
     legacy.extend_from_slice(b"\x80\x02cos\nsystem\nq\x00X\x02\x00\x00\x00idq\x01\x85q\x02Rq\x03.");
@@ -566,7 +553,7 @@ fn unknown_globals_are_refused_by_name() {
 
 #[test]
 fn pathological_pickles_fail_cleanly() {
-    let work = scratch("pathological");
+    let work = Scratch::new("pathological");
     // 200,000 nested lists: the VM is iterative, so no stack overflow; not a dict of tensors.
     let mut deep = legacy_preamble();
     deep.extend_from_slice(&[0x80, 0x02]);
@@ -768,7 +755,7 @@ fn real_torch_save_files() {
         );
         return;
     };
-    let dir = scratch("torch_save");
+    let dir = Scratch::new("torch_save");
     let dir_arg = dir.to_string_lossy().into_owned();
     run_python(&["-c", TORCH_SAVE_PY, &dir_arg], Some(&pythonpath));
     let expected = std::fs::read_to_string(dir.join("expected.json")).expect("expected.json");

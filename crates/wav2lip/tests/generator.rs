@@ -8,8 +8,6 @@
 //! layer; for the whole network (sigmoid output in 0..1, 50 layers deep) max abs <= 2e-4 and
 //! relative L2 <= 1e-5. A wrong index, stride, padding or epilogue gives errors of order 1.
 
-use std::sync::OnceLock;
-
 mod common;
 
 use common::inputs;
@@ -17,18 +15,9 @@ use wav2lip::cpu::forward;
 use wav2lip::gpu::{ConvKernel, GpuOptions, KernelPolicy, LipSync, run_layer};
 use wav2lip::model::{Model, OUT_LEN};
 
+/// One device for the file (Auto: a hardware GPU where there is one).
 fn context() -> Option<&'static gpu::GpuContext> {
-    static CTX: OnceLock<Option<gpu::GpuContext>> = OnceLock::new();
-    CTX.get_or_init(|| match gpu::GpuContext::new(&gpu::AdapterChoice::Auto) {
-        Ok(c) => Some(c),
-        Err(e) => {
-            let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-            assert!(!ci, "CI=true and no GPU adapter: {e}");
-            test_support::skip("wav2lip GPU tests", &format!("no GPU adapter: {e}"));
-            None
-        }
-    })
-    .as_ref()
+    test_support::gpu::context("wav2lip GPU tests", test_support::gpu::Adapter::Auto)
 }
 
 #[test]
@@ -127,11 +116,10 @@ fn tensor_core_gemm_matches_the_cpu_reference_or_says_what_is_missing() {
     let ctx = match gpu::GpuContext::with_options(&gpu::AdapterChoice::Auto, options) {
         Ok(c) => c,
         Err(e) => {
-            assert!(
-                !std::env::var("CI").is_ok_and(|v| v == "true" || v == "1"),
-                "CI=true and no GPU adapter: {e}"
+            test_support::skip_unless_ci(
+                "wav2lip tensor-core test",
+                &format!("no GPU adapter: {e}"),
             );
-            test_support::skip("wav2lip tensor-core test", &format!("no GPU adapter: {e}"));
             return;
         }
     };
@@ -238,120 +226,61 @@ fn the_tensor_core_shader_compiles_to_spirv_for_every_layer_shape() {
     }
 }
 
-/// Size and (member, offset) list of struct `name` in the embedded shader `file`, by naga.
-fn wgsl_struct(file: &str, name: &str) -> (usize, Vec<(String, usize)>) {
-    let wgsl = gpu::shaders::compose(file).expect("compose");
-    let module = gpu::shaders::validate(file, &wgsl).expect("valid");
-    let mut layouter = naga::proc::Layouter::default();
-    layouter.update(module.to_ctx()).expect("layout");
-    let (handle, members) = module
-        .types
-        .iter()
-        .find_map(|(h, t)| match (&t.name, &t.inner) {
-            (Some(n), naga::TypeInner::Struct { members, .. }) if n == name => {
-                Some((h, members.clone()))
-            }
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("{name} in {file}"));
-    let members = members
-        .iter()
-        .filter_map(|m| Some((m.name.clone()?, m.offset as usize)))
-        .collect();
-    (layouter[handle].size as usize, members)
-}
-
 #[test]
 fn conv_params_match_the_wgsl_layout() {
-    let (size, members) = wgsl_struct("nn/conv2d.wgsl", "ConvParams");
-    assert_eq!(size, std::mem::size_of::<wav2lip::gpu::ConvParams>());
-    let offset = |name: &str| {
-        members
-            .iter()
-            .find(|(m, _)| m == name)
-            .map(|(_, o)| *o)
-            .unwrap_or_else(|| panic!("no member {name}"))
-    };
-    use std::mem::offset_of;
-    use wav2lip::gpu::ConvParams as P;
-    for (name, host) in [
-        ("n", offset_of!(P, n)),
-        ("cin", offset_of!(P, cin)),
-        ("cout_groups", offset_of!(P, cout_groups)),
-        ("in_h", offset_of!(P, in_h)),
-        ("out_w", offset_of!(P, out_w)),
-        ("kh", offset_of!(P, kh)),
-        ("sw", offset_of!(P, sw)),
-        ("pw", offset_of!(P, pw)),
-        ("transposed", offset_of!(P, transposed)),
-        ("act", offset_of!(P, act)),
-        ("in_ctot", offset_of!(P, in_ctot)),
-        ("in_coff", offset_of!(P, in_coff)),
-        ("out_ctot", offset_of!(P, out_ctot)),
-        ("out_coff", offset_of!(P, out_coff)),
-        ("residual", offset_of!(P, residual)),
-    ] {
-        assert_eq!(offset(name), host, "offset of {name}");
-    }
+    test_support::assert_wgsl_layout!(
+        wav2lip::gpu::ConvParams,
+        "nn/conv2d.wgsl",
+        "ConvParams",
+        [
+            n,
+            cin,
+            cout,
+            cout_groups,
+            in_h,
+            in_w,
+            out_h,
+            out_w,
+            kh,
+            kw,
+            sh,
+            sw,
+            ph,
+            pw,
+            transposed,
+            act,
+            in_ctot,
+            in_coff,
+            out_ctot,
+            out_coff,
+            residual
+        ]
+    );
 }
 
 #[test]
 fn gemm_params_match_the_wgsl_layout() {
-    use std::mem::offset_of;
-    use wav2lip::gemm::GemmParams as P;
-    let host = [
-        ("n_total", offset_of!(P, n_total)),
-        ("cout", offset_of!(P, cout)),
-        ("k_total", offset_of!(P, k_total)),
-        ("in_h", offset_of!(P, in_h)),
-        ("in_w", offset_of!(P, in_w)),
-        ("q_h", offset_of!(P, q_h)),
-        ("q_w", offset_of!(P, q_w)),
-        ("out_h", offset_of!(P, out_h)),
-        ("out_w", offset_of!(P, out_w)),
-        ("in_ctot", offset_of!(P, in_ctot)),
-        ("in_coff", offset_of!(P, in_coff)),
-        ("out_ctot", offset_of!(P, out_ctot)),
-        ("out_coff", offset_of!(P, out_coff)),
-        ("in_off_y", offset_of!(P, in_off_y)),
-        ("in_off_x", offset_of!(P, in_off_x)),
-        ("out_off_y", offset_of!(P, out_off_y)),
-        ("out_off_x", offset_of!(P, out_off_x)),
-        ("m_pad", offset_of!(P, m_pad)),
-    ];
     // Both GEMM shaders declare the struct (the tensor-core one cannot import it: its `enable`
     // directives must come before any declaration, and imports are placed first).
     for file in ["nn/conv_gemm.wgsl", "nn/conv_coop.wgsl"] {
-        let (size, members) = wgsl_struct(file, "GemmParams");
-        assert_eq!(size, std::mem::size_of::<P>(), "{file}");
-        for (name, offset) in host {
-            let wgsl = members
-                .iter()
-                .find(|(m, _)| m == name)
-                .map(|(_, o)| *o)
-                .unwrap_or_else(|| panic!("{file}: no member {name}"));
-            assert_eq!(wgsl, offset, "{file}: offset of {name}");
-        }
-        assert_eq!(members.len(), host.len() + 2, "{file}: members {members:?}");
+        test_support::assert_wgsl_layout!(
+            wav2lip::gemm::GemmParams,
+            file,
+            "GemmParams",
+            [
+                n_total, cout, k_total, in_h, in_w, q_h, q_w, out_h, out_w, in_ctot, in_coff,
+                out_ctot, out_coff, in_off_y, in_off_x, out_off_y, out_off_x, m_pad
+            ]
+        );
     }
 }
 
 #[test]
 fn resample_params_match_the_wgsl_layout() {
-    use std::mem::offset_of;
-    use wav2lip::resample::ResampleParams as P;
-    let (size, members) = wgsl_struct("nn/resample.wgsl", "ResampleParams");
-    assert_eq!(size, std::mem::size_of::<P>());
-    let host = [
-        ("out_w", offset_of!(P, out_w)),
-        ("out_h", offset_of!(P, out_h)),
-        ("mode", offset_of!(P, mode)),
-        ("planes", offset_of!(P, planes)),
-        ("scale", offset_of!(P, scale)),
-        ("offset", offset_of!(P, offset)),
-        ("srgb", offset_of!(P, srgb)),
-        ("count", offset_of!(P, count)),
-    ];
-    let host: Vec<(String, usize)> = host.iter().map(|(n, o)| (n.to_string(), *o)).collect();
-    assert_eq!(members, host);
+    test_support::assert_wgsl_layout!(
+        wav2lip::resample::ResampleParams,
+        "nn/resample.wgsl",
+        "ResampleParams",
+        [out_w, out_h, mode, planes, scale, offset, srgb, count]
+    );
 }

@@ -14,6 +14,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Instant;
 
+use test_support::Scratch;
 use wav2lip::mel::{self, MelSpectrogram, N_BINS, N_MELS, WINDOW_FRAMES};
 use wav2lip::npy;
 
@@ -40,7 +41,7 @@ fn note(msg: &str) {
 
 /// Skips a test that needs Python, or fails it under `CI=true`.
 fn skip<T>(reason: &str) -> Option<T> {
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
+    if test_support::ci() {
         panic!("{reason} (CI=true: the Python reference is required)");
     }
     test_support::skip("wav2lip mel reference tests", reason);
@@ -139,16 +140,6 @@ fn run_fixture(pylibs: &Path, args: &[&Path]) -> String {
     stdout
 }
 
-/// A fresh scratch folder for one test.
-fn scratch(test: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("wav2lip-mel")
-        .join(test);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create scratch dir");
-    dir
-}
-
 /// Deterministic uniform noise in [-1, 1) (xorshift64*).
 struct Noise(u64);
 
@@ -204,6 +195,8 @@ fn wav_i16(rate: u32, samples: &[i16]) -> Vec<u8> {
 /// The librosa reference for [`test_signal_i16`]: (our samples, WAV path, reference mel
 /// (80, T), reference filterbank (80, 401)). Computed once for the tests that use it.
 struct MelReference {
+    /// The folder of `wav` (a static: never dropped, so it stays for the process).
+    _dir: Scratch,
     samples: Vec<f32>,
     wav: PathBuf,
     mel: (Vec<usize>, Vec<f32>),
@@ -214,7 +207,7 @@ fn mel_reference() -> Option<&'static MelReference> {
     static REF: OnceLock<Option<MelReference>> = OnceLock::new();
     let pylibs = pylibs()?;
     REF.get_or_init(|| {
-        let dir = scratch("librosa_mel");
+        let dir = Scratch::new("librosa_mel");
         let q = test_signal_i16();
         let wav = dir.join("signal.wav");
         std::fs::write(&wav, wav_i16(16_000, &q)).expect("write wav");
@@ -227,6 +220,7 @@ fn mel_reference() -> Option<&'static MelReference> {
             start.elapsed().as_secs_f64()
         ));
         Some(MelReference {
+            _dir: dir,
             samples: q.iter().map(|&s| f32::from(s) / 32768.0).collect(),
             wav,
             mel: npy::read_f32(&mel_path).expect("read reference mel"),
@@ -464,7 +458,7 @@ fn band_limited_signal(rate: u32) -> Vec<f32> {
 #[test]
 fn resample_matches_librosa_soxr_hq() {
     let Some(pylibs) = pylibs() else { return };
-    let dir = scratch("librosa_resample");
+    let dir = Scratch::new("librosa_resample");
     for rate in [44_100u32, 48_000, 22_050] {
         let x = band_limited_signal(rate);
         let input = dir.join(format!("in_{rate}.npy"));
@@ -496,7 +490,7 @@ fn resample_matches_librosa_soxr_hq() {
 
 #[test]
 fn mel_from_file_mixes_channels_and_resamples() {
-    let dir = scratch("stereo");
+    let dir = Scratch::new("stereo");
     let rate = 44_100u32;
     let left = band_limited_signal(rate);
     let right: Vec<f32> = left
@@ -530,7 +524,7 @@ fn mel_from_file_mixes_channels_and_resamples() {
 
 #[test]
 fn mel_from_file_errors_name_the_file() {
-    let dir = scratch("errors");
+    let dir = Scratch::new("errors");
     let missing = dir.join("missing.wav");
     let err = mel::mel_from_file(&missing).unwrap_err().to_string();
     assert!(err.contains("missing.wav"), "{err}");
@@ -604,8 +598,8 @@ fn frame_windows_shape_content_and_last_window() {
 #[test]
 fn npy_files_round_trip_through_numpy() {
     let Some(pylibs) = pylibs() else { return };
-    let ours = scratch("npy_ours");
-    let theirs = scratch("npy_numpy");
+    let ours = Scratch::new("npy_ours");
+    let theirs = Scratch::new("npy_numpy");
     let pattern = |n: usize| (0..n).map(|i| i as f32 * 0.5 - 3.0).collect::<Vec<f32>>();
     for (name, shape) in [
         ("a.npy", vec![3, 4, 5]),
@@ -643,7 +637,7 @@ fn npy_files_round_trip_through_numpy() {
 /// bounded for a long file.
 #[test]
 fn streamed_windows_equal_the_whole_file_windows() {
-    let dir = scratch("stream");
+    let dir = Scratch::new("stream");
     for (rate, channels, seconds) in [
         (44_100u32, 2usize, 3.3f32),
         (16_000, 1, 2.0),

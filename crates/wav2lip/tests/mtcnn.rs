@@ -9,7 +9,6 @@
 //! and is recorded below; the test requires IoU >= 0.8 with it.
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
 
 use wav2lip::mtcnn::{Mtcnn, MtcnnWeights, iou};
 
@@ -18,17 +17,12 @@ use wav2lip::mtcnn::{Mtcnn, MtcnnWeights, iou};
 /// inside; landmarks on the eyes, nose tip and mouth corners).
 const ASTRONAUT_FACE: [f32; 4] = [181.0, 62.0, 268.0, 172.0];
 
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
 fn cache() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-cache")
 }
 
 fn skip_or_fail(what: &str, why: impl std::fmt::Display) -> Option<PathBuf> {
-    assert!(!ci(), "CI=true and {what} is not available: {why}");
-    test_support::skip(
+    test_support::skip_unless_ci(
         "wav2lip MTCNN tests",
         &format!("{what} is not available: {why}"),
     );
@@ -50,17 +44,9 @@ fn astronaut() -> Option<PathBuf> {
     }
 }
 
+/// One device for the file (Auto: a hardware GPU where there is one).
 fn context() -> Option<&'static gpu::GpuContext> {
-    static CTX: OnceLock<Option<gpu::GpuContext>> = OnceLock::new();
-    CTX.get_or_init(|| match gpu::GpuContext::new(&gpu::AdapterChoice::Auto) {
-        Ok(c) => Some(c),
-        Err(e) => {
-            assert!(!ci(), "CI=true and no GPU adapter: {e}");
-            test_support::skip("wav2lip MTCNN GPU tests", &format!("no GPU adapter: {e}"));
-            None
-        }
-    })
-    .as_ref()
+    test_support::gpu::context("wav2lip MTCNN GPU tests", test_support::gpu::Adapter::Auto)
 }
 
 fn upload(ctx: &gpu::GpuContext, rgba: &image::RgbaImage) -> wgpu::Texture {
@@ -129,8 +115,7 @@ fn a_picture_without_a_face_gives_no_face() {
 
 #[test]
 fn missing_weights_explain_how_to_get_them() {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("mtcnn-empty");
-    std::fs::create_dir_all(&dir).expect("scratch");
+    let dir = test_support::Scratch::new("mtcnn-empty");
     let err = MtcnnWeights::load(&dir).expect_err("no weights there");
     let msg = err.to_string();
     assert!(msg.contains("pnet.pt"), "{msg}");

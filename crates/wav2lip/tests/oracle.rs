@@ -87,15 +87,10 @@ fn the_reference_and_the_native_cpu_backend_match_the_oracle() {
 
 #[test]
 fn the_gpu_kernels_match_the_oracle() {
-    let ctx = match gpu::GpuContext::new(&gpu::AdapterChoice::Auto) {
-        Ok(c) => c,
-        Err(e) => {
-            test_support::skip_unless_ci(
-                "wav2lip GPU oracle test",
-                &format!("no GPU adapter: {e}"),
-            );
-            return;
-        }
+    let Some(ctx) =
+        test_support::gpu::context("wav2lip GPU oracle test", test_support::gpu::Adapter::Auto)
+    else {
+        return;
     };
     let want = oracle();
     let model = model();

@@ -63,8 +63,7 @@ fn matches_pytorch_within_1e5() {
             None
         }
     };
-    let dir = std::env::temp_dir().join(format!("wav2lip-parity-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = test_support::Scratch::new("wav2lip-parity");
     let s = |p: &Path| p.to_str().expect("utf-8").to_owned();
     let ckpt = random_checkpoint(11);
     let weights = dir.join("weights.safetensors");
@@ -115,5 +114,4 @@ fn matches_pytorch_within_1e5() {
             );
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -3,56 +3,13 @@
 //! order and looping, size and alpha, seeking, buffer recycling, dropping a stream mid-way.
 
 use super::*;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "media-video-test-{name}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use test_support::Scratch;
 
 /// Whether ffmpeg and ffprobe can be run. Missing: a visible skip, or a failure under CI.
 fn have_ffmpeg() -> bool {
-    let runs = |program: String| {
-        Command::new(program)
-            .arg("-version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    let ok = runs(ffmpeg_program()) && runs(ffprobe_program());
-    if !ok {
-        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-        assert!(
-            !ci,
-            "CI=true and ffmpeg/ffprobe are missing (apt-get install ffmpeg)"
-        );
-        test_support::skip(
-            "media video tests",
-            "ffmpeg or ffprobe not found; video fixtures cannot be generated",
-        );
-    }
-    ok
+    test_support::require_ffmpeg("media video tests")
 }
 
 /// Runs ffmpeg to make a fixture.

@@ -20,9 +20,7 @@ pub fn build(sources: &Path, dir: &Path, name: &str, defines: &[String]) -> Opti
         Ok(s) if s.success() => Some(out),
         Ok(s) => panic!("compiling {} failed: {s}", src.display()),
         Err(e) => {
-            let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-            assert!(!ci, "CI=true and no C compiler (cc): {e}");
-            test_support::skip(
+            test_support::skip_unless_ci(
                 "nvenc fake-driver tests",
                 &format!("no C compiler to build the stand-in driver: {e}"),
             );
