@@ -28,6 +28,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::ops::Range;
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -154,6 +155,11 @@ struct Placed {
     y: i64,
     width: i64,
     height: i64,
+    /// The character it draws (index into the whole text, newlines counted).
+    char_index: usize,
+    /// The pen's span: where the glyph's advance starts and ends, and its line's baseline.
+    pen: (f32, f32),
+    baseline: i64,
 }
 
 /// One laid-out line before alignment.
@@ -219,6 +225,37 @@ impl TextRasterizer {
     /// for the layout rules and limits. Empty text gives a blank bitmap of just the padding (at
     /// least 1x1).
     pub fn render(&self, text: &str, style: &TextStyle) -> TextBitmap {
+        self.rasterize(text, style, None).0
+    }
+
+    /// Like [`Self::render`], but only the characters in `ink` (char indices into `text`,
+    /// newlines counted) are drawn: the bitmap has the size and layout [`Self::render`] gives the
+    /// whole text, so drawn over it, it recolours part of the text in place (a caption's spoken
+    /// word). Also returns where the inked characters' advances lie, in the bitmap's pixels:
+    /// `[left, right, baseline]` of their first line (None when `ink` reaches no character).
+    pub fn render_ink(
+        &self,
+        text: &str,
+        style: &TextStyle,
+        ink: Range<usize>,
+    ) -> (TextBitmap, Option<[f32; 3]>) {
+        self.rasterize(text, style, Some(ink))
+    }
+
+    /// The advance width of `line` (no newline inside) in pixels: what [`Self::render`] aligns
+    /// lines by, and what wrapping text to a width measures.
+    pub fn line_width(&self, line: &str, style: &TextStyle) -> f32 {
+        let size = sanitize(style.size_px, 48.0, SIZE_RANGE.0, SIZE_RANGE.1);
+        let spacing = sanitize(style.letter_spacing, 0.0, -1024.0, 1024.0);
+        self.layout_line(line, size, spacing, 0, 0).advance
+    }
+
+    fn rasterize(
+        &self,
+        text: &str,
+        style: &TextStyle,
+        ink: Option<Range<usize>>,
+    ) -> (TextBitmap, Option<[f32; 3]>) {
         let size = sanitize(style.size_px, 48.0, SIZE_RANGE.0, SIZE_RANGE.1);
         let line_factor = sanitize(style.line_height, 1.2, 0.0, 10.0);
         let spacing = sanitize(style.letter_spacing, 0.0, -1024.0, 1024.0);
@@ -227,13 +264,14 @@ impl TextRasterizer {
 
         if text.is_empty() {
             let side = clamp_side(2 * pad);
-            return TextBitmap {
+            let bitmap = TextBitmap {
                 width: side,
                 height: side,
                 coverage: vec![0; side as usize * side as usize],
                 missing,
                 baseline: pad as f32,
             };
+            return (bitmap, None);
         }
 
         let (ascent, descent, line_size) = match self.font.horizontal_line_metrics(size) {
@@ -244,10 +282,13 @@ impl TextRasterizer {
 
         // Lay out each line from x = 0 with its baseline at ascent + i * line_step.
         let mut lines = Vec::new();
+        let mut first_char = 0;
         for (i, raw) in text.split('\n').enumerate() {
+            let count = raw.chars().count() + 1;
             let raw = raw.strip_suffix('\r').unwrap_or(raw);
             let baseline = (ascent + i as f32 * line_step).round() as i64;
-            lines.push(self.layout_line(raw, size, spacing, baseline));
+            lines.push(self.layout_line(raw, size, spacing, baseline, first_char));
+            first_char += count;
         }
 
         // Align within the widest advance, then find the extent of boxes and ink together.
@@ -261,6 +302,7 @@ impl TextRasterizer {
             for g in &line.glyphs {
                 let g = Placed {
                     x: g.x + shift,
+                    pen: (g.pen.0 + shift as f32, g.pen.1 + shift as f32),
                     ..*g
                 };
                 left = left.min(g.x);
@@ -276,7 +318,21 @@ impl TextRasterizer {
         let (ox, oy) = (pad - left, pad - top);
         let mut coverage = vec![0_u8; width as usize * height as usize];
         let mut cache: HashMap<u16, Vec<u8>> = HashMap::new();
+        let mut ink_box: Option<[f32; 3]> = None;
         for g in &placed {
+            if let Some(ink) = &ink {
+                if !ink.contains(&g.char_index) {
+                    continue;
+                }
+                let (l, r) = (g.pen.0 + ox as f32, g.pen.1 + ox as f32);
+                let base = (g.baseline + oy) as f32;
+                ink_box = Some(match ink_box {
+                    // Only the first line the ink reaches.
+                    Some([l0, r0, b0]) if b0 == base => [l0.min(l), r0.max(r), b0],
+                    Some(b) => b,
+                    None => [l, r, base],
+                });
+            }
             let (x0, y0) = (g.x + ox, g.y + oy);
             let visible = g.width > 0
                 && g.height > 0
@@ -293,23 +349,32 @@ impl TextRasterizer {
             blit_max(&mut coverage, width, height, glyph, g, x0, y0);
         }
 
-        TextBitmap {
+        let bitmap = TextBitmap {
             width,
             height,
             coverage,
             missing,
             baseline: (oy as f32 + ascent).min(height as f32),
-        }
+        };
+        (bitmap, ink_box)
     }
 
     /// Places the glyphs of one line (no newline inside) with the baseline at `baseline`.
-    fn layout_line(&self, line: &str, size: f32, spacing: f32, baseline: i64) -> Line {
+    /// `first_char` is the index of the line's first character in the whole text.
+    fn layout_line(
+        &self,
+        line: &str,
+        size: f32,
+        spacing: f32,
+        baseline: i64,
+        first_char: usize,
+    ) -> Line {
         let space_advance = self.font.metrics(' ', size).advance_width;
         let mut out = Line::default();
         let mut pen = 0.0_f32;
         let mut prev: Option<u16> = None;
         let mut started = false;
-        for c in line.chars() {
+        for (k, c) in line.chars().enumerate() {
             let has = self.font.has_glyph(c);
             if !has && c.is_control() && !c.is_whitespace() {
                 continue;
@@ -339,6 +404,9 @@ impl TextRasterizer {
                 y: baseline - (i64::from(m.ymin) + height),
                 width: m.width as i64,
                 height,
+                char_index: first_char + k,
+                pen: (pen, pen + m.advance_width),
+                baseline,
             });
             pen += m.advance_width;
             prev = Some(index);
@@ -652,5 +720,60 @@ mod tests {
         std::fs::write(&good, EMBEDDED_FONT).unwrap();
         let r = TextRasterizer::from_file(&good).unwrap();
         assert!(ink(&r.render("ok", &style(12.0))) > 0);
+    }
+
+    #[test]
+    fn inked_part_keeps_the_layout_and_stays_in_its_box() {
+        let r = TextRasterizer::embedded();
+        let st = TextStyle {
+            size_px: 40.0,
+            align: Align::Center,
+            padding: 6,
+            ..TextStyle::default()
+        };
+        let text = "Hello big\nwide world";
+        let whole = r.render(text, &st);
+        // "wide" is chars 10..14 (the newline is char 9).
+        let (part, boxed) = r.render_ink(text, &st, 10..14);
+        assert_eq!((part.width, part.height), (whole.width, whole.height));
+        let [left, right, baseline] = boxed.unwrap();
+        assert!(left >= 0.0 && right <= whole.width as f32 && left < right);
+        // On the second line: below the first line's baseline.
+        assert!(baseline > whole.baseline + 20.0, "{baseline} vs {}", whole.baseline);
+        let mut inked = 0;
+        for y in 0..part.height {
+            for x in 0..part.width {
+                let i = (y * part.width + x) as usize;
+                // Never more ink than the whole text has there.
+                assert!(part.coverage[i] <= whole.coverage[i]);
+                if part.coverage[i] > 0 {
+                    inked += 1;
+                    assert!((x as f32) >= left - 2.0 && (x as f32) <= right + 2.0, "x {x}");
+                    assert!((y as f32) <= baseline + 12.0 && (y as f32) >= baseline - 40.0);
+                }
+            }
+        }
+        assert!(inked > 50, "the word is drawn");
+        // Inking every character gives the whole text back.
+        let (all, _) = r.render_ink(text, &st, 0..text.chars().count());
+        assert_eq!(all.coverage, whole.coverage);
+        // A space draws nothing; a range past the text reaches no character.
+        let (space, _) = r.render_ink(text, &st, 5..6);
+        assert_eq!(ink(&space), 0);
+        let (past, none) = r.render_ink(text, &st, 100..200);
+        assert_eq!(ink(&past), 0);
+        assert!(none.is_none());
+    }
+
+    #[test]
+    fn line_width_is_the_advance_render_aligns_by() {
+        let r = TextRasterizer::embedded();
+        let st = style(32.0);
+        let short = r.line_width("ab", &st);
+        let long = r.line_width("ab ab ab", &st);
+        assert!(long > 3.0 * short, "{long} vs {short}");
+        // A bitmap is at least as wide as its line's advance (ink may overhang).
+        let b = r.render("ab ab ab", &st);
+        assert!(b.width as f32 + 1.0 >= long);
     }
 }
