@@ -21,6 +21,7 @@ pub(crate) mod avatar;
 mod background;
 mod bars;
 mod bloom;
+mod captions;
 mod custom;
 mod image;
 mod particles;
@@ -37,6 +38,7 @@ pub use avatar::{AvatarLayer, NoFace};
 pub use background::BackgroundLayer;
 pub use bars::{Align, BarsLayer, GradientAlong};
 pub use bloom::BloomLayer;
+pub use captions::{CaptionsLayer, Highlight};
 pub use custom::CustomLayer;
 pub use image::{ImageLayer, Shape};
 pub use particles::{Emitter, ParticlesLayer};
@@ -373,6 +375,7 @@ layer_kinds! {
     Spectrogram(SpectrogramLayer),
     Particles(ParticlesLayer),
     Text(TextLayer),
+    Captions(CaptionsLayer),
     Progress(ProgressLayer),
     Vignette(VignetteLayer),
     Bloom(BloomLayer),
