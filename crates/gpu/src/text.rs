@@ -239,7 +239,15 @@ impl TextRasterizer {
         style: &TextStyle,
         ink: Range<usize>,
     ) -> (TextBitmap, Option<[f32; 3]>) {
-        self.rasterize(text, style, Some(ink))
+        self.rasterize(text, style, Some(&|i| ink.contains(&i)))
+    }
+
+    /// [`Self::render`] without the characters in `except` (the complement of
+    /// [`Self::render_ink`], same layout): the rest of a caption under its recoloured word, so
+    /// the word's anti-aliased edges do not show the base colour through.
+    pub fn render_except(&self, text: &str, style: &TextStyle, except: Range<usize>) -> TextBitmap {
+        self.rasterize(text, style, Some(&|i| !except.contains(&i)))
+            .0
     }
 
     /// The advance width of `line` (no newline inside) in pixels: what [`Self::render`] aligns
@@ -254,7 +262,7 @@ impl TextRasterizer {
         &self,
         text: &str,
         style: &TextStyle,
-        ink: Option<Range<usize>>,
+        ink: Option<&dyn Fn(usize) -> bool>,
     ) -> (TextBitmap, Option<[f32; 3]>) {
         let size = sanitize(style.size_px, 48.0, SIZE_RANGE.0, SIZE_RANGE.1);
         let line_factor = sanitize(style.line_height, 1.2, 0.0, 10.0);
@@ -320,8 +328,8 @@ impl TextRasterizer {
         let mut cache: HashMap<u16, Vec<u8>> = HashMap::new();
         let mut ink_box: Option<[f32; 3]> = None;
         for g in &placed {
-            if let Some(ink) = &ink {
-                if !ink.contains(&g.char_index) {
+            if let Some(ink) = ink {
+                if !ink(g.char_index) {
                     continue;
                 }
                 let (l, r) = (g.pen.0 + ox as f32, g.pen.1 + ox as f32);
@@ -739,7 +747,11 @@ mod tests {
         let [left, right, baseline] = boxed.unwrap();
         assert!(left >= 0.0 && right <= whole.width as f32 && left < right);
         // On the second line: below the first line's baseline.
-        assert!(baseline > whole.baseline + 20.0, "{baseline} vs {}", whole.baseline);
+        assert!(
+            baseline > whole.baseline + 20.0,
+            "{baseline} vs {}",
+            whole.baseline
+        );
         let mut inked = 0;
         for y in 0..part.height {
             for x in 0..part.width {
@@ -748,7 +760,10 @@ mod tests {
                 assert!(part.coverage[i] <= whole.coverage[i]);
                 if part.coverage[i] > 0 {
                     inked += 1;
-                    assert!((x as f32) >= left - 2.0 && (x as f32) <= right + 2.0, "x {x}");
+                    assert!(
+                        (x as f32) >= left - 2.0 && (x as f32) <= right + 2.0,
+                        "x {x}"
+                    );
                     assert!((y as f32) <= baseline + 12.0 && (y as f32) >= baseline - 40.0);
                 }
             }
@@ -757,6 +772,17 @@ mod tests {
         // Inking every character gives the whole text back.
         let (all, _) = r.render_ink(text, &st, 0..text.chars().count());
         assert_eq!(all.coverage, whole.coverage);
+        // The rest of the text without the word: together they are the whole text.
+        let rest = r.render_except(text, &st, 10..14);
+        for ((w, p), q) in whole
+            .coverage
+            .iter()
+            .zip(&part.coverage)
+            .zip(&rest.coverage)
+        {
+            assert_eq!(*w, (*p).max(*q));
+        }
+        assert!(ink(&rest) < ink(&whole));
         // A space draws nothing; a range past the text reaches no character.
         let (space, _) = r.render_ink(text, &st, 5..6);
         assert_eq!(ink(&space), 0);

@@ -73,8 +73,7 @@ fn parse_time(s: &str) -> Option<f64> {
     };
     let sec = sec.replace(',', ".");
     let (whole, frac) = sec.split_once('.').unwrap_or((&sec, "0"));
-    if m >= 60 || whole.len() != 2 || frac.is_empty() || !frac.bytes().all(|b| b.is_ascii_digit())
-    {
+    if m >= 60 || whole.len() != 2 || frac.is_empty() || !frac.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     let whole: u64 = whole.parse().ok()?;
@@ -113,7 +112,10 @@ fn blocks(text: &str) -> Vec<(usize, Vec<&str>)> {
                 out.push(b);
             }
         } else {
-            current.get_or_insert_with(|| (i + 1, Vec::new())).1.push(line);
+            current
+                .get_or_insert_with(|| (i + 1, Vec::new()))
+                .1
+                .push(line);
         }
     }
     out.extend(current);
@@ -380,8 +382,8 @@ fn parse_json(text: &str) -> Result<Vec<Cue>, String> {
         for (k, w) in seg.words.iter().enumerate() {
             let s = check(w.start, "word start")
                 .map_err(|e| format!("segments[{i}].words[{k}]: {e}"))?;
-            let e = check(w.end, "word end")
-                .map_err(|e| format!("segments[{i}].words[{k}]: {e}"))?;
+            let e =
+                check(w.end, "word end").map_err(|e| format!("segments[{i}].words[{k}]: {e}"))?;
             spans.push((s, e, w.word.as_str()));
         }
         cues.push(join_words(start, end, &spans));

@@ -203,7 +203,10 @@ impl LayerDef for CaptionsLayer {
             specs.push(spec(part.bar(&frame, [0.0; 4], None), None));
         }
         let text_at = specs.len();
-        specs.push(spec(part.text(&frame, [0.0; 2], false), Some(blank.clone())));
+        specs.push(spec(
+            part.text(&frame, [0.0; 2], false),
+            Some(blank.clone()),
+        ));
         if self.highlight == Highlight::Color {
             part.highlight_at = Some(specs.len());
             specs.push(spec(part.text(&frame, [0.0; 2], true), Some(blank)));
@@ -324,10 +327,7 @@ impl Captions {
     /// not ended.
     fn cue_at(&self, t: f64) -> Option<usize> {
         let started = self.cues.partition_point(|c| c.start <= t);
-        (0..started)
-            .rev()
-            .take(8)
-            .find(|&i| t < self.cues[i].end)
+        (0..started).rev().take(8).find(|&i| t < self.cues[i].end)
     }
 
     /// Wraps cue `index` into lines no wider than the wrap width (a word wider than that gets a
@@ -464,15 +464,16 @@ impl Captions {
         [x, y]
     }
 
-    /// A text layer's parameters (`highlight`: the spoken word's layer, no shadow).
+    /// A text layer's parameters (`highlight`: the spoken word's layer).
     fn text(&self, f: &Frame<'_>, origin: [f32; 2], highlight: bool) -> LayerKind {
         let l = &self.layer;
         let pad = self.style.padding as f32;
-        let (color, shadow) = if highlight {
-            (linear(l.highlight_color), [0.0; 4])
+        let color = linear(if highlight {
+            l.highlight_color
         } else {
-            (linear(l.color), l.shadow.map(linear).unwrap_or([0.0; 4]))
-        };
+            l.color
+        });
+        let shadow = l.shadow.map(linear).unwrap_or([0.0; 4]);
         LayerKind::Text(TextParams {
             rect: [
                 origin[0] - pad,
@@ -531,8 +532,17 @@ impl Captions {
                 let same_page = previous
                     .as_ref()
                     .is_some_and(|p| p.cue == s.cue && p.page == s.page);
-                if !same_page {
-                    let bitmap = self.raster().render(&text, &self.style);
+                let same_ink = same_page && previous.as_ref().is_some_and(|p| p.word == s.word);
+                // The base text: the whole page, or the page without its recoloured word.
+                let recolour = self.highlight_at.is_some();
+                if !same_page || (recolour && !same_ink) {
+                    let bitmap = match (&ink, recolour) {
+                        (Some(range), true) => {
+                            self.raster()
+                                .render_except(&text, &self.style, range.clone())
+                        }
+                        _ => self.raster().render(&text, &self.style),
+                    };
                     self.bitmap = (bitmap.width, bitmap.height);
                     slot.index = first + text_offset;
                     slot.set_image(&LayerImage::Coverage {
@@ -564,7 +574,9 @@ impl Captions {
                 let c = &self.cues[s.cue];
                 let fade = f64::from(self.layer.fade.0);
                 let edge = if fade > 0.0 {
-                    ((t - c.start) / fade).min((c.end - t) / fade).clamp(0.0, 1.0)
+                    ((t - c.start) / fade)
+                        .min((c.end - t) / fade)
+                        .clamp(0.0, 1.0)
                 } else {
                     1.0
                 };

@@ -28,14 +28,18 @@ fn subrip_cues_with_numbers_crlf_bom_and_markup() {
 
 #[test]
 fn subrip_errors_name_the_line() {
-    let bad_time = "1\n00:00:01,000 --> 00:00:02,500\nok\n\n2\n00:00:0x,000 --> 00:00:04,000\nbad\n";
+    let bad_time =
+        "1\n00:00:01,000 --> 00:00:02,500\nok\n\n2\n00:00:0x,000 --> 00:00:04,000\nbad\n";
     let e = srt(bad_time).unwrap_err();
     assert!(e.starts_with("line 6:"), "{e}");
     assert!(e.contains("00:00:0x,000"), "{e}");
 
     let backwards = "1\n00:00:05,000 --> 00:00:04,000\nbackwards\n";
     let e = srt(backwards).unwrap_err();
-    assert!(e.starts_with("line 2:") && e.contains("before it starts"), "{e}");
+    assert!(
+        e.starts_with("line 2:") && e.contains("before it starts"),
+        "{e}"
+    );
 
     let no_time = "1\nno time here\ntext\n";
     let e = srt(no_time).unwrap_err();
@@ -108,7 +112,10 @@ fn json_errors_name_line_and_column() {
     assert!(e.starts_with("line 3, column"), "{e}");
     let missing = "{\n  \"segments\": [\n    {\"end\": 2, \"text\": \"x\"}\n  ]\n}";
     let e = parse(Path::new("t.json"), missing).unwrap_err();
-    assert!(e.contains("missing field `start`") && e.starts_with("line 3"), "{e}");
+    assert!(
+        e.contains("missing field `start`") && e.starts_with("line 3"),
+        "{e}"
+    );
     let negative = r#"{"segments": [{"start": -1, "end": 2, "text": "x"}]}"#;
     let e = parse(Path::new("t.json"), negative).unwrap_err();
     assert!(e.starts_with("segments[0]:"), "{e}");
