@@ -265,10 +265,10 @@ color2 = "#ff5fd2"
 
 /// The six-layer 1080p scene of the visual-language issue: background image, bars, waveform,
 /// particles, text and a logo, encoder "null".
-fn write_six_layer_job(dir: &Path, audio: &Path, cover: &Path) -> PathBuf {
+fn write_six_layer_job(dir: &Path, audio: &Path, cover: &Path, name: &str, extra: &str) -> PathBuf {
     let job = format!(
         r##"audio = "{audio}"
-output = "six-layers.mp4"
+output = "{name}.mp4"
 
 [video]
 width = 1920
@@ -308,11 +308,11 @@ kind = "image"
 path = "{cover}"
 shape = "circle"
 rect = [0.86, 0.04, 0.1, 0.18]
-"##,
+{extra}"##,
         audio = audio.display(),
         cover = cover.display()
     );
-    let path = dir.join("six-layers.toml");
+    let path = dir.join(format!("{name}.toml"));
     let _ = std::fs::write(&path, job);
     path
 }
@@ -492,7 +492,15 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
     let job_1080 = write_job(&work, "ours-1080p", &audio, 1920, 1080, "x264");
     let job_null = write_job(&work, "ours-null-1080p", &audio, 1920, 1080, "null");
     let job_4k = write_job(&work, "ours-2160p", &audio, 3840, 2160, "x264");
-    let job_six = write_six_layer_job(&work, &audio, &root.join("assets/cover.jpg"));
+    let cover = root.join("assets/cover.jpg");
+    let job_six = write_six_layer_job(&work, &audio, &cover, "six-layers", "");
+    // The same plus word-highlighted captions: a word every 0.3 s, 8 words a cue.
+    let transcript = write_transcript(&work, o.seconds)?;
+    let captions = format!(
+        "\n[[layer]]\nkind = \"captions\"\nfile = \"{}\"\nbox_color = \"#00000080\"\n",
+        transcript.display()
+    );
+    let job_captions = write_six_layer_job(&work, &audio, &cover, "six-layers-captions", &captions);
     let frames = (o.seconds * 30.0).round() as u64;
     let frames_4k = (o.seconds_4k.min(o.seconds) * 30.0).round() as u64;
 
@@ -542,6 +550,14 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
             ..Default::default()
         },
         Row {
+            name: "ours_null_1080p_captions",
+            what: "ours, as the six-layer row plus a captions layer (Whisper JSON, a word every \
+                   0.3 s highlighted, box)"
+                .into(),
+            frames,
+            ..Default::default()
+        },
+        Row {
             name: "ours_x264_2160p",
             what: "ours, 3840x2160@30, x264 veryfast CRF 20, AAC".into(),
             frames: frames_4k,
@@ -574,6 +590,7 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
                 "ffmpeg_floor_1080p" => floor(&raw, &work.join("floor.mp4")),
                 "ours_null_1080p" => renderer(&bin, &job_null, o.seconds),
                 "ours_null_1080p_six_layers" => renderer(&bin, &job_six, o.seconds),
+                "ours_null_1080p_captions" => renderer(&bin, &job_captions, o.seconds),
                 "baseline_x264_1080p" => renderer(&base, &job_1080, o.seconds),
                 "baseline_null_1080p_six_layers" => renderer(&base, &job_six, o.seconds),
                 _ => renderer(&bin, &job_4k, o.seconds_4k.min(o.seconds)),
@@ -647,8 +664,10 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
     };
     let vs_showfreqs = pair(0, 1);
     let vs_floor = pair(0, 2);
-    // Ours over the baseline build, where one was given (rows 6 and 7 mirror rows 0 and 4).
-    let vs_baseline = o.baseline.as_ref().map(|b| (b, pair(0, 6), pair(4, 7)));
+    // The captions layer's cost: six layers + captions over six layers.
+    let captions_cost = pair(5, 4);
+    // Ours over the baseline build, where one was given (rows 7 and 8 mirror rows 0 and 4).
+    let vs_baseline = o.baseline.as_ref().map(|b| (b, pair(0, 7), pair(4, 8)));
 
     let date = first_line("date", "-u");
     let (cpu, cores, mem_gb) = machine();
@@ -714,8 +733,17 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
         md,
         "Wall-time ratios, pair by pair within a repeat (median [min-max]):\n\n\
          - ours x264 / ffmpeg showfreqs: {:.2} [{:.2}-{:.2}]\n\
-         - ours x264 / encoder floor: {:.2} [{:.2}-{:.2}]\n",
-        vs_showfreqs.0, vs_showfreqs.1, vs_showfreqs.2, vs_floor.0, vs_floor.1, vs_floor.2
+         - ours x264 / encoder floor: {:.2} [{:.2}-{:.2}]\n\
+         - six layers + captions / six layers (null 1080p): {:.2} [{:.2}-{:.2}]\n",
+        vs_showfreqs.0,
+        vs_showfreqs.1,
+        vs_showfreqs.2,
+        vs_floor.0,
+        vs_floor.1,
+        vs_floor.2,
+        captions_cost.0,
+        captions_cost.1,
+        captions_cost.2
     )?;
     if let Some((b, x264, six)) = vs_baseline {
         writeln!(
@@ -794,6 +822,39 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
     println!("{md}");
     println!("wrote docs/BENCHMARKS.md and {json_name}");
     Ok(())
+}
+
+/// A Whisper-style transcript for `seconds` of audio: a word every 0.3 s, 8 words a cue.
+fn write_transcript(dir: &Path, seconds: f64) -> anyhow::Result<PathBuf> {
+    let words = ["every", "word", "lights", "up", "as", "it", "is", "spoken"];
+    let mut segments = Vec::new();
+    let mut t = 0.2;
+    while t + 2.4 <= seconds {
+        let ws: Vec<String> = words
+            .iter()
+            .enumerate()
+            .map(|(k, w)| {
+                let s = t + 0.3 * k as f64;
+                format!(
+                    r#"{{"word": " {w}", "start": {s:.2}, "end": {:.2}}}"#,
+                    s + 0.3
+                )
+            })
+            .collect();
+        segments.push(format!(
+            r#"{{"start": {t:.2}, "end": {:.2}, "text": " {}", "words": [{}]}}"#,
+            t + 2.4,
+            words.join(" "),
+            ws.join(", ")
+        ));
+        t += 2.5;
+    }
+    let path = dir.join("transcript.json");
+    std::fs::write(
+        &path,
+        format!("{{\"segments\": [{}]}}\n", segments.join(",\n")),
+    )?;
+    Ok(path)
 }
 
 /// Puts `md` (one `## ...` section) at the top of docs/BENCHMARKS.md, under the title and its
