@@ -131,3 +131,32 @@ fn null_encoder_renders_without_output() {
     );
     assert!(!dir.path("never.mp4").exists());
 }
+
+#[test]
+fn a_first_run_without_xdg_runtime_dir_is_quiet() {
+    if !have_gpu("a_first_run_without_xdg_runtime_dir_is_quiet") {
+        return;
+    }
+    let dir = Scratch::new("e2e-runtime-dir");
+    std::fs::write(dir.path("tone.wav"), tone_wav(16_000, 1.0)).expect("write wav");
+    let job = write_job(
+        dir.dir(),
+        "job.toml",
+        "tone.wav",
+        "never.mp4",
+        "encoder = \"null\"",
+    );
+    // Unset, and set to something that is not a folder: the Vulkan loader complains about both.
+    for value in [None, Some("/nonexistent/runtime")] {
+        let mut cmd = std::process::Command::new(renderer_bin());
+        cmd.arg(&job);
+        match value {
+            None => cmd.env_remove("XDG_RUNTIME_DIR"),
+            Some(v) => cmd.env("XDG_RUNTIME_DIR", v),
+        };
+        let out = cmd.output().expect("run renderer");
+        let err = stderr(&out);
+        assert!(out.status.success(), "renderer failed: {err}");
+        assert!(!err.contains("XDG_RUNTIME_DIR"), "loader noise ({value:?}):\n{err}");
+    }
+}

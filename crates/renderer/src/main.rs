@@ -89,7 +89,31 @@ struct Cli {
     quiet: bool,
 }
 
+/// The Vulkan loader prints "XDG_RUNTIME_DIR is invalid or not set" twice on every start
+/// without one: where it is unset or not a folder, point it at a private folder of ours
+/// (`$TMPDIR/renderer-runtime-<uid>`, mode 0700, owned by us) so a first run is clean.
+fn ensure_runtime_dir() {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    if std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| std::path::Path::new(&d).is_dir()) {
+        return;
+    }
+    let Ok(me) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("renderer-runtime-{me}"));
+    let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+    // Only a folder that is ours and private (another user could have made the name first).
+    let private = std::fs::symlink_metadata(&dir)
+        .is_ok_and(|m| m.is_dir() && m.uid() == me && m.permissions().mode() & 0o077 == 0);
+    if private {
+        // SAFETY: called first thing in `main`, before any other thread exists, so nothing
+        // reads the environment concurrently.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
+    }
+}
+
 fn main() -> ExitCode {
+    ensure_runtime_dir();
     if std::env::args_os().nth(1).is_some_and(|a| a == "join") {
         let args = std::iter::once(std::ffi::OsString::from("renderer join"))
             .chain(std::env::args_os().skip(2));
