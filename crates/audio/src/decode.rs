@@ -417,7 +417,10 @@ thread_local! {
 /// headers, e.g. a 0 Hz WAV) becomes [`AudioError::Corrupt`] instead of taking the process down.
 /// The panic hook installed once here stays silent for such panics and defers to the previous
 /// hook for every other one.
-fn guard<T>(path: &Path, f: impl FnOnce() -> Result<T, AudioError>) -> Result<T, AudioError> {
+pub(crate) fn guard<T>(
+    path: &Path,
+    f: impl FnOnce() -> Result<T, AudioError>,
+) -> Result<T, AudioError> {
     static HOOK: std::sync::Once = std::sync::Once::new();
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();

@@ -31,6 +31,7 @@ mod error;
 mod features;
 mod loudness;
 mod onset;
+mod tags;
 pub mod wav;
 
 pub use analysis::{AnalysisConfig, FrameAnalyzer, FrameBuffers, WARMUP_SECONDS};
@@ -40,3 +41,4 @@ pub use dynamics::{PeakHold, Smoother};
 pub use error::AudioError;
 pub use features::FrameFeatures;
 pub use loudness::KWeighting;
+pub use tags::{Cover, Tags, read_tags};
