@@ -157,6 +157,124 @@ fn a_first_run_without_xdg_runtime_dir_is_quiet() {
         let out = cmd.output().expect("run renderer");
         let err = stderr(&out);
         assert!(out.status.success(), "renderer failed: {err}");
-        assert!(!err.contains("XDG_RUNTIME_DIR"), "loader noise ({value:?}):\n{err}");
+        assert!(
+            !err.contains("XDG_RUNTIME_DIR"),
+            "loader noise ({value:?}):\n{err}"
+        );
     }
+}
+
+/// A 3 s tagged MP3 made by ffmpeg: title "Night Drive", artist "Ana".
+fn tagged_mp3(dir: &Scratch) -> std::path::PathBuf {
+    let song = dir.path("song.mp3");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=330:duration=3",
+        "-c:a",
+        "libmp3lame",
+        "-metadata",
+        "title=Night Drive",
+        "-metadata",
+        "artist=Ana",
+        song.to_str().expect("utf-8 path"),
+    ]);
+    song
+}
+
+#[test]
+fn an_audio_file_renders_with_a_built_in_style() {
+    if !have_gpu("an_audio_file_renders_with_a_built_in_style")
+        || !require_ffmpeg("an_audio_file_renders_with_a_built_in_style")
+    {
+        return;
+    }
+    let dir = Scratch::new("e2e-audio-in");
+    let song = tagged_mp3(&dir);
+    let song_arg = song.to_str().expect("utf-8 path");
+    // No job file: the style's job, 1920x1080 scaled to 480x270, written beside the song.
+    let out = run_renderer(
+        &[song_arg, "--style", "oscilloscope", "--scale", "0.25"],
+        &[],
+    );
+    assert!(out.status.success(), "renderer failed: {}", stderr(&out));
+    check_mp4(&dir.path("song.mp4"), 3.0, 30.0, 480, 270);
+
+    // --print-job: a job that renders as it is, titled from the tags.
+    let out = run_renderer(&[song_arg, "--print-job", "--style", "vertical-short"], &[]);
+    assert!(out.status.success(), "print-job failed: {}", stderr(&out));
+    let text = String::from_utf8(out.stdout).expect("utf-8 job");
+    assert!(
+        text.contains("text = \"Night Drive\"") && text.contains("text = \"Ana\""),
+        "{text}"
+    );
+    let job = dir.path("printed.toml");
+    std::fs::write(&job, &text).expect("write job");
+    let png = dir.path("printed.png");
+    let out = run_renderer(
+        &[
+            job.to_str().expect("utf-8 path"),
+            "--preview",
+            "1",
+            "--scale",
+            "0.25",
+            "--output",
+            png.to_str().expect("utf-8 path"),
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "the printed job renders: {}",
+        stderr(&out)
+    );
+    let (w, h) = image::image_dimensions(&png).expect("preview png");
+    assert_eq!((w, h), (270, 480), "9:16 at a quarter");
+
+    // Every style is listed; an unknown one is an invalid argument naming them.
+    let out = run_renderer(&["--styles"], &[]);
+    let list = String::from_utf8_lossy(&out.stdout);
+    for name in ["neon-bars", "radial-cover", "vertical-captions"] {
+        assert!(list.contains(name), "--styles lacks {name}:\n{list}");
+    }
+    let out = run_renderer(&[song_arg, "--style", "neon"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("neon-bars"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_job_without_layers_gets_the_default_style() {
+    if !have_gpu("a_job_without_layers_gets_the_default_style") {
+        return;
+    }
+    let dir = Scratch::new("e2e-no-layers");
+    std::fs::write(dir.path("tone.wav"), tone_wav(16_000, 2.0)).expect("write wav");
+    let job = dir.path("job.toml");
+    std::fs::write(&job, "audio = \"tone.wav\"\n").expect("write job");
+    let png = dir.path("still.png");
+    let out = run_renderer(
+        &[
+            job.to_str().expect("utf-8 path"),
+            "--preview",
+            "1",
+            "--scale",
+            "0.25",
+            "--output",
+            png.to_str().expect("utf-8 path"),
+        ],
+        &[],
+    );
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("default style \"neon-bars\""),
+        "said in the log:\n{err}"
+    );
+    // Not an empty frame: the style draws (its background is not black).
+    let rgb = image::open(&png).expect("png").to_rgb8();
+    assert!(
+        rgb.pixels().any(|p| p.0.iter().any(|&c| c > 24)),
+        "the style drew nothing"
+    );
 }

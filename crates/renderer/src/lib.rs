@@ -41,6 +41,7 @@ mod nvenc_out;
 mod preflight;
 mod render;
 mod scene;
+pub mod styles;
 
 pub use job::{Job, JobError};
 pub use render::{

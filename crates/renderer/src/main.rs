@@ -1,4 +1,5 @@
-//! `renderer JOB.toml`: render a job file to an MP4.
+//! `renderer JOB.toml`: render a job file to an MP4; `renderer SONG.mp3 [--style NAME]`: render
+//! an audio file with a built-in style.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -27,6 +28,11 @@ mod exit {
 /// draws every frame on the GPU and encodes an MP4 (H.264 + AAC). Options override the job file.
 /// Several JOBs (or folders of *.toml jobs) render one after the other on one GPU device.
 ///
+/// Or give an audio file instead of a job: `renderer song.mp3` renders it with a built-in style
+/// (`--style NAME`, default neon-bars; `--styles` lists them) into song.mp4, titled from its
+/// tags; `--captions talk.srt` adds word-timed captions; `--print-job` prints the job instead,
+/// to edit and render later.
+///
 /// Split a long render across machines: `renderer JOB --segment I/N` renders part I of N
 /// (video only), `renderer join JOB SEGMENTS... --output OUT.mp4` joins them without
 /// re-encoding and muxes the audio once (see `renderer join --help`).
@@ -37,8 +43,21 @@ mod exit {
 #[command(name = "renderer", version, allow_negative_numbers = true)]
 struct Cli {
     /// Job file(s) (TOML), or folders of them (their *.toml files, in name order).
-    #[arg(required_unless_present = "list_adapters", value_name = "JOB")]
+    /// Or one audio file (any other extension), rendered with a built-in style.
+    #[arg(required_unless_present_any = ["list_adapters", "styles"], value_name = "JOB")]
     jobs: Vec<PathBuf>,
+    /// The built-in style for an audio file (see --styles; default neon-bars).
+    #[arg(long, value_name = "NAME")]
+    style: Option<String>,
+    /// List the built-in styles and exit.
+    #[arg(long)]
+    styles: bool,
+    /// With an audio file: print the job the style makes for it (TOML) and exit.
+    #[arg(long)]
+    print_job: bool,
+    /// With an audio file: a transcript (SRT, WebVTT or Whisper JSON) shown as captions.
+    #[arg(long, value_name = "FILE")]
+    captions: Option<PathBuf>,
     /// List the GPU adapters this machine offers (one per line) and exit.
     #[arg(long)]
     list_adapters: bool,
@@ -325,6 +344,26 @@ fn run(cli: &Cli, signals: &Signals) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    if cli.styles {
+        for (name, about) in renderer::styles::list() {
+            println!("{name:<18} {about}");
+        }
+        return Ok(());
+    }
+    if let [one] = cli.jobs.as_slice()
+        && is_audio(one)
+    {
+        return run_audio(cli, signals, one);
+    }
+    if cli.style.is_some() || cli.print_job || cli.captions.is_some() {
+        return Err(renderer::JobError::Invalid {
+            what: "arguments".into(),
+            message: "--style, --print-job and --captions take one audio file (e.g. `renderer \
+                      song.mp3 --style neon-bars`), not a job"
+                .into(),
+        }
+        .into());
+    }
     let jobs = expand_jobs(&cli.jobs)?;
     match jobs.as_slice() {
         [] => anyhow::bail!("no job file given (see --help)"),
@@ -384,13 +423,52 @@ fn run(cli: &Cli, signals: &Signals) -> anyhow::Result<()> {
     }
 }
 
+/// True for a path that is an audio file rather than a job: not `.toml`, not a folder, and
+/// something the decoder opens.
+fn is_audio(path: &std::path::Path) -> bool {
+    let toml = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+    !toml && path.is_file() && audio::AudioDecoder::open(path).is_ok()
+}
+
+/// Renders (or, with --print-job, prints the job for) an audio file with a built-in style.
+fn run_audio(cli: &Cli, signals: &Signals, audio: &std::path::Path) -> anyhow::Result<()> {
+    let style = cli
+        .style
+        .as_deref()
+        .unwrap_or(renderer::styles::DEFAULT_STYLE);
+    let output = if cli.preview.is_some() {
+        None
+    } else {
+        cli.output.as_deref()
+    };
+    let text = renderer::styles::job_for_audio(style, audio, output, cli.captions.as_deref())?;
+    if cli.print_job {
+        print!("{text}");
+        return Ok(());
+    }
+    let name = format!("{} (style {style})", audio.display());
+    let job = Job::from_toml_str(&text, &name, std::path::Path::new(""))?;
+    run_job(cli, signals, job, None)
+}
+
 fn run_one(
     cli: &Cli,
     signals: &Signals,
     job_path: &std::path::Path,
     gpu: Option<gpu::GpuContext>,
 ) -> anyhow::Result<()> {
-    let mut job = Job::from_file(job_path)?;
+    let job = Job::from_file(job_path)?;
+    run_job(cli, signals, job, gpu)
+}
+
+fn run_job(
+    cli: &Cli,
+    signals: &Signals,
+    mut job: Job,
+    gpu: Option<gpu::GpuContext>,
+) -> anyhow::Result<()> {
     apply_overrides(&mut job, cli)?;
 
     if let Some(time) = cli.preview {

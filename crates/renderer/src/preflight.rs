@@ -2,13 +2,22 @@
 //! from parsing (which stays pure: what the fuzzer runs). Each layer kind runs its own
 //! ([`crate::layers::LayerDef::preflight`]: a custom layer reads and validates its shader once
 //! and keeps it for the render); then a full-frame avatar over a face video gives the output
-//! the video's size and rate where the job sets neither.
+//! the video's size and rate where the job sets neither. A job without layers gets the default
+//! style ([`crate::styles`]), titled from the audio's tags.
 
 use crate::job::{Dimension, Fps, Job, JobError, Layer};
 use crate::layers::picture::is_still;
 
 /// Runs the preflight on `job`; `name` (the job file) labels errors.
 pub(crate) fn run(job: &mut Job, name: &str) -> Result<(), JobError> {
+    if job.layers.is_empty() {
+        job.layers = crate::styles::default_layers(&job.audio)?;
+        log::info!(
+            "{name}: no [[layer]]: drawn with the default style \"{}\" (renderer --styles lists \
+             the others; renderer --print-job AUDIO --style NAME prints one to start from)",
+            crate::styles::DEFAULT_STYLE
+        );
+    }
     // Custom shaders are validated now, so a typo is a job error (exit status 2) that names
     // the shader file, line and column, before any audio or GPU work.
     for layer in &mut job.layers {
