@@ -93,6 +93,8 @@ fn titles_artists_and_covers_come_from_the_files_tags() {
     assert_eq!((tags.title, tags.artist, tags.cover), (None, None, None));
 
     let missing = dir.path("missing.mp3");
-    let err = read_tags(&missing).unwrap_err().to_string();
+    let err = read_tags(&missing)
+        .expect_err("a missing file is an error")
+        .to_string();
     assert!(err.contains("missing.mp3"), "{err}");
 }
