@@ -31,6 +31,7 @@ mod error;
 mod features;
 mod loudness;
 mod onset;
+mod r128;
 mod tags;
 pub mod wav;
 
@@ -41,4 +42,5 @@ pub use dynamics::{PeakHold, Smoother};
 pub use error::AudioError;
 pub use features::FrameFeatures;
 pub use loudness::KWeighting;
+pub use r128::{LoudnessStats, measure_loudness};
 pub use tags::{Cover, Tags, read_tags};

@@ -165,10 +165,20 @@ impl AudioFacts {
             None => None,
         };
         Ok(Self {
-            title,
-            artist: tags.artist,
+            title: shorten(&title),
+            artist: tags.artist.as_deref().map(shorten),
             cover,
         })
+    }
+}
+
+/// A title line's text: at most 120 characters (a longer one ends in "…").
+fn shorten(s: &str) -> String {
+    const MAX: usize = 120;
+    if s.chars().count() <= MAX {
+        s.to_owned()
+    } else {
+        s.chars().take(MAX - 1).chain(['…']).collect()
     }
 }
 
@@ -418,6 +428,14 @@ mod tests {
             .map(|l| l["text"].as_str().unwrap())
             .collect();
         assert_eq!(texts, ["Night Drive", "{elapsed} / {total}"]);
+    }
+
+    #[test]
+    fn titles_are_kept_short() {
+        assert_eq!(shorten("Night Drive"), "Night Drive");
+        let long = shorten(&"x".repeat(100_000));
+        assert_eq!(long.chars().count(), 120);
+        assert!(long.ends_with('…'));
     }
 
     #[test]
