@@ -39,6 +39,19 @@ pub struct AudioInput {
     pub start: f64,
     /// Seconds of audio to use.
     pub duration: f64,
+    /// An ffmpeg audio filter chain applied before encoding (e.g. loudness normalisation);
+    /// its output is resampled to 48 kHz.
+    pub filter: Option<String>,
+}
+
+impl AudioInput {
+    /// ffmpeg arguments for the filter, if any.
+    pub(crate) fn filter_args(&self) -> Vec<String> {
+        match &self.filter {
+            Some(f) => vec!["-af".into(), f.clone(), "-ar".into(), "48000".into()],
+            None => Vec::new(),
+        }
+    }
 }
 
 /// Everything ffmpeg needs to know.
@@ -185,8 +198,11 @@ impl EncoderSettings {
             "-color_trc",
             "bt709",
         ]);
-        if self.audio.is_some() {
-            push(&["-c:a", "aac", "-b:a", &format!("{}k", self.audio_kbps)]);
+        if let Some(audio) = &self.audio {
+            let kbps = format!("{}k", self.audio_kbps);
+            let filter = audio.filter_args();
+            push(&filter.iter().map(String::as_str).collect::<Vec<_>>());
+            push(&["-c:a", "aac", "-b:a", &kbps]);
         }
         if let Some(comment) = &self.comment {
             push(&["-metadata", &format!("comment={comment}")]);

@@ -81,7 +81,8 @@ pub fn join_segments(
         .arg(&a.path);
     }
     cmd.args(["-map", "0:v:0"]);
-    if audio.is_some() {
+    if let Some(a) = audio {
+        cmd.args(a.filter_args());
         cmd.args([
             "-map",
             "1:a:0",

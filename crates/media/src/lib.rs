@@ -10,6 +10,7 @@
 mod encoder;
 mod error;
 mod join;
+mod loudness;
 mod process;
 pub mod video;
 
@@ -19,6 +20,7 @@ pub use encoder::{
 };
 pub use error::MediaError;
 pub use join::{join_segments, probe_comment};
+pub use loudness::filtered_loudness;
 pub use process::{
     ChildUsage, FfmpegInfo, ffmpeg_program, ffprobe_program, probe_ffmpeg, wait_with_usage,
 };

@@ -111,6 +111,7 @@ fn mux(codec: VideoCodec, encoder: &str, format: &str, extra: &[&str]) {
             path: wav,
             start: 0.0,
             duration: FRAMES as f64 / FPS,
+            filter: None,
         }),
         audio_kbps: 96,
         output: output.clone(),

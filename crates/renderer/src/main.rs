@@ -87,6 +87,10 @@ struct Cli {
     /// Frames per second.
     #[arg(long)]
     fps: Option<f64>,
+    /// Normalise the audio track to this integrated loudness, LUFS (EBU R128; e.g. -16 for
+    /// podcasts, -14 for streaming), under the job's true-peak ceiling (default -1 dBTP).
+    #[arg(long, value_name = "LUFS")]
+    loudness: Option<f64>,
     /// Multiply the output size by this factor (e.g. 0.5 for a quick draft); lengths in a job
     /// scale with the frame, so the picture looks the same.
     #[arg(long)]
@@ -253,6 +257,9 @@ fn apply_overrides(job: &mut Job, cli: &Cli) -> Result<(), renderer::JobError> {
     }
     if let Some(f) = cli.fps {
         job.video.fps = Fps::try_from(f).map_err(|m| bad("--fps", m))?;
+    }
+    if let Some(l) = cli.loudness {
+        job.loudness = Some(renderer::job::Lufs::try_from(l).map_err(|m| bad("--loudness", m))?);
     }
     if let Some(a) = &cli.adapter {
         job.video.adapter = a.clone();

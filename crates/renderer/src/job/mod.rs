@@ -48,6 +48,49 @@ fn invalid(what: &str, message: impl Into<String>) -> JobError {
     }
 }
 
+/// An integrated loudness target in LUFS, -70..=-5 (EBU R128: -23; streaming and podcasts:
+/// -14 to -16).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Deserialize)]
+#[serde(try_from = "f64")]
+pub struct Lufs(pub f64);
+
+impl TryFrom<f64> for Lufs {
+    type Error = String;
+    fn try_from(v: f64) -> Result<Self, String> {
+        if v.is_finite() && (-70.0..=-5.0).contains(&v) {
+            Ok(Self(v))
+        } else {
+            Err(format!(
+                "loudness must be a target in LUFS between -70 and -5 (e.g. -16), got {v}"
+            ))
+        }
+    }
+}
+
+/// A true-peak ceiling in dBTP, -9..=0.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Deserialize)]
+#[serde(try_from = "f64")]
+pub struct TruePeak(pub f64);
+
+impl TryFrom<f64> for TruePeak {
+    type Error = String;
+    fn try_from(v: f64) -> Result<Self, String> {
+        if v.is_finite() && (-9.0..=0.0).contains(&v) {
+            Ok(Self(v))
+        } else {
+            Err(format!(
+                "true_peak must be a ceiling in dBTP between -9 and 0 (e.g. -1), got {v}"
+            ))
+        }
+    }
+}
+
+impl Default for TruePeak {
+    fn default() -> Self {
+        Self(-1.0)
+    }
+}
+
 /// A number in 0..=1.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Deserialize)]
 #[serde(try_from = "f64")]
@@ -188,6 +231,10 @@ pub struct Job {
     pub start: f64,
     /// Seconds to render; omit for the rest of the audio.
     pub duration: Option<f64>,
+    /// Normalise the output's audio to this integrated loudness (off when `None`).
+    pub loudness: Option<Lufs>,
+    /// The true-peak ceiling of a normalised audio track.
+    pub true_peak: TruePeak,
     pub video: VideoSettings,
     /// `[analysis]` settings.
     pub analysis: AnalysisSettings,
@@ -208,6 +255,10 @@ struct JobHead {
     start: f64,
     #[serde(default)]
     duration: Option<f64>,
+    #[serde(default)]
+    loudness: Option<Lufs>,
+    #[serde(default)]
+    true_peak: TruePeak,
     #[serde(default)]
     video: VideoSettings,
     #[serde(default)]
@@ -276,6 +327,8 @@ fn parse_document(text: &str) -> Result<Job, toml::de::Error> {
         output: head.output,
         start: head.start,
         duration: head.duration,
+        loudness: head.loudness,
+        true_peak: head.true_peak,
         video: head.video,
         analysis: head.analysis,
         layers,
@@ -320,6 +373,8 @@ impl Job {
             output: output.into(),
             start: 0.0,
             duration: None,
+            loudness: None,
+            true_peak: TruePeak::default(),
             video: VideoSettings::default(),
             analysis: AnalysisSettings::default(),
             layers: vec![

@@ -13,6 +13,7 @@ use crate::job::Job;
 use crate::{RenderError, memory};
 
 mod analysis;
+mod loudness;
 mod open;
 mod plan;
 mod segments;
@@ -184,6 +185,8 @@ pub struct RenderSummary {
     pub output: Option<std::path::PathBuf>,
     /// Corrupt audio packets replaced by silence.
     pub skipped_audio_packets: usize,
+    /// With `loudness`: the input's and the output's integrated loudness, LUFS.
+    pub loudness: Option<(f64, Option<f64>)>,
 }
 
 impl RenderSummary {
@@ -218,6 +221,12 @@ impl std::fmt::Display for RenderSummary {
         )?;
         if let Some(out) = &self.output {
             write!(f, ", output {}", out.display())?;
+        }
+        if let Some((input, output)) = self.loudness {
+            match output {
+                Some(o) => write!(f, ", loudness {input:.1} -> {o:.1} LUFS")?,
+                None => write!(f, ", loudness {input:.1} LUFS (output not measured)")?,
+            }
         }
         Ok(())
     }
@@ -254,7 +263,13 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
         None => job.output.clone(),
     };
     let plan = pipeline.plan;
-    let writer = Writer::spawn(spawn_ffmpeg(job, &plan, segment, encoder, &output)?)?;
+    // Segments are video only: their audio is normalised where `join` muxes it.
+    let loudness = match (segment, encoder.ffmpeg_codec()) {
+        (None, Some(_)) => loudness::plan(job, plan.frames as f64 / plan.fps)?,
+        _ => None,
+    };
+    let filter = loudness.as_ref().map(|(_, f)| f.clone());
+    let writer = Writer::spawn(spawn_ffmpeg(job, &plan, segment, encoder, &output, filter)?)?;
     let (chunk_tx, chunk_rx) = sync_channel::<Chunk>(2);
     let analysis = spawn_analysis(analyzer, chunk_tx)?;
 
@@ -268,6 +283,9 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
     drop(sink);
     drop(chunk_rx);
     let (analysis_end, stats) = finish(looped, analysis, done, plan.frames, writer)?;
+    let seconds = plan.frames as f64 / plan.fps;
+    let loudness =
+        loudness.map(|(m, _)| (m.integrated, loudness::measure_output(&output, seconds)));
     Ok(RenderSummary {
         frames: done,
         video_seconds: plan.frames as f64 / plan.fps,
@@ -278,6 +296,7 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
         ffmpeg_peak_rss: stats.map(|s| s.ffmpeg_peak_rss),
         output: stats.map(|_| output),
         skipped_audio_packets: analysis_end.skipped_packets,
+        loudness,
     })
 }
 
@@ -305,6 +324,7 @@ fn spawn_ffmpeg(
     segment: Option<Segment>,
     encoder: Encoder,
     output: &std::path::Path,
+    filter: Option<String>,
 ) -> Result<Option<FfmpegEncoder>, RenderError> {
     let Some(codec) = encoder.ffmpeg_codec() else {
         return Ok(None);
@@ -322,6 +342,7 @@ fn spawn_ffmpeg(
             path: job.audio.clone(),
             start: job.start,
             duration: plan.frames as f64 / plan.fps,
+            filter,
         }),
         audio_kbps: AUDIO_KBPS,
         output: output.to_owned(),

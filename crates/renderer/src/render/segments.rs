@@ -159,12 +159,14 @@ pub fn join(
         .into_iter()
         .map(|(t, p)| (p, t.frames as f64 / fps))
         .collect();
+    let filter = super::loudness::plan(job, whole.seconds)?.map(|(_, f)| f);
     media::join_segments(
         &paths,
         Some(&AudioInput {
             path: job.audio.clone(),
             start: job.start,
             duration: whole.seconds,
+            filter,
         }),
         AUDIO_KBPS,
         output,
