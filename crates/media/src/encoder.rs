@@ -72,6 +72,8 @@ pub struct EncoderSettings {
     pub output: PathBuf,
     /// Written as the MP4's `comment` tag (segments carry their identity in it).
     pub comment: Option<String>,
+    /// Chapter marks written into the MP4 (none: no chapters).
+    pub chapters: Vec<crate::ChapterMark>,
 }
 
 /// x264's presets, fastest first.
@@ -168,10 +170,22 @@ impl EncoderSettings {
             push(&["-ss", &start, "-t", &duration, "-i"]);
             a.push(audio.path.to_string_lossy().into_owned());
         }
+        if !self.chapters.is_empty() {
+            a.extend(["-f".into(), "ffmetadata".into(), "-i".into()]);
+            a.push(
+                crate::chapters::path_for(temp)
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+        }
         let mut push = |items: &[&str]| a.extend(items.iter().map(|s| s.to_string()));
         push(&["-map", "0:v:0"]);
         if self.audio.is_some() {
             push(&["-map", "1:a:0"]);
+        }
+        if !self.chapters.is_empty() {
+            let input = 1 + usize::from(self.audio.is_some());
+            push(&["-map_chapters", &input.to_string()]);
         }
         match self.codec {
             // NV12 goes to libx264 as is (it encodes NV12 natively): no CPU-side conversion.
@@ -263,6 +277,10 @@ impl FfmpegEncoder {
             path: temp.clone(),
             source,
         })?;
+        if let Err(e) = crate::chapters::write(&temp, &settings.chapters) {
+            let _ = std::fs::remove_file(&temp);
+            return Err(e);
+        }
         let program = ffmpeg_program();
         let spawned = Command::new(&program)
             .args(settings.args(&temp))
@@ -274,6 +292,7 @@ impl FfmpegEncoder {
             Ok(c) => c,
             Err(e) => {
                 let _ = std::fs::remove_file(&temp);
+                let _ = std::fs::remove_file(crate::chapters::path_for(&temp));
                 return Err(spawn_error(&program, e));
             }
         };
@@ -457,6 +476,7 @@ impl Drop for FfmpegEncoder {
         self.join_stderr();
         // After a successful finish the temp file was renamed away; otherwise remove it.
         let _ = std::fs::remove_file(&self.temp);
+        let _ = std::fs::remove_file(crate::chapters::path_for(&self.temp));
     }
 }
 

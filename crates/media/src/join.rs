@@ -45,6 +45,7 @@ pub fn join_segments(
     segments: &[(PathBuf, f64)],
     audio: Option<&AudioInput>,
     audio_kbps: u32,
+    chapters: &[crate::ChapterMark],
     output: &Path,
 ) -> Result<(), MediaError> {
     if segments.is_empty() {
@@ -80,7 +81,15 @@ pub fn join_segments(
         .arg("-i")
         .arg(&a.path);
     }
+    let chapter_file = crate::chapters::write(&temp, chapters)?;
+    if let Some(file) = &chapter_file {
+        cmd.args(["-f", "ffmetadata", "-i"]).arg(file);
+    }
     cmd.args(["-map", "0:v:0"]);
+    if chapter_file.is_some() {
+        let input = 1 + usize::from(audio.is_some());
+        cmd.args(["-map_chapters", &input.to_string()]);
+    }
     if let Some(a) = audio {
         cmd.args(a.filter_args());
         cmd.args([
@@ -97,6 +106,9 @@ pub fn join_segments(
         .stdin(Stdio::null());
     let result = cmd.output();
     let _ = std::fs::remove_file(&list);
+    if let Some(file) = &chapter_file {
+        let _ = std::fs::remove_file(file);
+    }
     let out = result.map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => MediaError::FfmpegMissing {
             program: program.clone(),

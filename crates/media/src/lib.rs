@@ -7,6 +7,7 @@
 //! failed or interrupted render never leaves a partial file at the output path. ffmpeg's stderr
 //! is read line by line by a thread as it comes; its last lines go into error messages.
 
+mod chapters;
 mod encoder;
 mod error;
 mod join;
@@ -14,6 +15,7 @@ mod loudness;
 mod process;
 pub mod video;
 
+pub use chapters::{ChapterMark, ffmetadata};
 pub use encoder::{
     AudioInput, EncodeStats, EncoderSettings, FfmpegEncoder, VideoCodec, X264_PRESETS,
     temp_path_for,

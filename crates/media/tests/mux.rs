@@ -116,6 +116,7 @@ fn mux(codec: VideoCodec, encoder: &str, format: &str, extra: &[&str]) {
         audio_kbps: 96,
         output: output.clone(),
         comment: None,
+        chapters: Vec::new(),
     })
     .expect("ffmpeg starts");
     // Odd chunk sizes: the sink must not care where the writes split the stream.
@@ -200,6 +201,7 @@ fn a_dead_ffmpeg_is_reported_and_leaves_no_file() {
         audio_kbps: 96,
         output: output.clone(),
         comment: None,
+        chapters: Vec::new(),
     })
     .expect("ffmpeg starts");
     // Not H.264: ffmpeg finds no stream and fails.

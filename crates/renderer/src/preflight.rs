@@ -3,7 +3,7 @@
 //! ([`crate::layers::LayerDef::preflight`]: a custom layer reads and validates its shader once
 //! and keeps it for the render); then a full-frame avatar over a face video gives the output
 //! the video's size and rate where the job sets neither. A job without layers gets the default
-//! style ([`crate::styles`]), titled from the audio's tags.
+//! style ([`crate::styles`]), titled from the audio's tags; a chapters file is read.
 
 use crate::job::{Dimension, Fps, Job, JobError, Layer};
 use crate::layers::picture::is_still;
@@ -17,6 +17,18 @@ pub(crate) fn run(job: &mut Job, name: &str) -> Result<(), JobError> {
              the others; renderer --print-job AUDIO --style NAME prints one to start from)",
             crate::styles::DEFAULT_STYLE
         );
+    }
+    if let Some(file) = &job.chapters_file
+        && job.chapters.is_empty()
+    {
+        let text = std::fs::read_to_string(file).map_err(|e| JobError::Parse {
+            path: name.to_owned(),
+            message: format!("cannot read the chapters file {}: {e}", file.display()),
+        })?;
+        job.chapters = crate::job::chapters::parse_file(&text).map_err(|e| JobError::Parse {
+            path: name.to_owned(),
+            message: format!("chapters file {}: {e}", file.display()),
+        })?;
     }
     // Custom shaders are validated now, so a typo is a job error (exit status 2) that names
     // the shader file, line and column, before any audio or GPU work.

@@ -5,13 +5,11 @@
 //! A job layer may become more than one GPU layer: a background with an image is a colour plus
 //! an image layer; a radial spectrum with cover art is the bars plus a circular image.
 
-use std::path::Path;
-
 use gpu::{FrameRenderer, LayerSpec};
 
 use crate::RenderError;
 use crate::expr::Vars;
-use crate::job::Layer;
+use crate::job::{Job, Layer};
 use crate::layers::{Builder, Frame, Part, Slot};
 
 /// The job's layers on the GPU and their per-frame state.
@@ -31,13 +29,13 @@ impl Scene {
     /// Builds the GPU layer list for a `width` x `height` frame at `fps`. Images, fonts and
     /// shaders are loaded here, so a missing file fails before any frame is drawn.
     pub fn new(
-        layers: &[Layer],
+        job: &Job,
         width: u32,
         height: u32,
         fps: f64,
-        audio: &Path,
     ) -> Result<(Self, Vec<LayerSpec>), RenderError> {
-        let mut builder = Builder::new(width, height, fps, audio);
+        let layers = &job.layers;
+        let mut builder = Builder::new(width, height, fps, &job.audio, &job.chapters);
         for layer in layers {
             layer.build(&mut builder)?;
         }

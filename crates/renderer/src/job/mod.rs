@@ -9,11 +9,13 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 mod analysis;
+pub mod chapters;
 mod video;
 
 pub use analysis::{
     AnalysisSettings, BandCount, FallRate, FloorDb, Hz, Millis, Percentile, Scale, Tilt,
 };
+pub use chapters::Chapter;
 // Every layer table and its value types (the kinds' own modules export them).
 pub use crate::layers::*;
 pub use video::{
@@ -235,6 +237,10 @@ pub struct Job {
     pub loudness: Option<Lufs>,
     /// The true-peak ceiling of a normalised audio track.
     pub true_peak: TruePeak,
+    /// Chapters (`[[chapter]]`, or read from `chapters_file` by the preflight), by start.
+    pub chapters: Vec<Chapter>,
+    /// A chapters file (`chapters = "chapters.txt"`: lines such as `0:00 Intro`).
+    pub chapters_file: Option<PathBuf>,
     pub video: VideoSettings,
     /// `[analysis]` settings.
     pub analysis: AnalysisSettings,
@@ -259,6 +265,10 @@ struct JobHead {
     loudness: Option<Lufs>,
     #[serde(default)]
     true_peak: TruePeak,
+    #[serde(default)]
+    chapter: Vec<Chapter>,
+    #[serde(default)]
+    chapters: Option<PathBuf>,
     #[serde(default)]
     video: VideoSettings,
     #[serde(default)]
@@ -329,6 +339,8 @@ fn parse_document(text: &str) -> Result<Job, toml::de::Error> {
         duration: head.duration,
         loudness: head.loudness,
         true_peak: head.true_peak,
+        chapters: head.chapter,
+        chapters_file: head.chapters,
         video: head.video,
         analysis: head.analysis,
         layers,
@@ -375,6 +387,8 @@ impl Job {
             duration: None,
             loudness: None,
             true_peak: TruePeak::default(),
+            chapters: Vec::new(),
+            chapters_file: None,
             video: VideoSettings::default(),
             analysis: AnalysisSettings::default(),
             layers: vec![
@@ -417,6 +431,20 @@ impl Job {
         })?;
         job.audio = resolve(base, &job.audio);
         job.output = resolve(base, &job.output);
+        if let Some(c) = &job.chapters_file {
+            job.chapters_file = Some(resolve(base, c));
+        }
+        if job.chapters_file.is_some() && !job.chapters.is_empty() {
+            return Err(JobError::Parse {
+                path: name.to_owned(),
+                message: "chapters: give either [[chapter]] tables or a chapters file, not both"
+                    .into(),
+            });
+        }
+        chapters::check(&mut job.chapters).map_err(|message| JobError::Parse {
+            path: name.to_owned(),
+            message: format!("[[chapter]]: {message}"),
+        })?;
         for layer in &mut job.layers {
             for path in layer.paths_mut() {
                 *path = resolve(base, path);

@@ -211,18 +211,27 @@ pub(crate) struct Builder<'a> {
     pub fps: f64,
     /// The job's audio (an avatar's speech by default).
     pub audio: &'a Path,
+    /// The job's chapters (`{chapter}` in text), by start.
+    pub chapters: std::sync::Arc<Vec<crate::job::Chapter>>,
     vars: Vars,
     parts: Vec<Box<dyn Part>>,
     specs: Vec<LayerSpec>,
 }
 
 impl<'a> Builder<'a> {
-    pub(crate) fn new(width: u32, height: u32, fps: f64, audio: &'a Path) -> Self {
+    pub(crate) fn new(
+        width: u32,
+        height: u32,
+        fps: f64,
+        audio: &'a Path,
+        chapters: &[crate::job::Chapter],
+    ) -> Self {
         Self {
             size: [width as f32, height as f32],
             px: width.min(height) as f32 / 1080.0,
             fps,
             audio,
+            chapters: std::sync::Arc::new(chapters.to_vec()),
             vars: Vars::default(),
             parts: Vec::new(),
             specs: Vec::new(),

@@ -1,7 +1,7 @@
 //! `kind = "text"`: a title, an artist or any string, rasterised on the CPU (crates/gpu's
 //! `text`) into a coverage texture the shader tints, with a soft shadow. `{elapsed}`,
-//! `{remaining}` and `{total}` become m:ss times; the bitmap is re-rasterised only when the
-//! shown string changes.
+//! `{remaining}` and `{total}` become m:ss times, `{chapter}` the chapter's title; the bitmap is
+//! re-rasterised only when the shown string changes.
 
 use std::path::PathBuf;
 
@@ -15,6 +15,7 @@ use super::{Builder, Frame, LayerDef, Part, Slot, blend_of, linear};
 use crate::RenderError;
 use crate::expr::{Var, Vars};
 use crate::job::Color;
+use crate::job::chapters::{self, Chapter};
 
 /// Horizontal text alignment (anchor and multi-line alignment).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -113,7 +114,7 @@ impl LayerDef for TextLayer {
             ..TextStyle::default()
         };
         let frame = b.frame();
-        let shown = expand_text(&self.text.0, frame.vars);
+        let shown = expand_text(&self.text.0, frame.vars, &b.chapters, frame.time);
         let mut part = TextPart {
             layer: self.clone(),
             font,
@@ -121,7 +122,10 @@ impl LayerDef for TextLayer {
             style,
             size: (0, 0),
             padding,
-            clock: self.text.0.contains("{elapsed}") || self.text.0.contains("{remaining}"),
+            clock: ["{elapsed}", "{remaining}", "{chapter}"]
+                .iter()
+                .any(|k| self.text.0.contains(k)),
+            chapters: b.chapters.clone(),
         };
         let bitmap = part.raster().render(&shown, &part.style);
         if !bitmap.missing.is_empty() {
@@ -158,17 +162,20 @@ fn fmt_time(seconds: f64) -> String {
     }
 }
 
-/// `{elapsed}`, `{remaining}`, `{total}` replaced by m:ss times.
-fn expand_text(template: &str, vars: &Vars) -> String {
+/// `{elapsed}`, `{remaining}`, `{total}` replaced by m:ss times, `{chapter}` by the title of
+/// the chapter playing at `time` (seconds of the audio; empty before the first).
+fn expand_text(template: &str, vars: &Vars, chapters: &[Chapter], time: f64) -> String {
     if !template.contains('{') {
         return template.to_owned();
     }
     let total = f64::from(vars.get(Var::Duration));
     let elapsed = f64::from(vars.get(Var::Progress)) * total;
+    let chapter = chapters::at(chapters, time).map_or("", |c| c.title.as_str());
     template
         .replace("{elapsed}", &fmt_time(elapsed))
         .replace("{remaining}", &fmt_time(total - elapsed))
         .replace("{total}", &fmt_time(total))
+        .replace("{chapter}", chapter)
 }
 
 /// Text state: the font, the string last rasterised and its bitmap's size.
@@ -181,8 +188,9 @@ struct TextPart {
     /// Bitmap size and its padding, pixels.
     size: (u32, u32),
     padding: u32,
-    /// The text shows a clock (re-rasterised when the shown time changes).
+    /// The text shows a clock or the chapter (re-rasterised when the shown string changes).
     clock: bool,
+    chapters: std::sync::Arc<Vec<Chapter>>,
 }
 
 impl std::fmt::Debug for TextPart {
@@ -243,7 +251,7 @@ impl Part for TextPart {
 
     fn update(&mut self, f: &Frame<'_>, slot: &mut Slot<'_>) -> Result<(), RenderError> {
         if self.clock {
-            let shown = expand_text(&self.layer.text.0, f.vars);
+            let shown = expand_text(&self.layer.text.0, f.vars, &self.chapters, f.time);
             if shown != self.shown {
                 let bitmap = self.raster().render(&shown, &self.style);
                 slot.set_image(&LayerImage::Coverage {

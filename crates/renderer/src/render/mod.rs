@@ -345,6 +345,12 @@ fn spawn_ffmpeg(
             filter,
         }),
         audio_kbps: AUDIO_KBPS,
+        // Segments carry no chapters: `join` writes them over the whole.
+        chapters: if segment.is_none() {
+            chapter_marks(job, plan.frames as f64 / plan.fps)
+        } else {
+            Vec::new()
+        },
         output: output.to_owned(),
         comment: segment.map(|seg| {
             SegmentTag {
@@ -359,6 +365,14 @@ fn spawn_ffmpeg(
         }),
     };
     Ok(Some(FfmpegEncoder::spawn(&settings)?))
+}
+
+/// The job's chapters as marks of a video of `seconds` from `job.start`.
+pub(crate) fn chapter_marks(job: &Job, seconds: f64) -> Vec<media::ChapterMark> {
+    crate::job::chapters::spans(&job.chapters, job.start, seconds)
+        .into_iter()
+        .map(|(start, end, title)| media::ChapterMark { start, end, title })
+        .collect()
 }
 
 /// The render loop: every analysed frame through the layers, the shown ones drawn into `sink`,

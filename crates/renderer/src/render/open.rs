@@ -93,7 +93,7 @@ impl Opened {
         let decoder = AudioDecoder::open(&job.audio)?;
         let info = decoder.info().clone();
         span.check(job, &info)?;
-        let (scene, specs) = Scene::new(&job.layers, width, height, fps, &job.audio)?;
+        let (scene, specs) = Scene::new(job, width, height, fps)?;
         let plan = span.plan(job, &info, scene.preroll_seconds())?;
         let seconds = Some(plan.analysis_frames() as f64 / fps);
         let config = analysis_config(job);

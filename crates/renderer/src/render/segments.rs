@@ -169,6 +169,7 @@ pub fn join(
             filter,
         }),
         AUDIO_KBPS,
+        &super::chapter_marks(job, whole.seconds),
         output,
     )?;
     Ok(JoinSummary {
