@@ -22,12 +22,35 @@ pub enum VideoCodec {
     H264Stream,
     /// An HEVC Annex-B stream on stdin, already encoded (NVENC): muxed with `-c:v copy`.
     HevcStream,
+    /// VP9 with libvpx in WebM, Opus audio (raw NV12 frames on stdin).
+    Vp9,
+    /// AV1 in WebM with the named ffmpeg encoder (`libsvtav1` or `libaom-av1`), Opus audio.
+    Av1(&'static str),
+    /// An animated GIF (a palette made for the whole clip, ordered dithering), no audio.
+    Gif,
+    /// An animated PNG (lossless RGB), no audio.
+    Apng,
 }
 
 impl VideoCodec {
     /// True for the codecs that take an encoded stream rather than raw frames.
     pub fn is_stream(self) -> bool {
         matches!(self, Self::H264Stream | Self::HevcStream)
+    }
+
+    /// The container ffmpeg writes: `mp4`, `webm`, `gif` or `apng`.
+    pub fn container(self) -> &'static str {
+        match self {
+            Self::X264 | Self::H264Stream | Self::HevcStream => "mp4",
+            Self::Vp9 | Self::Av1(_) => "webm",
+            Self::Gif => "gif",
+            Self::Apng => "apng",
+        }
+    }
+
+    /// False for the picture formats, which carry no sound (and no chapters).
+    pub fn has_audio(self) -> bool {
+        !matches!(self, Self::Gif | Self::Apng)
     }
 }
 
@@ -112,6 +135,9 @@ impl EncoderSettings {
             // crf and preset belong to x264; an encoded stream is copied as it is.
             return Ok(());
         }
+        if self.codec != VideoCodec::X264 {
+            return Ok(());
+        }
         if self.crf > 51 {
             return Err(MediaError::Config(format!(
                 "quality (CRF) {} is out of range 0..=51",
@@ -136,7 +162,11 @@ impl EncoderSettings {
         let size = format!("{}x{}", self.width, self.height);
         let fps = format_fps(self.fps);
         match self.codec {
-            VideoCodec::X264 => push(&[
+            VideoCodec::X264
+            | VideoCodec::Vp9
+            | VideoCodec::Av1(_)
+            | VideoCodec::Gif
+            | VideoCodec::Apng => push(&[
                 "-f",
                 "rawvideo",
                 "-pix_fmt",
@@ -164,13 +194,19 @@ impl EncoderSettings {
                 "pipe:0",
             ]),
         }
-        if let Some(audio) = &self.audio {
+        let audio = self.audio.as_ref().filter(|_| self.codec.has_audio());
+        let chapters = if self.codec.has_audio() {
+            &self.chapters[..]
+        } else {
+            &[]
+        };
+        if let Some(audio) = audio {
             let start = format!("{:.6}", audio.start);
             let duration = format!("{:.6}", audio.duration);
             push(&["-ss", &start, "-t", &duration, "-i"]);
             a.push(audio.path.to_string_lossy().into_owned());
         }
-        if !self.chapters.is_empty() {
+        if !chapters.is_empty() {
             a.extend(["-f".into(), "ffmetadata".into(), "-i".into()]);
             a.push(
                 crate::chapters::path_for(temp)
@@ -180,13 +216,14 @@ impl EncoderSettings {
         }
         let mut push = |items: &[&str]| a.extend(items.iter().map(|s| s.to_string()));
         push(&["-map", "0:v:0"]);
-        if self.audio.is_some() {
+        if audio.is_some() {
             push(&["-map", "1:a:0"]);
         }
-        if !self.chapters.is_empty() {
-            let input = 1 + usize::from(self.audio.is_some());
+        if !chapters.is_empty() {
+            let input = 1 + usize::from(audio.is_some());
             push(&["-map_chapters", &input.to_string()]);
         }
+        let crf = self.crf.to_string();
         match self.codec {
             // NV12 goes to libx264 as is (it encodes NV12 natively): no CPU-side conversion.
             VideoCodec::X264 => push(&[
@@ -201,27 +238,88 @@ impl EncoderSettings {
             VideoCodec::H264Stream => push(&["-c:v", "copy"]),
             // `hvc1` is the sample entry QuickTime/Safari need for HEVC in MP4.
             VideoCodec::HevcStream => push(&["-c:v", "copy", "-tag:v", "hvc1"]),
+            // Constant quality: -crf with a zero bit rate; row threads, the "good" deadline.
+            VideoCodec::Vp9 => push(&[
+                "-c:v",
+                "libvpx-vp9",
+                "-pix_fmt",
+                "yuv420p",
+                "-crf",
+                &crf,
+                "-b:v",
+                "0",
+                "-row-mt",
+                "1",
+                "-deadline",
+                "good",
+                "-cpu-used",
+                "4",
+            ]),
+            VideoCodec::Av1("libsvtav1") => push(&[
+                "-c:v",
+                "libsvtav1",
+                "-pix_fmt",
+                "yuv420p",
+                "-crf",
+                &crf,
+                "-preset",
+                "8",
+            ]),
+            VideoCodec::Av1(encoder) => push(&[
+                "-c:v",
+                encoder,
+                "-pix_fmt",
+                "yuv420p",
+                "-crf",
+                &crf,
+                "-b:v",
+                "0",
+                "-cpu-used",
+                "6",
+                "-row-mt",
+                "1",
+            ]),
+            // One palette for the whole clip, changes weighted; ordered dithering keeps
+            // gradients from crawling.
+            VideoCodec::Gif => push(&[
+                "-filter_complex",
+                "[0:v]split[a][b];[a]palettegen=stats_mode=diff[p];[b][p]paletteuse=dither=bayer:\
+                 bayer_scale=3",
+                "-loop",
+                "0",
+            ]),
+            VideoCodec::Apng => push(&["-c:v", "apng", "-pix_fmt", "rgb24", "-plays", "0"]),
         }
-        push(&[
-            "-color_range",
-            "tv",
-            "-colorspace",
-            "bt709",
-            "-color_primaries",
-            "bt709",
-            "-color_trc",
-            "bt709",
-        ]);
-        if let Some(audio) = &self.audio {
+        if self.codec.has_audio() {
+            push(&[
+                "-color_range",
+                "tv",
+                "-colorspace",
+                "bt709",
+                "-color_primaries",
+                "bt709",
+                "-color_trc",
+                "bt709",
+            ]);
+        }
+        if let Some(audio) = audio {
             let kbps = format!("{}k", self.audio_kbps);
             let filter = audio.filter_args();
             push(&filter.iter().map(String::as_str).collect::<Vec<_>>());
-            push(&["-c:a", "aac", "-b:a", &kbps]);
+            if self.codec.container() == "webm" {
+                // Opus runs at 48 kHz (also when the filter left another rate).
+                push(&["-c:a", "libopus", "-b:a", &kbps, "-ar", "48000"]);
+            } else {
+                push(&["-c:a", "aac", "-b:a", &kbps]);
+            }
         }
         if let Some(comment) = &self.comment {
             push(&["-metadata", &format!("comment={comment}")]);
         }
-        push(&["-movflags", "+faststart", "-f", "mp4"]);
+        match self.codec.container() {
+            "mp4" => push(&["-movflags", "+faststart", "-f", "mp4"]),
+            other => push(&["-f", other]),
+        }
         a.push(temp.to_string_lossy().into_owned());
         a
     }

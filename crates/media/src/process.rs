@@ -27,6 +27,15 @@ pub struct FfmpegInfo {
     pub version: String,
     pub has_libx264: bool,
     pub has_aac: bool,
+    /// The names of every encoder `ffmpeg -encoders` lists.
+    pub encoders: Vec<String>,
+}
+
+impl FfmpegInfo {
+    /// True when this ffmpeg has the encoder `name` (e.g. "libvpx-vp9").
+    pub fn has(&self, name: &str) -> bool {
+        self.encoders.iter().any(|e| e == name)
+    }
 }
 
 /// Runs `ffmpeg -version` and `ffmpeg -encoders`.
@@ -46,16 +55,23 @@ pub fn probe_ffmpeg() -> Result<FfmpegInfo, MediaError> {
         .next()
         .unwrap_or("unknown")
         .to_owned();
-    let encoders = run(&["-hide_banner", "-encoders"])?;
-    let has = |name: &str| {
-        encoders
-            .lines()
-            .any(|l| l.split_whitespace().nth(1) == Some(name))
-    };
+    let listed = run(&["-hide_banner", "-encoders"])?;
+    // After the legend, each line is "FLAGS NAME DESCRIPTION" with 6 flag letters.
+    let encoders: Vec<String> = listed
+        .lines()
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            let flags = words.next()?;
+            let name = words.next()?;
+            (flags.len() == 6 && name != "=").then(|| name.to_owned())
+        })
+        .collect();
+    let has = |name: &str| encoders.iter().any(|e| e == name);
     Ok(FfmpegInfo {
         version,
         has_libx264: has("libx264"),
         has_aac: has("aac"),
+        encoders,
     })
 }
 

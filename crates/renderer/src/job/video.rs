@@ -111,6 +111,45 @@ impl fmt::Display for EncoderChoice {
     }
 }
 
+/// The output file's format (`[video] format`): by the output's extension by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FormatChoice {
+    /// `.webm` VP9, `.gif`, `.png`/`.apng` animated PNG, anything else MP4.
+    #[default]
+    Auto,
+    /// H.264 (or HEVC with NVENC) and AAC in MP4.
+    Mp4,
+    /// VP9 and Opus in WebM.
+    Webm,
+    /// AV1 (libsvtav1 or libaom-av1) and Opus in WebM.
+    #[serde(rename = "webm-av1")]
+    WebmAv1,
+    /// An animated GIF (no sound): for short previews.
+    Gif,
+    /// An animated PNG (no sound): for short previews.
+    Apng,
+}
+
+impl FormatChoice {
+    /// The format for `output`: this one, or for `Auto` the one its extension names.
+    pub fn resolve(self, output: &std::path::Path) -> FormatChoice {
+        if self != Self::Auto {
+            return self;
+        }
+        let ext = output
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("webm") => Self::Webm,
+            Some("gif") => Self::Gif,
+            Some("png" | "apng") => Self::Apng,
+            _ => Self::Mp4,
+        }
+    }
+}
+
 /// Video codec (`[video] codec`): H.264 everywhere, HEVC with NVENC only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -222,6 +261,7 @@ struct RawVideoSettings {
     rate_control: RateControlChoice,
     bitrate: Option<Bitrate>,
     keyint: Option<Keyint>,
+    format: FormatChoice,
 }
 
 impl Default for RawVideoSettings {
@@ -242,6 +282,7 @@ impl Default for RawVideoSettings {
             rate_control: d.rate_control,
             bitrate: d.bitrate,
             keyint: d.keyint,
+            format: d.format,
         }
     }
 }
@@ -289,6 +330,7 @@ impl TryFrom<RawVideoSettings> for VideoSettings {
             rate_control: raw.rate_control,
             bitrate: raw.bitrate,
             keyint: raw.keyint,
+            format: raw.format,
         };
         v.check_encoder()?;
         Ok(v)
@@ -321,6 +363,8 @@ pub struct VideoSettings {
     pub bitrate: Option<Bitrate>,
     /// IDR interval in frames for NVENC (default: 2 seconds of frames).
     pub keyint: Option<Keyint>,
+    /// The output file's format (by the output's extension by default).
+    pub format: FormatChoice,
 }
 
 impl VideoSettings {
@@ -375,6 +419,7 @@ impl Default for VideoSettings {
             rate_control: RateControlChoice::Quality,
             bitrate: None,
             keyint: None,
+            format: FormatChoice::Auto,
         }
     }
 }

@@ -246,10 +246,15 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
     } = options;
     let opened = Opened::open(job, segment.map_or(Span::Whole, Span::Segment), &limits)?;
     log_start(job, &opened);
-    let ffmpeg = probe_ffmpeg(&job.video)?;
+    let ffmpeg = probe_ffmpeg(&job.video, &job.output)?;
     let ctx = gpu_context(job, gpu)?;
     log::info!("GPU adapter: {}", ctx.adapter);
-    let encoder = choose_encoder(&job.video, ffmpeg.as_ref(), &ctx)?;
+    let encoder = choose_encoder(&job.video, &job.output, ffmpeg.as_ref(), &ctx)?;
+    if segment.is_some() && encoder.ffmpeg_codec().is_some_and(|c| !c.has_audio()) {
+        return Err(RenderError::Segment(
+            "GIF and APNG outputs cannot be split into segments: render them whole".into(),
+        ));
+    }
     let (mut pipeline, analyzer) = opened.start_gpu(ctx)?;
     let (encoder, mut sink) = Sink::open(
         encoder,
@@ -265,7 +270,7 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
     let plan = pipeline.plan;
     // Segments are video only: their audio is normalised where `join` muxes it.
     let loudness = match (segment, encoder.ffmpeg_codec()) {
-        (None, Some(_)) => loudness::plan(job, plan.frames as f64 / plan.fps)?,
+        (None, Some(c)) if c.has_audio() => loudness::plan(job, plan.frames as f64 / plan.fps)?,
         _ => None,
     };
     let filter = loudness.as_ref().map(|(_, f)| f.clone());

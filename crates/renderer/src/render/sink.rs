@@ -6,7 +6,7 @@ use media::{FfmpegInfo, VideoCodec};
 
 use super::writer::{Delivery, ToWriter};
 use crate::RenderError;
-use crate::job::{CodecChoice, EncoderChoice, VideoSettings};
+use crate::job::{CodecChoice, EncoderChoice, FormatChoice, VideoSettings};
 use crate::nvenc_out::{self, NvencOutput};
 
 /// The encoder a render writes with.
@@ -18,6 +18,8 @@ pub(super) enum Encoder {
     X264,
     /// NVENC on the rendering GPU (zero-copy); ffmpeg muxes its stream.
     Nvenc(nvenc::Codec),
+    /// NV12 frames into another ffmpeg encoder, for the WebM, GIF and APNG formats.
+    Ffmpeg(VideoCodec),
 }
 
 impl Encoder {
@@ -27,6 +29,11 @@ impl Encoder {
             Encoder::Null => "null".to_owned(),
             Encoder::X264 => "x264".to_owned(),
             Encoder::Nvenc(codec) => format!("nvenc {codec}"),
+            Encoder::Ffmpeg(VideoCodec::Vp9) => "vp9".to_owned(),
+            Encoder::Ffmpeg(VideoCodec::Av1(encoder)) => format!("av1 ({encoder})"),
+            Encoder::Ffmpeg(VideoCodec::Gif) => "gif".to_owned(),
+            Encoder::Ffmpeg(VideoCodec::Apng) => "apng".to_owned(),
+            Encoder::Ffmpeg(other) => format!("{other:?}").to_lowercase(),
         }
     }
 
@@ -37,18 +44,64 @@ impl Encoder {
             Encoder::X264 => Some(VideoCodec::X264),
             Encoder::Nvenc(nvenc::Codec::H264) => Some(VideoCodec::H264Stream),
             Encoder::Nvenc(nvenc::Codec::Hevc) => Some(VideoCodec::HevcStream),
+            Encoder::Ffmpeg(codec) => Some(codec),
         }
     }
 }
 
+/// The ffmpeg codec for `format` when it is not MP4, checked against what this ffmpeg can
+/// encode (an error naming the missing encoder, before any GPU work).
+fn format_codec(
+    format: FormatChoice,
+    ff: &FfmpegInfo,
+    output: &std::path::Path,
+) -> Result<Option<VideoCodec>, RenderError> {
+    let lacks = |what: &str| {
+        RenderError::EncoderUnavailable(format!(
+            "{}: this format needs ffmpeg's {what} encoder, which this ffmpeg lacks (`ffmpeg \
+             -encoders` lists what it has); write an .mp4, or use an ffmpeg built with it",
+            output.display()
+        ))
+    };
+    let (codec, needs): (VideoCodec, &[&str]) = match format {
+        FormatChoice::Auto | FormatChoice::Mp4 => return Ok(None),
+        FormatChoice::Webm => (VideoCodec::Vp9, &["libvpx-vp9", "libopus"]),
+        FormatChoice::WebmAv1 => {
+            let encoder = ["libsvtav1", "libaom-av1"]
+                .into_iter()
+                .find(|e| ff.has(e))
+                .ok_or_else(|| lacks("AV1 (libsvtav1 or libaom-av1)"))?;
+            (VideoCodec::Av1(encoder), &["libopus"])
+        }
+        FormatChoice::Gif => (VideoCodec::Gif, &["gif"]),
+        FormatChoice::Apng => (VideoCodec::Apng, &["apng"]),
+    };
+    if let Some(missing) = needs.iter().find(|n| !ff.has(n)) {
+        return Err(lacks(missing));
+    }
+    Ok(Some(codec))
+}
+
 /// ffmpeg writes every MP4 (x264 encodes in it; NVENC's stream is muxed by it): probed, with
 /// libx264 checked where the job asks for x264, before any GPU work. `None` for encoder = null.
-pub(super) fn probe_ffmpeg(video: &VideoSettings) -> Result<Option<FfmpegInfo>, RenderError> {
+pub(super) fn probe_ffmpeg(
+    video: &VideoSettings,
+    output: &std::path::Path,
+) -> Result<Option<FfmpegInfo>, RenderError> {
     if video.encoder == EncoderChoice::Null {
         return Ok(None);
     }
     let ffmpeg = media::probe_ffmpeg()?;
-    if video.encoder == EncoderChoice::X264 {
+    let format = video.format.resolve(output);
+    if format_codec(format, &ffmpeg, output)?.is_some() {
+        if video.encoder == EncoderChoice::Nvenc {
+            return Err(RenderError::EncoderUnavailable(format!(
+                "{}: encoder = \"nvenc\" writes MP4 only; use encoder = \"auto\" for this \
+                 format",
+                output.display()
+            )));
+        }
+    } else if video.encoder == EncoderChoice::X264 {
         need_x264(&ffmpeg)?;
     }
     Ok(Some(ffmpeg))
@@ -68,10 +121,16 @@ fn need_x264(ff: &FfmpegInfo) -> Result<(), RenderError> {
 /// asks for it (an error where it cannot run) or where `auto` finds it working, else x264.
 pub(super) fn choose_encoder(
     video: &VideoSettings,
+    output: &std::path::Path,
     ffmpeg: Option<&FfmpegInfo>,
     ctx: &GpuContext,
 ) -> Result<Encoder, RenderError> {
     let codec = nvenc_out::codec(video.codec);
+    if let (Some(ff), false) = (ffmpeg, video.encoder == EncoderChoice::Null)
+        && let Some(c) = format_codec(video.format.resolve(output), ff, output)?
+    {
+        return Ok(Encoder::Ffmpeg(c));
+    }
     match (video.encoder, ffmpeg) {
         (EncoderChoice::Null, _) => Ok(Encoder::Null),
         (EncoderChoice::Nvenc, _) => {
