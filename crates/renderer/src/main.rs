@@ -25,7 +25,8 @@ mod exit {
 /// Render audio to a video with GPU-drawn visuals.
 ///
 /// Reads JOB (a TOML job file, see README.md "Job reference"), decodes the audio as a stream,
-/// draws every frame on the GPU and encodes an MP4 (H.264 + AAC). Options override the job file.
+/// draws every frame on the GPU and encodes an MP4 (H.264 + AAC; or WebM, GIF, APNG by the
+/// output's extension). Options override the job file.
 /// Several JOBs (or folders of *.toml jobs) render one after the other on one GPU device.
 ///
 /// Or give an audio file instead of a job: `renderer song.mp3` renders it with a built-in style
@@ -61,7 +62,8 @@ struct Cli {
     /// List the GPU adapters this machine offers (one per line) and exit.
     #[arg(long)]
     list_adapters: bool,
-    /// Output path (overrides `output`): the MP4, or with --preview the PNG.
+    /// Output path (overrides `output`): the video (.mp4, .webm, .gif, .png), or with --preview
+    /// the PNG.
     #[arg(long, short)]
     output: Option<PathBuf>,
     /// Render only the frame at this time (seconds into the audio) to a PNG, quickly, without
