@@ -139,6 +139,26 @@ fn the_spoken_word_is_highlighted_where_and_when_the_transcript_says() {
 }
 
 #[test]
+fn the_scale_highlight_enlarges_the_word_in_place() {
+    if !have_gpu("captions scale") {
+        return;
+    }
+    let dir = Scratch::new("captions-scale");
+    let plain = job(&dir, "fade = 0");
+    let recoloured = pixels(&preview(&plain, &dir, 1.25), red);
+    let scaled_job = job(
+        &dir,
+        "fade = 0\nhighlight = \"scale\"\nhighlight_scale = 1.3",
+    );
+    let scaled = pixels(&preview(&scaled_job, &dir, 1.25), red);
+    // About 1.3^2 times the ink, around the same centre.
+    let ratio = scaled.len() as f64 / recoloured.len().max(1) as f64;
+    assert!((1.35..2.1).contains(&ratio), "ink ratio {ratio:.2}");
+    let dx = (mean_x(&scaled) - mean_x(&recoloured)).abs();
+    assert!(dx < 3.0, "the word stays in place: centre moved {dx:.1} px");
+}
+
+#[test]
 fn the_underline_sweeps_across_the_word_as_it_is_spoken() {
     if !have_gpu("captions underline") {
         return;

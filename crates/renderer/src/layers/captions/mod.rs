@@ -22,7 +22,7 @@ use gpu::{LayerImage, LayerKind, LayerSpec, ProgressParams, TextParams};
 use serde::Deserialize;
 
 use super::text::{FontSize, TextAlign, TextBaseline};
-use super::values::{Pixels, checked, layer_struct, plain};
+use super::values::{Pixels, Scale, checked, layer_struct, plain};
 use super::{Builder, Frame, LayerDef, Part, Slot, blend_of, linear};
 use crate::RenderError;
 use crate::job::{Color, JobError};
@@ -40,6 +40,8 @@ pub enum Highlight {
     Color,
     /// An underline in `highlight_color` that sweeps across the word as it is spoken.
     Underline,
+    /// Drawn in `highlight_color` and enlarged by `highlight_scale` about its centre.
+    Scale,
     /// Not marked.
     None,
 }
@@ -97,9 +99,11 @@ layer_struct!(
         box_radius: Pixels = Pixels::from(14.0),
         /// Seconds of fade in at a cue's start and out at its end.
         fade: FadeSeconds = FadeSeconds(0.15),
-        /// How the spoken word is marked: "color", "underline" or "none".
+        /// How the spoken word is marked: "color", "underline", "scale" or "none".
         highlight: Highlight = Highlight::Color,
         highlight_color: Color = Color([0xff, 0xd8, 0x4a, 255]),
+        /// With highlight = "scale": how much the spoken word grows.
+        highlight_scale: Scale = Scale::from(1.15),
         /// Seconds added to every cue time (a transcript that runs early or late).
         offset: OffsetSeconds = OffsetSeconds(0.0),
         /// Not a job key: the cues, read and checked by the preflight.
@@ -207,7 +211,7 @@ impl LayerDef for CaptionsLayer {
             part.text(&frame, [0.0; 2], false),
             Some(blank.clone()),
         ));
-        if self.highlight == Highlight::Color {
+        if matches!(self.highlight, Highlight::Color | Highlight::Scale) {
             part.highlight_at = Some(specs.len());
             specs.push(spec(part.text(&frame, [0.0; 2], true), Some(blank)));
         }
@@ -474,13 +478,31 @@ impl Captions {
             l.color
         });
         let shadow = l.shadow.map(linear).unwrap_or([0.0; 4]);
+        let mut rect = [
+            origin[0] - pad,
+            origin[1] - pad,
+            self.bitmap.0 as f32,
+            self.bitmap.1 as f32,
+        ];
+        // The spoken word enlarged about its centre: the whole bitmap (only the word is inked
+        // in it) scaled about that point.
+        if let (true, Highlight::Scale, Some([left, right, baseline])) =
+            (highlight, l.highlight, self.ink)
+        {
+            let s = l.highlight_scale.at(f.vars);
+            let centre = [
+                rect[0] + 0.5 * (left + right),
+                rect[1] + baseline - 0.35 * self.style.size_px,
+            ];
+            rect = [
+                centre[0] + (rect[0] - centre[0]) * s,
+                centre[1] + (rect[1] - centre[1]) * s,
+                rect[2] * s,
+                rect[3] * s,
+            ];
+        }
         LayerKind::Text(TextParams {
-            rect: [
-                origin[0] - pad,
-                origin[1] - pad,
-                self.bitmap.0 as f32,
-                self.bitmap.1 as f32,
-            ],
+            rect,
             color,
             shadow_color: shadow,
             shadow_offset: [
