@@ -80,7 +80,7 @@ fn the_audio_track_is_normalised_to_the_target_under_the_ceiling() {
         "1",
         dir.path("speech.wav").to_str().expect("utf-8 path"),
     ]);
-    // Stereo AAC in an M4A (symphonia decodes it ~3 dB low: measured by ffmpeg instead).
+    // Stereo AAC in an M4A: its channel count is known only once a packet is decoded.
     ffmpeg(&[
         "-i",
         dir.path("music.flac").to_str().expect("utf-8 path"),

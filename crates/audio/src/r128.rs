@@ -103,19 +103,29 @@ pub fn measure_loudness(
     if first > 0 {
         dec.seek(first)?;
     }
-    let channels = info.channels.max(1);
-    let weights: Vec<f64> = (0..channels)
-        .map(|i| f64::from(channel_weight(i, channels)))
-        .collect();
-    let mut filters: Vec<KWeighting> = (0..channels)
-        .map(|_| KWeighting::new(info.sample_rate))
-        .collect();
-    let mut peak = TruePeak::new(channels);
+    // Codecs that state their channel count only in the bitstream (AAC in MP4) report 0 until
+    // a packet is decoded: the filters are made for the first block's channels.
+    let mut channels = 0;
+    let mut weights: Vec<f64> = Vec::new();
+    let mut filters: Vec<KWeighting> = Vec::new();
+    let mut peak = TruePeak::new(0);
     // Weighted sums of squares per 100 ms.
     let hop = (rate / 10.0).round().max(1.0) as usize;
     let mut hops: Vec<f64> = Vec::new();
     let (mut acc, mut filled) = (0.0_f64, 0_usize);
     while let Some(block) = dec.next_block()? {
+        if block.channels != channels {
+            channels = block.channels.max(1);
+            weights = (0..channels)
+                .map(|i| f64::from(channel_weight(i, channels)))
+                .collect();
+            filters = (0..channels)
+                .map(|_| KWeighting::new(info.sample_rate))
+                .collect();
+            let seen = peak.peak;
+            peak = TruePeak::new(channels);
+            peak.peak = seen;
+        }
         let frames = block.samples.len() / block.channels.max(1);
         for f in 0..frames {
             let index = block.first_frame + f as u64;

@@ -86,7 +86,21 @@ fn integrated_loudness_range_and_true_peak_match_ffmpeg() {
         ],
         &speech,
     );
-    for path in [&music, &speech] {
+    // Stereo AAC in an M4A: the container does not state the channels (0 until a packet is
+    // decoded); every channel must count.
+    let m4a = dir.path("music.m4a");
+    make(
+        &[
+            "-i",
+            music.to_str().expect("utf-8"),
+            "-c:a",
+            "aac",
+            "-b:a",
+            "160k",
+        ],
+        &m4a,
+    );
+    for path in [&music, &speech, &m4a] {
         let ours = measure_loudness(path, 0.0, None).expect("measure");
         let (i, lra, tp) = ebur128(path, 0.0, 1000.0);
         let name = path.display();

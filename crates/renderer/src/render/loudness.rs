@@ -87,34 +87,17 @@ pub(crate) fn plan(
     Ok(Some((m, filter)))
 }
 
-/// The section's loudness: our own measurement, except for AAC, which symphonia 0.5 decodes
-/// ~3 dB low in stereo (ffmpeg-encoded M4A: -23.9 vs -20.9 LUFS; mono agrees): there ffmpeg's
-/// `ebur128` measures (integrated loudness and true peak; no range).
+/// The section's loudness.
 fn measure_input(job: &Job, seconds: f64) -> Result<LoudnessStats, RenderError> {
-    let codec = audio::AudioDecoder::open(&job.audio)?.info().codec.clone();
-    if !codec.eq_ignore_ascii_case("aac") {
-        return Ok(audio::measure_loudness(
-            &job.audio,
-            job.start,
-            Some(seconds),
-        )?);
-    }
-    let (integrated, true_peak) = media::filtered_loudness(&AudioInput {
-        path: job.audio.clone(),
-        start: job.start,
-        duration: seconds,
-        filter: None,
-    })?;
-    Ok(LoudnessStats {
-        integrated,
-        range: 0.0,
-        true_peak,
-        threshold: integrated - 10.0,
-    })
+    Ok(audio::measure_loudness(
+        &job.audio,
+        job.start,
+        Some(seconds),
+    )?)
 }
 
-/// The integrated loudness of a finished file's audio track, by ffmpeg's `ebur128` (the track
-/// is AAC; see [`measure_input`]). None where it cannot be measured.
+/// The integrated loudness of a finished file's audio track, by ffmpeg's `ebur128` (a check
+/// independent of our own measurement). None where it cannot be measured.
 pub(crate) fn measure_output(path: &Path, seconds: f64) -> Option<f64> {
     let output = AudioInput {
         path: path.to_owned(),
