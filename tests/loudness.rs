@@ -7,29 +7,19 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 
 use support::*;
 
-/// ffmpeg's integrated loudness and true peak of `path`'s audio.
+/// ffmpeg's integrated loudness and true peak of `path`'s audio (its `ebur128` filter, run by
+/// the media crate's `filtered_loudness` with no filter of ours in front).
 fn ebur128(path: &Path) -> (f64, f64) {
-    let out = Command::new(std::env::var("FFMPEG").unwrap_or_else(|_| "ffmpeg".into()))
-        .args(["-hide_banner", "-nostats", "-i"])
-        .arg(path)
-        .args(["-map", "0:a", "-af", "ebur128=peak=true", "-f", "null", "-"])
-        .output()
-        .expect("run ffmpeg");
-    let text = String::from_utf8_lossy(&out.stderr);
-    let summary = &text[text.rfind("Summary:").expect("an ebur128 summary")..];
-    let value = |label: &str| -> f64 {
-        let at = summary.find(label).expect(label) + label.len();
-        summary[at..]
-            .split_whitespace()
-            .next()
-            .and_then(|v| v.parse().ok())
-            .expect("a number")
-    };
-    (value("I:"), value("Peak:"))
+    media::filtered_loudness(&media::AudioInput {
+        path: path.to_owned(),
+        start: 0.0,
+        duration: 3600.0,
+        filter: None,
+    })
+    .expect("ffmpeg measures the output")
 }
 
 fn render_normalised(dir: &Scratch, audio: &str, extra: &str) -> (f64, f64, String) {

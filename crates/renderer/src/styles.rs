@@ -359,6 +359,15 @@ mod tests {
         }
     }
 
+    /// The `text` of every text layer.
+    fn texts_of(layers: &[toml::Table]) -> Vec<&str> {
+        layers
+            .iter()
+            .filter(|l| l["kind"].as_str() == Some("text"))
+            .map(|l| l["text"].as_str().unwrap())
+            .collect()
+    }
+
     #[test]
     fn a_style_for_a_file_without_tags_or_cover() {
         let facts = AudioFacts {
@@ -368,11 +377,7 @@ mod tests {
         };
         // vertical-short: title and artist lines, a radial cover.
         let (_, layers) = style_layers("vertical-short", &facts, None).unwrap();
-        let texts: Vec<&str> = layers
-            .iter()
-            .filter(|l| l["kind"].as_str() == Some("text"))
-            .map(|l| l["text"].as_str().unwrap())
-            .collect();
+        let texts = texts_of(&layers);
         assert_eq!(texts, ["My Song"], "the artist line goes without an artist");
         let radial = layers
             .iter()
@@ -409,11 +414,7 @@ mod tests {
             cover: Some(PathBuf::from("/cache/cover-1.jpg")),
         };
         let (_, layers) = style_layers("vertical-short", &facts, None).unwrap();
-        let texts: Vec<&str> = layers
-            .iter()
-            .filter(|l| l["kind"].as_str() == Some("text"))
-            .map(|l| l["text"].as_str().unwrap())
-            .collect();
+        let texts = texts_of(&layers);
         assert_eq!(texts, ["Night Drive", "Ana"]);
         let radial = layers
             .iter()
@@ -422,11 +423,7 @@ mod tests {
         assert_eq!(radial["cover"].as_str(), Some("/cache/cover-1.jpg"));
         // A clock text ({elapsed}) is not a title line.
         let (_, neon) = style_layers("neon-bars", &facts, None).unwrap();
-        let texts: Vec<&str> = neon
-            .iter()
-            .filter(|l| l["kind"].as_str() == Some("text"))
-            .map(|l| l["text"].as_str().unwrap())
-            .collect();
+        let texts = texts_of(&neon);
         assert_eq!(texts, ["Night Drive", "{elapsed} / {total}"]);
     }
 

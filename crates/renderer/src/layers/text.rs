@@ -96,23 +96,15 @@ impl LayerDef for TextLayer {
     }
 
     fn build(&self, b: &mut Builder<'_>) -> Result<(), RenderError> {
-        let font = match &self.font {
-            Some(path) => Some(TextRasterizer::from_file(path)?),
-            None => None,
-        };
-        let shadow_reach =
-            self.shadow_offset[0].abs().max(self.shadow_offset[1].abs()) + 2.0 * self.shadow_blur;
-        let padding = (shadow_reach as f32 * b.px).ceil() as u32 + 2;
-        let style = TextStyle {
-            size_px: self.size.0 * b.px,
-            align: match self.align {
-                TextAlign::Left => gpu::text::Align::Left,
-                TextAlign::Center => gpu::text::Align::Center,
-                TextAlign::Right => gpu::text::Align::Right,
-            },
-            padding,
-            ..TextStyle::default()
-        };
+        let font = load_font(self.font.as_deref())?;
+        let style = text_style(
+            self.size.0 * b.px,
+            self.align,
+            self.shadow_offset,
+            self.shadow_blur,
+            b.px,
+        );
+        let padding = style.padding;
         let frame = b.frame();
         let shown = expand_text(&self.text.0, frame.vars, &b.chapters, frame.time);
         let mut part = TextPart {
@@ -150,6 +142,43 @@ impl LayerDef for TextLayer {
         };
         b.push(part, spec);
         Ok(())
+    }
+}
+
+/// The job's font (None: the embedded DejaVu Sans), loaded once per layer.
+pub(super) fn load_font(
+    path: Option<&std::path::Path>,
+) -> Result<Option<TextRasterizer>, RenderError> {
+    Ok(match path {
+        Some(path) => Some(TextRasterizer::from_file(path)?),
+        None => None,
+    })
+}
+
+/// The rasteriser of a layer's font (the embedded one when it has none).
+pub(super) fn raster(font: &Option<TextRasterizer>) -> &TextRasterizer {
+    font.as_ref().unwrap_or_else(|| TextRasterizer::embedded())
+}
+
+/// The layout of a text or captions layer: `size_px` glyphs aligned by `align`, with padding
+/// for the shadow's reach (offset and blur, px at 1080p, scaled by `px`).
+pub(super) fn text_style(
+    size_px: f32,
+    align: TextAlign,
+    shadow_offset: [f64; 2],
+    shadow_blur: f64,
+    px: f32,
+) -> TextStyle {
+    let shadow_reach = shadow_offset[0].abs().max(shadow_offset[1].abs()) + 2.0 * shadow_blur;
+    TextStyle {
+        size_px,
+        align: match align {
+            TextAlign::Left => gpu::text::Align::Left,
+            TextAlign::Center => gpu::text::Align::Center,
+            TextAlign::Right => gpu::text::Align::Right,
+        },
+        padding: (shadow_reach as f32 * px).ceil() as u32 + 2,
+        ..TextStyle::default()
     }
 }
 
@@ -205,9 +234,7 @@ impl std::fmt::Debug for TextPart {
 
 impl TextPart {
     fn raster(&self) -> &TextRasterizer {
-        self.font
-            .as_ref()
-            .unwrap_or_else(|| TextRasterizer::embedded())
+        raster(&self.font)
     }
 
     fn params(&self, f: &Frame<'_>) -> LayerKind {

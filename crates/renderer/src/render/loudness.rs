@@ -39,7 +39,7 @@ pub(crate) fn plan(
     let Some(target) = job.loudness else {
         return Ok(None);
     };
-    let m = measure_input(job, seconds)?;
+    let m = audio::measure_loudness(&job.audio, job.start, Some(seconds))?;
     if !m.integrated.is_finite() || !m.true_peak.is_finite() {
         log::warn!(
             "{}: the audio is silent; loudness = {} has nothing to normalise",
@@ -85,15 +85,6 @@ pub(crate) fn plan(
         }
     );
     Ok(Some((m, filter)))
-}
-
-/// The section's loudness.
-fn measure_input(job: &Job, seconds: f64) -> Result<LoudnessStats, RenderError> {
-    Ok(audio::measure_loudness(
-        &job.audio,
-        job.start,
-        Some(seconds),
-    )?)
 }
 
 /// The integrated loudness of a finished file's audio track, by ffmpeg's `ebur128` (a check

@@ -21,7 +21,7 @@ use gpu::text::{TextRasterizer, TextStyle};
 use gpu::{LayerImage, LayerKind, LayerSpec, ProgressParams, TextParams};
 use serde::Deserialize;
 
-use super::text::{FontSize, TextAlign, TextBaseline};
+use super::text::{FontSize, TextAlign, TextBaseline, load_font, raster, text_style};
 use super::values::{Pixels, Scale, checked, layer_struct, plain};
 use super::{Builder, Frame, LayerDef, Part, Slot, blend_of, linear};
 use crate::RenderError;
@@ -156,26 +156,18 @@ impl LayerDef for CaptionsLayer {
                 message: format!("cannot use it as captions: {e}"),
             })?),
         };
-        let font = match &self.font {
-            Some(path) => Some(TextRasterizer::from_file(path)?),
-            None => None,
-        };
+        let font = load_font(self.font.as_deref())?;
         let px = b.px;
-        let shadow_reach =
-            self.shadow_offset[0].abs().max(self.shadow_offset[1].abs()) + 2.0 * self.shadow_blur;
         let frame = b.frame();
         let rect = frame.rect(self);
         let box_padding = self.box_padding.at(frame.vars) * px;
-        let style = TextStyle {
-            size_px: self.size.0 * px,
-            align: match self.align {
-                TextAlign::Left => gpu::text::Align::Left,
-                TextAlign::Center => gpu::text::Align::Center,
-                TextAlign::Right => gpu::text::Align::Right,
-            },
-            padding: (shadow_reach as f32 * px).ceil() as u32 + 2,
-            ..TextStyle::default()
-        };
+        let style = text_style(
+            self.size.0 * px,
+            self.align,
+            self.shadow_offset,
+            self.shadow_blur,
+            px,
+        );
         let mut part = Captions {
             layer: self.clone(),
             cues,
@@ -322,9 +314,7 @@ impl std::fmt::Debug for Captions {
 
 impl Captions {
     fn raster(&self) -> &TextRasterizer {
-        self.font
-            .as_ref()
-            .unwrap_or_else(|| TextRasterizer::embedded())
+        raster(&self.font)
     }
 
     /// The cue shown at `t` (seconds on the transcript's clock): the latest started that has
