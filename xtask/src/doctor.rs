@@ -76,6 +76,18 @@ pub fn run() -> anyhow::Result<bool> {
         "apt-get install -y python3 python3-pip",
     );
 
+    // The browser test plays a transparent WebM in headless Chromium (skipped visibly without
+    // it locally, a failure under CI=true).
+    let chromium = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find_map(|name| version_of(name, "--version"));
+    all &= report(
+        chromium.is_some(),
+        "headless Chromium (tests)",
+        chromium.as_deref().unwrap_or("not found"),
+        "apt-get install -y chromium",
+    );
+
     let adapters = gpu::list_adapters();
     let listing = if adapters.is_empty() {
         "none".to_owned()

@@ -3,7 +3,8 @@
 //!
 //! Everything here runs on one [`GpuContext`] (one wgpu device). A [`FrameRenderer`] owns the
 //! per-size resources: the render target, the layer pipelines, the NV12 planes and the readback
-//! ring. Frames are submitted one by one and come back, in order, as tightly packed NV12 bytes.
+//! ring. Frames are submitted one by one and come back, in order, as padded NV12 (or, for
+//! formats that keep alpha or full chroma, RGBA) bytes.
 //! This crate knows nothing about ffmpeg or audio decoding.
 
 mod context;
@@ -14,6 +15,7 @@ mod layers;
 mod nv12;
 mod readback;
 mod renderer;
+mod rgba;
 pub mod shaders;
 pub mod text;
 
@@ -33,9 +35,10 @@ pub use layers::{
 pub use nv12::{Nv12Layout, rgb_to_nv12_reference};
 pub use readback::read_buffers;
 pub use renderer::{FrameRenderer, RendererConfig};
+pub use rgba::{FrameLayout, FrameOutput, RgbaLayout, straight_alpha_reference};
 
-/// Receives finished frames, in order: the frame index and the padded NV12 bytes (see
-/// [`Nv12Layout`]). An error stops the render.
+/// Receives finished frames, in order: the frame index and the padded frame's bytes (NV12 or
+/// RGBA, see [`FrameLayout`]). An error stops the render.
 pub type FrameSink<'a, E> = dyn FnMut(u64, &[u8]) -> Result<(), E> + 'a;
 
 /// Re-exported so embedders can build a [`GpuContext`] from their own device.

@@ -37,6 +37,7 @@ embed!(
     "layers/waveform.wgsl",
     "post/bloom.wgsl",
     "color/nv12.wgsl",
+    "color/straight.wgsl",
     "nn/conv2d.wgsl",
     "nn/conv_gemm.wgsl",
     "nn/conv_coop.wgsl",

@@ -184,6 +184,8 @@ fn nv12_frame_lands_in_an_external_slot_with_the_nvenc_layout() {
         chunk_frames: 1,
         frame_stride: 4,
         bands: 4,
+        output: gpu::FrameOutput::Nv12,
+        transparent: false,
     };
     let mut r = FrameRenderer::new(ctx, config, &[gradient, bars]).expect("renderer");
     r.upload_spectrum(&[0.9, 0.1, 0.5, 0.7]).expect("upload");

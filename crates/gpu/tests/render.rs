@@ -104,6 +104,8 @@ fn bars_are_drawn_where_there_is_energy() {
         chunk_frames: 1,
         frame_stride: 4,
         bands: 4,
+        output: gpu::FrameOutput::Nv12,
+        transparent: false,
     };
     let mut r = FrameRenderer::new(ctx, config, &[solid_background(), bars(64.0, 32.0, 4)])
         .expect("renderer");
@@ -168,6 +170,8 @@ fn nv12_conversion_matches_the_cpu_reference() {
         chunk_frames: 1,
         frame_stride: 8,
         bands: 4,
+        output: gpu::FrameOutput::Nv12,
+        transparent: false,
     };
     let mut r =
         FrameRenderer::new(ctx, config, &[gradient, bars(100.0, 50.0, 8)]).expect("renderer");
@@ -222,6 +226,8 @@ fn nv12_of_pure_colours_is_bt709_limited_range() {
             chunk_frames: 1,
             frame_stride: 4,
             bands: 4,
+            output: gpu::FrameOutput::Nv12,
+            transparent: false,
         };
         let mut r = FrameRenderer::new(ctx, config, &[background]).expect("renderer");
         r.upload_spectrum(&[0.0; 4]).expect("upload");
@@ -257,6 +263,8 @@ fn readback_ring_returns_frames_in_order_with_their_own_spectrum() {
         chunk_frames: n,
         frame_stride: 1,
         bands: 4,
+        output: gpu::FrameOutput::Nv12,
+        transparent: false,
     };
     // Yellow bars: far brighter than the background, so the Y plane shows them clearly.
     let yellow = [0xff, 0xff, 0x00];
@@ -299,6 +307,8 @@ fn odd_sizes_are_a_clear_error() {
         chunk_frames: 1,
         frame_stride: 1,
         bands: 4,
+        output: gpu::FrameOutput::Nv12,
+        transparent: false,
     };
     let err = FrameRenderer::new(ctx, config, &[solid_background()]).expect_err("odd width");
     assert!(err.to_string().contains("must be even"), "{err}");
@@ -325,6 +335,8 @@ fn translucent_layers_blend_in_linear_light_over_the_opaque_base() {
         chunk_frames: 1,
         frame_stride: 1,
         bands: 4,
+        output: gpu::FrameOutput::Nv12,
+        transparent: false,
     };
     let mut r =
         FrameRenderer::new(ctx, config, &[solid(0.0, 1.0), half_white.clone()]).expect("renderer");
@@ -410,6 +422,8 @@ fn avatar_blend_is_feathered_with_no_step_at_the_box_edge() {
         chunk_frames: 1,
         frame_stride: 1,
         bands: 4,
+        output: gpu::FrameOutput::Nv12,
+        transparent: false,
     };
     let mut r = FrameRenderer::new(ctx, config, &[spec]).expect("renderer");
     r.upload_spectrum(&[0.0]).expect("upload");
@@ -475,4 +489,72 @@ fn avatar_blend_is_feathered_with_no_step_at_the_box_edge() {
     }
     assert_eq!(gpu::avatar_mask([0.0, 0.9], feather, top), 0.0);
     assert_eq!(gpu::avatar_mask([0.5, top], feather, top), 0.0);
+}
+
+#[test]
+fn transparent_frames_come_back_with_straight_alpha() {
+    let Some(ctx) = context() else { return };
+    // 100 px wide: RGBA rows (400 bytes) are padded to 512 in the ring.
+    let (w, h) = (100, 8);
+    let config = |transparent| RendererConfig {
+        width: w,
+        height: h,
+        ring_slots: 2,
+        chunk_frames: 1,
+        frame_stride: 1,
+        bands: 4,
+        output: gpu::FrameOutput::Rgba,
+        transparent,
+    };
+    // A horizontal gradient drawn at 40% opacity: translucent everywhere.
+    let layer = LayerSpec::from(LayerKind::Background(BackgroundParams {
+        color_a: encoded([0xff, 0x80, 0x10]),
+        color_b: encoded([0x10, 0x40, 0xe0]),
+        direction: [1.0, 0.0],
+        mode: 1,
+        opacity: 0.4,
+    }));
+    let draw = |transparent| {
+        let mut r = FrameRenderer::new(ctx, config(transparent), std::slice::from_ref(&layer))
+            .expect("renderer");
+        r.upload_spectrum(&[0.0]).expect("upload");
+        let still = r.render_rgba(&uniforms(w, h, 0, 1)).expect("render");
+        let gpu::FrameLayout::Rgba(layout) = r.frame_layout() else {
+            panic!("RGBA output configured, got {:?}", r.frame_layout());
+        };
+        let mut ring = Vec::new();
+        let mut sink = |_: u64, padded: &[u8]| -> Result<(), GpuError> {
+            layout.pack(padded, &mut ring);
+            Ok(())
+        };
+        r.submit(&uniforms(w, h, 0, 1), &mut sink).expect("submit");
+        r.finish(&mut sink).expect("finish");
+        assert_eq!(ring, still, "the ring's frame equals render_rgba's");
+        still
+    };
+    // Over black, the target holds the premultiplied colour (alpha 1); over transparent, its
+    // alpha is the layer's and the colour comes back divided by it.
+    let (over_black, straight) = (draw(false), draw(true));
+    for x in (0..w).step_by(9) {
+        let i = ((h / 2 * w + x) * 4) as usize;
+        assert_eq!(over_black[i + 3], 255);
+        let alpha = straight[i + 3];
+        assert!(
+            alpha.abs_diff(102) <= 1,
+            "x {x}: alpha {alpha}, want 0.4 * 255"
+        );
+        let premultiplied = [over_black[i], over_black[i + 1], over_black[i + 2], alpha];
+        let want = gpu::straight_alpha_reference(premultiplied);
+        let got = &straight[i..i + 4];
+        assert!(
+            got.iter().zip(want).all(|(g, w)| g.abs_diff(w) <= 1),
+            "x {x}: got {got:?}, CPU reference {want:?} (from {premultiplied:?})"
+        );
+        // Straight colour is brighter than what the same layer leaves over black.
+        let sum = |c: &[u8]| c[..3].iter().map(|&v| u32::from(v)).sum::<u32>();
+        assert!(
+            sum(got) > sum(&premultiplied),
+            "x {x}: {got:?} vs {premultiplied:?}"
+        );
+    }
 }

@@ -1,4 +1,5 @@
-//! The streaming encoder sink: raw NV12 on an ffmpeg child's stdin -> MP4.
+//! The streaming encoder sink: raw NV12 or RGBA frames (or an encoded stream) on an ffmpeg
+//! child's stdin -> MP4, WebM, MOV, GIF or APNG.
 
 use std::fs::File;
 use std::io::Write;
@@ -28,8 +29,32 @@ pub enum VideoCodec {
     Av1(&'static str),
     /// An animated GIF (a palette made for the whole clip, ordered dithering), no audio.
     Gif,
-    /// An animated PNG (lossless RGB), no audio.
+    /// An animated PNG (lossless RGB, or RGBA with alpha), no audio.
     Apng,
+    /// ProRes 4444 (prores_ks, 10-bit 4:4:4, with a 16-bit alpha plane when the frames have
+    /// alpha) in QuickTime MOV, PCM audio: for editors and overlays.
+    ProRes,
+}
+
+/// The raw frames ffmpeg reads on stdin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RawFrames {
+    /// BT.709 limited-range NV12, as the GPU converts it.
+    #[default]
+    Nv12,
+    /// sRGB-encoded RGBA8 with straight alpha.
+    Rgba,
+}
+
+impl RawFrames {
+    /// Bytes of one `width` x `height` frame.
+    pub fn frame_bytes(self, width: u32, height: u32) -> usize {
+        let pixels = width as usize * height as usize;
+        match self {
+            Self::Nv12 => pixels * 3 / 2,
+            Self::Rgba => pixels * 4,
+        }
+    }
 }
 
 impl VideoCodec {
@@ -38,14 +63,20 @@ impl VideoCodec {
         matches!(self, Self::H264Stream | Self::HevcStream)
     }
 
-    /// The container ffmpeg writes: `mp4`, `webm`, `gif` or `apng`.
+    /// The container ffmpeg writes: `mp4`, `webm`, `mov`, `gif` or `apng`.
     pub fn container(self) -> &'static str {
         match self {
             Self::X264 | Self::H264Stream | Self::HevcStream => "mp4",
             Self::Vp9 | Self::Av1(_) => "webm",
+            Self::ProRes => "mov",
             Self::Gif => "gif",
             Self::Apng => "apng",
         }
+    }
+
+    /// True for the codecs that can keep an alpha channel (given RGBA frames).
+    pub fn has_alpha(self) -> bool {
+        matches!(self, Self::Vp9 | Self::ProRes | Self::Gif | Self::Apng)
     }
 
     /// False for the picture formats, which carry no sound (and no chapters).
@@ -84,6 +115,10 @@ pub struct EncoderSettings {
     pub height: u32,
     pub fps: f64,
     pub codec: VideoCodec,
+    /// What the raw frames on stdin are (ignored for encoded streams).
+    pub frames: RawFrames,
+    /// Keep the frames' alpha channel (RGBA frames into a codec that has one).
+    pub alpha: bool,
     /// x264 constant rate factor (0..=51, lower is better).
     pub crf: u8,
     /// x264 preset: ultrafast .. placebo.
@@ -131,6 +166,13 @@ impl EncoderSettings {
                 self.fps
             )));
         }
+        if self.alpha && !(self.frames == RawFrames::Rgba && self.codec.has_alpha()) {
+            return Err(MediaError::Config(format!(
+                "an alpha channel needs RGBA frames and a codec that keeps alpha (VP9, ProRes, \
+                 GIF, APNG); got {:?} frames for {:?}",
+                self.frames, self.codec
+            )));
+        }
         if self.codec.is_stream() {
             // crf and preset belong to x264; an encoded stream is copied as it is.
             return Ok(());
@@ -165,12 +207,16 @@ impl EncoderSettings {
             VideoCodec::X264
             | VideoCodec::Vp9
             | VideoCodec::Av1(_)
+            | VideoCodec::ProRes
             | VideoCodec::Gif
             | VideoCodec::Apng => push(&[
                 "-f",
                 "rawvideo",
                 "-pix_fmt",
-                "nv12",
+                match self.frames {
+                    RawFrames::Nv12 => "nv12",
+                    RawFrames::Rgba => "rgba",
+                },
                 "-video_size",
                 &size,
                 "-framerate",
@@ -224,6 +270,18 @@ impl EncoderSettings {
             push(&["-map_chapters", &input.to_string()]);
         }
         let crf = self.crf.to_string();
+        if self.frames == RawFrames::Rgba
+            && !matches!(self.codec, VideoCodec::Gif | VideoCodec::Apng)
+        {
+            // RGB to BT.709 limited-range YUV on ffmpeg's side, the frames labelled so (the
+            // `-colorspace` options below alone leave ProRes in MOV untagged).
+            push(&[
+                "-vf",
+                "scale=out_color_matrix=bt709:out_range=tv,setparams=range=tv:colorspace=bt709:\
+                 color_primaries=bt709:color_trc=bt709",
+            ]);
+        }
+        let yuv420 = if self.alpha { "yuva420p" } else { "yuv420p" };
         match self.codec {
             // NV12 goes to libx264 as is (it encodes NV12 natively): no CPU-side conversion.
             VideoCodec::X264 => push(&[
@@ -239,11 +297,13 @@ impl EncoderSettings {
             // `hvc1` is the sample entry QuickTime/Safari need for HEVC in MP4.
             VideoCodec::HevcStream => push(&["-c:v", "copy", "-tag:v", "hvc1"]),
             // Constant quality: -crf with a zero bit rate; row threads, the "good" deadline.
+            // With alpha, libvpx encodes the alpha plane as a second stream that WebM carries
+            // beside the colour (Chromium and Firefox composite it).
             VideoCodec::Vp9 => push(&[
                 "-c:v",
                 "libvpx-vp9",
                 "-pix_fmt",
-                "yuv420p",
+                yuv420,
                 "-crf",
                 &crf,
                 "-b:v",
@@ -280,15 +340,44 @@ impl EncoderSettings {
                 "1",
             ]),
             // One palette for the whole clip, changes weighted; ordered dithering keeps
-            // gradients from crawling.
+            // gradients from crawling. With alpha, one entry is transparent: pixels under half
+            // opacity.
             VideoCodec::Gif => push(&[
                 "-filter_complex",
-                "[0:v]split[a][b];[a]palettegen=stats_mode=diff[p];[b][p]paletteuse=dither=bayer:\
-                 bayer_scale=3",
+                if self.alpha {
+                    "[0:v]split[a][b];[a]palettegen=stats_mode=diff:reserve_transparent=1[p];\
+                     [b][p]paletteuse=dither=bayer:bayer_scale=3:alpha_threshold=128"
+                } else {
+                    "[0:v]split[a][b];[a]palettegen=stats_mode=diff:reserve_transparent=0[p];\
+                     [b][p]paletteuse=dither=bayer:bayer_scale=3"
+                },
                 "-loop",
                 "0",
             ]),
-            VideoCodec::Apng => push(&["-c:v", "apng", "-pix_fmt", "rgb24", "-plays", "0"]),
+            VideoCodec::Apng => push(&[
+                "-c:v",
+                "apng",
+                "-pix_fmt",
+                if self.alpha { "rgba" } else { "rgb24" },
+                "-plays",
+                "0",
+            ]),
+            // Profile 4444 (4:4:4 10-bit, plus alpha where kept); `apl0` as Apple's encoder
+            // writes it, which some editors check.
+            VideoCodec::ProRes => push(&[
+                "-c:v",
+                "prores_ks",
+                "-profile:v",
+                "4444",
+                "-vendor",
+                "apl0",
+                "-pix_fmt",
+                if self.alpha {
+                    "yuva444p10le"
+                } else {
+                    "yuv444p10le"
+                },
+            ]),
         }
         if self.codec.has_audio() {
             push(&[
@@ -309,6 +398,9 @@ impl EncoderSettings {
             if self.codec.container() == "webm" {
                 // Opus runs at 48 kHz (also when the filter left another rate).
                 push(&["-c:a", "libopus", "-b:a", &kbps, "-ar", "48000"]);
+            } else if self.codec == VideoCodec::ProRes {
+                // Editors take uncompressed PCM in MOV without a decode step.
+                push(&["-c:a", "pcm_s24le"]);
             } else {
                 push(&["-c:a", "aac", "-b:a", &kbps]);
             }
@@ -420,7 +512,7 @@ impl FfmpegEncoder {
             tail,
             temp,
             output: output.clone(),
-            frame_bytes: settings.width as usize * settings.height as usize * 3 / 2,
+            frame_bytes: settings.frames.frame_bytes(settings.width, settings.height),
             frames: 0,
         })
     }
@@ -454,14 +546,14 @@ impl FfmpegEncoder {
         }
     }
 
-    /// Writes one tightly packed NV12 frame. If ffmpeg has died, returns its exit status and
+    /// Writes one tightly packed frame (NV12 or RGBA, as [`EncoderSettings::frames`]). If ffmpeg has died, returns its exit status and
     /// last stderr lines (within the time it takes the pipe to report the broken end).
-    pub fn write_frame(&mut self, nv12: &[u8]) -> Result<(), MediaError> {
-        if nv12.len() != self.frame_bytes {
+    pub fn write_frame(&mut self, frame: &[u8]) -> Result<(), MediaError> {
+        if frame.len() != self.frame_bytes {
             return Err(MediaError::Config(format!(
                 "frame {} has {} bytes, expected {}",
                 self.frames,
-                nv12.len(),
+                frame.len(),
                 self.frame_bytes
             )));
         }
@@ -475,7 +567,7 @@ impl FfmpegEncoder {
         let Some(stdin) = self.stdin.as_mut() else {
             return Err(self.died());
         };
-        match stdin.write_all(nv12) {
+        match stdin.write_all(frame) {
             Ok(()) => {
                 self.frames += 1;
                 Ok(())

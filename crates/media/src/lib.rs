@@ -17,7 +17,7 @@ pub mod video;
 
 pub use chapters::{ChapterMark, ffmetadata};
 pub use encoder::{
-    AudioInput, EncodeStats, EncoderSettings, FfmpegEncoder, VideoCodec, X264_PRESETS,
+    AudioInput, EncodeStats, EncoderSettings, FfmpegEncoder, RawFrames, VideoCodec, X264_PRESETS,
     temp_path_for,
 };
 pub use error::MediaError;

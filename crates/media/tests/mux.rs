@@ -105,6 +105,8 @@ fn mux(codec: VideoCodec, encoder: &str, format: &str, extra: &[&str]) {
         height: 240,
         fps: FPS,
         codec,
+        frames: media::RawFrames::Nv12,
+        alpha: false,
         crf: 0,
         preset: String::new(),
         audio: Some(AudioInput {
@@ -195,6 +197,8 @@ fn a_dead_ffmpeg_is_reported_and_leaves_no_file() {
         height: 240,
         fps: FPS,
         codec: VideoCodec::H264Stream,
+        frames: media::RawFrames::Nv12,
+        alpha: false,
         crf: 0,
         preset: String::new(),
         audio: None,

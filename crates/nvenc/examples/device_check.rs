@@ -75,6 +75,8 @@ fn renderer(ctx: &GpuContext, w: u32, h: u32) -> Result<FrameRenderer> {
             chunk_frames: 1,
             frame_stride: BANDS,
             bands: BANDS,
+            output: gpu::FrameOutput::Nv12,
+            transparent: false,
         },
         &specs,
     )?)

@@ -62,7 +62,7 @@ struct Cli {
     /// List the GPU adapters this machine offers (one per line) and exit.
     #[arg(long)]
     list_adapters: bool,
-    /// Output path (overrides `output`): the video (.mp4, .webm, .gif, .png), or with --preview
+    /// Output path (overrides `output`): the video (.mp4, .webm, .mov, .gif, .png), or with --preview
     /// the PNG.
     #[arg(long, short)]
     output: Option<PathBuf>,

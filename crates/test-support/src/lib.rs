@@ -4,6 +4,8 @@
 //! - [`skip`], [`skip_unless_ci`], [`ci`]: visible skips and the CI flag ([`skip`](mod@skip)).
 //! - [`Scratch`]: a scratch folder per test, removed unless the test failed ([`scratch`]).
 //! - [`require_ffmpeg`], [`ffmpeg_has_encoder`]: ffmpeg presence ([`ffmpeg`]).
+//! - [`browser::require_chromium`], [`browser::open_and_wait_for_report`]: a page in headless
+//!   Chromium reporting back to the test ([`browser`]).
 //! - With the `gpu` feature: [`gpu::context`], one shared GPU context per test process, and
 //!   [`assert_wgsl_layout!`], the check that a `#[repr(C)]` host struct matches naga's layout of
 //!   its WGSL twin ([`layout`]).
@@ -13,6 +15,7 @@
 //! crate, so the context types agree; only `gpu`'s unit tests (compiled as a second copy of the
 //! crate) would see two different `GpuContext` types, and they use only the GPU-free helpers.
 
+pub mod browser;
 pub mod ffmpeg;
 #[cfg(feature = "gpu")]
 pub mod gpu;

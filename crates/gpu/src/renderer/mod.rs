@@ -16,7 +16,10 @@ use resources::{
 use crate::layers::{LayerImage, LayerKind, PARTICLE_BYTES, Pass};
 use crate::nv12::Nv12Converter;
 use crate::readback::ReadbackRing;
-use crate::{FrameSink, FrameUniforms, GpuContext, GpuError, LayerSpec, Nv12Layout};
+use crate::rgba::{RgbaConverter, RgbaLayout};
+use crate::{
+    FrameLayout, FrameOutput, FrameSink, FrameUniforms, GpuContext, GpuError, LayerSpec, Nv12Layout,
+};
 
 /// Size-dependent settings of a [`FrameRenderer`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +34,11 @@ pub struct RendererConfig {
     pub frame_stride: u32,
     /// Band levels per frame (rows of a spectrogram's history).
     pub bands: u32,
+    /// What the readback ring carries: NV12 or RGBA frames.
+    pub output: FrameOutput,
+    /// Frames start transparent instead of black (layers leave alpha where they draw nothing);
+    /// RGBA frames then come back with straight alpha.
+    pub transparent: bool,
 }
 
 /// Largest frame side accepted (wgpu's guaranteed 2D texture limit is 8192).
@@ -72,6 +80,9 @@ pub struct FrameRenderer {
     pipelines: PipelinePool,
     layers: Vec<LayerGpu>,
     nv12: Nv12Converter,
+    /// RGBA frames: the ring's for [`FrameOutput::Rgba`], and [`Self::render_rgba`]'s over a
+    /// transparent background (straight alpha).
+    rgba: Option<RgbaConverter>,
     ring: ReadbackRing,
 }
 
@@ -164,7 +175,15 @@ impl FrameRenderer {
             mapped_at_creation: false,
         });
         let nv12 = Nv12Converter::new(device, &encoded_view, layout)?;
-        let ring = ReadbackRing::new(device, config.ring_slots, layout.size);
+        let rgba_layout = RgbaLayout::new(config.width, config.height);
+        let rgba = (config.output == FrameOutput::Rgba || config.transparent)
+            .then(|| RgbaConverter::new(device, &target_view, rgba_layout, config.transparent))
+            .transpose()?;
+        let frame_bytes = match config.output {
+            FrameOutput::Nv12 => layout.size,
+            FrameOutput::Rgba => rgba_layout.size,
+        };
+        let ring = ReadbackRing::new(device, config.ring_slots, frame_bytes);
         let mut renderer = Self {
             ctx: ctx.clone(),
             config,
@@ -180,6 +199,7 @@ impl FrameRenderer {
             pipelines: PipelinePool::default(),
             layers: Vec::with_capacity(layers.len()),
             nv12,
+            rgba,
             ring,
         };
         let size = (config.width, config.height);
@@ -195,7 +215,14 @@ impl FrameRenderer {
             renderer.layers.push(gpu_layer);
         }
         if !renderer.layers.iter().any(|l| l.base) {
-            log::debug!("no opaque first layer: frames start from black");
+            log::debug!(
+                "no opaque first layer: frames start from {}",
+                if config.transparent {
+                    "transparent"
+                } else {
+                    "black"
+                }
+            );
         }
         renderer.ctx.check()?;
         Ok(renderer)
@@ -347,9 +374,18 @@ impl FrameRenderer {
         self.layers.get(index)?.storage.as_ref()
     }
 
-    /// Where the planes lie in the padded frames handed to sinks.
+    /// Where the NV12 planes lie in a padded frame ([`Self::submit_into`]; the frames handed
+    /// to sinks where the output is NV12).
     pub fn layout(&self) -> Nv12Layout {
         self.nv12.layout
+    }
+
+    /// The layout of the padded frames handed to sinks (NV12 or RGBA, as configured).
+    pub fn frame_layout(&self) -> FrameLayout {
+        match (&self.rgba, self.config.output) {
+            (Some(c), FrameOutput::Rgba) => FrameLayout::Rgba(c.layout),
+            _ => FrameLayout::Nv12(self.nv12.layout),
+        }
     }
 
     pub fn config(&self) -> RendererConfig {
@@ -425,6 +461,8 @@ impl FrameRenderer {
             view,
             if load {
                 wgpu::LoadOp::Load
+            } else if self.config.transparent {
+                wgpu::LoadOp::Clear(wgpu::Color::TRANSPARENT)
             } else {
                 wgpu::LoadOp::Clear(wgpu::Color::BLACK)
             },
@@ -477,7 +515,8 @@ impl FrameRenderer {
     }
 
     /// Draws and converts one frame and queues its readback. When all ring slots are busy, the
-    /// oldest frame is completed first and handed to `sink` as padded NV12 (see [`Self::layout`]).
+    /// oldest frame is completed first and handed to `sink` as a padded frame (see
+    /// [`Self::frame_layout`]).
     pub fn submit<E: From<GpuError>>(
         &mut self,
         uniforms: &FrameUniforms,
@@ -485,7 +524,12 @@ impl FrameRenderer {
     ) -> Result<(), E> {
         let slot = self.ring.acquire(&self.ctx.device, sink)?;
         let mut encoder = self.begin_frame(uniforms, "frame.encoder");
-        self.nv12.encode(&mut encoder, self.ring.buffer(slot));
+        match (&self.rgba, self.config.output) {
+            (Some(rgba), FrameOutput::Rgba) => {
+                rgba.encode(&mut encoder, &self.target, self.ring.buffer(slot));
+            }
+            _ => self.nv12.encode(&mut encoder, self.ring.buffer(slot)),
+        }
         let submission = self.ctx.queue.submit([encoder.finish()]);
         self.ring
             .submitted(slot, u64::from(uniforms.frame_index), submission);
@@ -535,34 +579,24 @@ impl FrameRenderer {
         self.ring.in_flight()
     }
 
-    /// Draws one frame and returns the render target as tightly packed sRGB-encoded RGBA8
-    /// (for stills and tests). Does not touch the readback ring.
+    /// Draws one frame and returns it as tightly packed sRGB-encoded RGBA8 (for stills and
+    /// tests), with straight alpha over a transparent background. Does not touch the readback
+    /// ring.
     pub fn render_rgba(&mut self, uniforms: &FrameUniforms) -> Result<Vec<u8>, GpuError> {
         let (w, h) = (self.config.width, self.config.height);
-        let pitch = (w * 4).next_multiple_of(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT);
+        let layout = RgbaLayout::new(w, h);
+        let pitch = layout.pitch;
         let buffer = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("frame.rgba_readback"),
-            size: u64::from(pitch) * u64::from(h),
+            size: layout.size,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
         let mut encoder = self.begin_frame(uniforms, "frame.rgba.encoder");
-        encoder.copy_texture_to_buffer(
-            self.target.as_image_copy(),
-            wgpu::TexelCopyBufferInfo {
-                buffer: &buffer,
-                layout: wgpu::TexelCopyBufferLayout {
-                    offset: 0,
-                    bytes_per_row: Some(pitch),
-                    rows_per_image: Some(h),
-                },
-            },
-            wgpu::Extent3d {
-                width: w,
-                height: h,
-                depth_or_array_layers: 1,
-            },
-        );
+        match &self.rgba {
+            Some(rgba) => rgba.encode(&mut encoder, &self.target, &buffer),
+            None => RgbaConverter::copy(&mut encoder, &self.target, &buffer, layout),
+        }
         let submission = self.ctx.queue.submit([encoder.finish()]);
         let mut ring = ReadbackRing::from_buffer(buffer);
         let mut out = Vec::with_capacity((w * h * 4) as usize);

@@ -19,8 +19,8 @@ pub use chapters::Chapter;
 // Every layer table and its value types (the kinds' own modules export them).
 pub use crate::layers::*;
 pub use video::{
-    Aspect, Bitrate, CodecChoice, Crf, Dimension, EncoderChoice, FormatChoice, Fps, Keyint,
-    NvencPreset, Preset, RateControlChoice, VideoSettings,
+    Aspect, BackgroundChoice, Bitrate, CodecChoice, Crf, Dimension, EncoderChoice, FormatChoice,
+    Fps, Keyint, NvencPreset, Preset, RateControlChoice, VideoSettings,
 };
 
 /// Job file format version this build reads.

@@ -115,7 +115,7 @@ impl fmt::Display for EncoderChoice {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FormatChoice {
-    /// `.webm` VP9, `.gif`, `.png`/`.apng` animated PNG, anything else MP4.
+    /// `.webm` VP9, `.mov` ProRes 4444, `.gif`, `.png`/`.apng` animated PNG, anything else MP4.
     #[default]
     Auto,
     /// H.264 (or HEVC with NVENC) and AAC in MP4.
@@ -129,6 +129,21 @@ pub enum FormatChoice {
     Gif,
     /// An animated PNG (no sound): for short previews.
     Apng,
+    /// ProRes 4444 and PCM in QuickTime MOV: for editors, with alpha over a transparent
+    /// background.
+    Mov,
+}
+
+/// What frames start from (`[video] background`) before the layers draw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackgroundChoice {
+    /// Opaque black.
+    #[default]
+    Black,
+    /// Transparent: the output keeps an alpha channel (MOV, WebM VP9, APNG, GIF), alpha 0
+    /// where no layer draws.
+    Transparent,
 }
 
 impl FormatChoice {
@@ -145,6 +160,7 @@ impl FormatChoice {
             Some("webm") => Self::Webm,
             Some("gif") => Self::Gif,
             Some("png" | "apng") => Self::Apng,
+            Some("mov") => Self::Mov,
             _ => Self::Mp4,
         }
     }
@@ -262,6 +278,7 @@ struct RawVideoSettings {
     bitrate: Option<Bitrate>,
     keyint: Option<Keyint>,
     format: FormatChoice,
+    background: BackgroundChoice,
 }
 
 impl Default for RawVideoSettings {
@@ -283,6 +300,7 @@ impl Default for RawVideoSettings {
             bitrate: d.bitrate,
             keyint: d.keyint,
             format: d.format,
+            background: d.background,
         }
     }
 }
@@ -331,6 +349,7 @@ impl TryFrom<RawVideoSettings> for VideoSettings {
             bitrate: raw.bitrate,
             keyint: raw.keyint,
             format: raw.format,
+            background: raw.background,
         };
         v.check_encoder()?;
         Ok(v)
@@ -365,6 +384,8 @@ pub struct VideoSettings {
     pub keyint: Option<Keyint>,
     /// The output file's format (by the output's extension by default).
     pub format: FormatChoice,
+    /// Black, or transparent for outputs with an alpha channel.
+    pub background: BackgroundChoice,
 }
 
 impl VideoSettings {
@@ -420,6 +441,7 @@ impl Default for VideoSettings {
             bitrate: None,
             keyint: None,
             format: FormatChoice::Auto,
+            background: BackgroundChoice::Black,
         }
     }
 }

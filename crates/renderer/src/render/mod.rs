@@ -25,7 +25,7 @@ use analysis::{AnalysisEnd, Chunk, spawn_analysis};
 use open::{Opened, Pipeline, Span, gpu_context};
 use plan::Plan;
 pub use segments::{JoinSummary, Segment, SegmentTag, job_fingerprint, join};
-use sink::{Encoder, Sink, choose_encoder, probe_ffmpeg};
+use sink::{Encoder, Frames, Sink, choose_encoder, probe_ffmpeg};
 pub use still::{StillSummary, render_still, write_png};
 use writer::{Delivery, Writer};
 
@@ -255,7 +255,15 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
             "GIF and APNG outputs cannot be split into segments: render them whole".into(),
         ));
     }
-    let (mut pipeline, analyzer) = opened.start_gpu(ctx)?;
+    let frames = Frames::for_encoder(encoder, &job.video);
+    if segment.is_some() && frames.transparent {
+        return Err(RenderError::Segment(
+            "segments are H.264 MP4, which has no alpha channel: render a job with background \
+             = \"transparent\" whole"
+                .into(),
+        ));
+    }
+    let (mut pipeline, analyzer) = opened.start_gpu(ctx, frames)?;
     let (encoder, mut sink) = Sink::open(
         encoder,
         &job.video,
@@ -274,7 +282,14 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
         _ => None,
     };
     let filter = loudness.as_ref().map(|(_, f)| f.clone());
-    let writer = Writer::spawn(spawn_ffmpeg(job, &plan, segment, encoder, &output, filter)?)?;
+    let writer = Writer::spawn(spawn_ffmpeg(
+        job,
+        &plan,
+        segment,
+        (encoder, frames),
+        &output,
+        filter,
+    )?)?;
     let (chunk_tx, chunk_rx) = sync_channel::<Chunk>(2);
     let analysis = spawn_analysis(analyzer, chunk_tx)?;
 
@@ -327,7 +342,7 @@ fn spawn_ffmpeg(
     job: &Job,
     plan: &Plan,
     segment: Option<Segment>,
-    encoder: Encoder,
+    (encoder, frames): (Encoder, Frames),
     output: &std::path::Path,
     filter: Option<String>,
 ) -> Result<Option<FfmpegEncoder>, RenderError> {
@@ -340,6 +355,8 @@ fn spawn_ffmpeg(
         height: video.height.0,
         fps: video.fps.0,
         codec,
+        frames: frames.raw,
+        alpha: frames.alpha(),
         crf: video.quality.0,
         preset: video.preset.0.clone(),
         // Segments are video only: the audio is muxed once over the joined whole.

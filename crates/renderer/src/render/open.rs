@@ -6,6 +6,7 @@ use audio::{AnalysisConfig, AudioDecoder, AudioInfo, FrameAnalyzer, FrameFeature
 use gpu::{AdapterChoice, FrameRenderer, FrameUniforms, GpuContext, LayerSpec, RendererConfig};
 
 use super::plan::{Plan, frame_inputs, frame_stride};
+use super::sink::Frames;
 use super::{CHUNK_FRAMES, Limits, RING_SLOTS, Segment};
 use crate::RenderError;
 use crate::job::{Job, Layer};
@@ -121,6 +122,7 @@ impl Opened {
     pub(super) fn start_gpu(
         self,
         ctx: GpuContext,
+        frames: Frames,
     ) -> Result<(Pipeline, FrameAnalyzer), RenderError> {
         let Self {
             plan,
@@ -138,6 +140,8 @@ impl Opened {
             chunk_frames,
             frame_stride: frame_stride(shape.bands, shape.points),
             bands: shape.bands,
+            output: frames.output(),
+            transparent: frames.transparent,
         };
         let renderer = FrameRenderer::new(&ctx, config, &specs)?;
         scene.prepare_gpu(&ctx)?;

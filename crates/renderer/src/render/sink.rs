@@ -1,12 +1,12 @@
 //! The encoder a render gets on this machine (x264, NVENC or none) and how its drawn frames
 //! leave the GPU: read back and packed for x264, or encoded by NVENC where they lie.
 
-use gpu::{FrameRenderer, FrameUniforms, GpuContext, Nv12Layout};
-use media::{FfmpegInfo, VideoCodec};
+use gpu::{FrameLayout, FrameOutput, FrameRenderer, FrameUniforms, GpuContext};
+use media::{FfmpegInfo, RawFrames, VideoCodec};
 
 use super::writer::{Delivery, ToWriter};
 use crate::RenderError;
-use crate::job::{CodecChoice, EncoderChoice, FormatChoice, VideoSettings};
+use crate::job::{BackgroundChoice, CodecChoice, EncoderChoice, FormatChoice, VideoSettings};
 use crate::nvenc_out::{self, NvencOutput};
 
 /// The encoder a render writes with.
@@ -18,8 +18,47 @@ pub(super) enum Encoder {
     X264,
     /// NVENC on the rendering GPU (zero-copy); ffmpeg muxes its stream.
     Nvenc(nvenc::Codec),
-    /// NV12 frames into another ffmpeg encoder, for the WebM, GIF and APNG formats.
+    /// NV12 or RGBA frames into another ffmpeg encoder, for the WebM, MOV, GIF and APNG
+    /// formats.
     Ffmpeg(VideoCodec),
+}
+
+/// What the frames of a render are read back as, and whether they keep alpha.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) struct Frames {
+    pub(super) raw: RawFrames,
+    /// The background is transparent (frames start transparent; RGBA frames keep alpha).
+    pub(super) transparent: bool,
+}
+
+impl Frames {
+    /// For `encoder`: RGBA where the format keeps alpha (a transparent background) or full
+    /// chroma (ProRes 4444, GIF and APNG, which ffmpeg would otherwise convert from 4:2:0),
+    /// NV12 otherwise.
+    pub(super) fn for_encoder(encoder: Encoder, video: &VideoSettings) -> Self {
+        let transparent = video.background == BackgroundChoice::Transparent;
+        let raw = match encoder {
+            Encoder::Ffmpeg(VideoCodec::ProRes | VideoCodec::Gif | VideoCodec::Apng) => {
+                RawFrames::Rgba
+            }
+            Encoder::Ffmpeg(codec) if transparent && codec.has_alpha() => RawFrames::Rgba,
+            _ => RawFrames::Nv12,
+        };
+        Self { raw, transparent }
+    }
+
+    /// The GPU's readback format.
+    pub(super) fn output(self) -> FrameOutput {
+        match self.raw {
+            RawFrames::Nv12 => FrameOutput::Nv12,
+            RawFrames::Rgba => FrameOutput::Rgba,
+        }
+    }
+
+    /// The encoder writes an alpha channel.
+    pub(super) fn alpha(self) -> bool {
+        self.transparent && self.raw == RawFrames::Rgba
+    }
 }
 
 impl Encoder {
@@ -33,6 +72,7 @@ impl Encoder {
             Encoder::Ffmpeg(VideoCodec::Av1(encoder)) => format!("av1 ({encoder})"),
             Encoder::Ffmpeg(VideoCodec::Gif) => "gif".to_owned(),
             Encoder::Ffmpeg(VideoCodec::Apng) => "apng".to_owned(),
+            Encoder::Ffmpeg(VideoCodec::ProRes) => "prores 4444".to_owned(),
             Encoder::Ffmpeg(other) => format!("{other:?}").to_lowercase(),
         }
     }
@@ -75,6 +115,7 @@ fn format_codec(
         }
         FormatChoice::Gif => (VideoCodec::Gif, &["gif"]),
         FormatChoice::Apng => (VideoCodec::Apng, &["apng"]),
+        FormatChoice::Mov => (VideoCodec::ProRes, &["prores_ks"]),
     };
     if let Some(missing) = needs.iter().find(|n| !ff.has(n)) {
         return Err(lacks(missing));
@@ -93,7 +134,21 @@ pub(super) fn probe_ffmpeg(
     }
     let ffmpeg = media::probe_ffmpeg()?;
     let format = video.format.resolve(output);
-    if format_codec(format, &ffmpeg, output)?.is_some() {
+    let codec = format_codec(format, &ffmpeg, output)?;
+    if video.background == BackgroundChoice::Transparent
+        && !codec.is_some_and(VideoCodec::has_alpha)
+    {
+        return Err(RenderError::EncoderUnavailable(format!(
+            "{}: background = \"transparent\" needs an output format with an alpha channel; \
+             {} has none. Write a .mov (ProRes 4444), a .webm (VP9), an animated .png or a .gif",
+            output.display(),
+            match format {
+                FormatChoice::WebmAv1 => "AV1 in WebM",
+                _ => "H.264/HEVC in MP4",
+            }
+        )));
+    }
+    if codec.is_some() {
         if video.encoder == EncoderChoice::Nvenc {
             return Err(RenderError::EncoderUnavailable(format!(
                 "{}: encoder = \"nvenc\" writes MP4 only; use encoder = \"auto\" for this \
@@ -169,8 +224,8 @@ pub(super) fn choose_encoder(
 
 /// How drawn frames leave the GPU.
 pub(super) enum Sink {
-    /// Read back into system memory and packed (x264; null drops them).
-    Readback(Nv12Layout),
+    /// Read back into system memory and packed (ffmpeg's encoders; null drops them).
+    Readback(FrameLayout),
     /// Encoded by NVENC from a ring of exportable buffers.
     Nvenc(NvencOutput),
 }
@@ -186,10 +241,10 @@ impl Sink {
         ctx: &GpuContext,
         ffmpeg: Option<&FfmpegInfo>,
     ) -> Result<(Encoder, Sink), RenderError> {
-        let layout = renderer.layout();
         let Encoder::Nvenc(_) = encoder else {
-            return Ok((encoder, Sink::Readback(layout)));
+            return Ok((encoder, Sink::Readback(renderer.frame_layout())));
         };
+        let layout = renderer.layout();
         match NvencOutput::new(ctx, layout, nvenc_out::settings(video)) {
             Ok(out) => Ok((encoder, Sink::Nvenc(out))),
             Err(e) if video.encoder == EncoderChoice::Auto && video.codec == CodecChoice::H264 => {
@@ -197,7 +252,7 @@ impl Sink {
                     need_x264(ff)?;
                 }
                 log::warn!("encoder auto: setting up NVENC failed ({e}); using x264");
-                Ok((Encoder::X264, Sink::Readback(layout)))
+                Ok((Encoder::X264, Sink::Readback(renderer.frame_layout())))
             }
             Err(e) => Err(e),
         }
@@ -231,10 +286,10 @@ impl Sink {
     }
 }
 
-/// The x264 (and null) sink: each read-back frame packed without row padding into a recycled
+/// The ffmpeg (and null) sink: each read-back frame packed without row padding into a recycled
 /// buffer and sent on.
 fn readback<'o>(
-    layout: Nv12Layout,
+    layout: FrameLayout,
     out: &'o mut Delivery<'_, '_>,
 ) -> impl FnMut(u64, &[u8]) -> Result<(), RenderError> + 'o {
     move |_frame, padded| {

@@ -37,7 +37,12 @@ pub fn render_still(
     let opened = Opened::open(job, Span::Still { time }, &Limits::default())?;
     let shown = still_frame(job, time, opened.info.duration_secs()).1;
     let ctx = gpu_context(job, gpu)?;
-    let (mut pipeline, mut analyzer) = opened.start_gpu(ctx)?;
+    // A still is read as RGBA (straight alpha over a transparent background), not from the ring.
+    let frames = super::sink::Frames {
+        transparent: job.video.background == crate::job::BackgroundChoice::Transparent,
+        ..Default::default()
+    };
+    let (mut pipeline, mut analyzer) = opened.start_gpu(ctx, frames)?;
     let mut buffers = analyzer.buffers();
     let mut levels = Vec::new();
     let mut index = 0u64;
