@@ -38,9 +38,11 @@ fn sd_segment(p: vec2<f32>, a: vec2<f32>, b: vec2<f32>) -> f32 {
     return length(pa - ba * h);
 }
 
-// Uniform noise in [-0.5, 0.5) for a pixel, different every frame (integer hash, PCG-like).
+// Uniform noise in [-0.5, 0.5) for a pixel (integer hash, PCG-like). The same every frame: a
+// still gradient stays still (no noise for the encoder to spend bits on), and the frame
+// renderer may draw it once and copy it (renderer/base_cache.rs).
 fn dither_noise(pixel: vec2<f32>) -> f32 {
-    var h = u32(pixel.x) * 1973u + u32(pixel.y) * 9277u + frame.frame_index * 26699u;
+    var h = u32(pixel.x) * 1973u + u32(pixel.y) * 9277u;
     h = (h ^ (h >> 16u)) * 0x7feb352du;
     h = (h ^ (h >> 15u)) * 0x846ca68bu;
     h = h ^ (h >> 16u);

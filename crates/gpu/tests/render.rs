@@ -558,3 +558,63 @@ fn transparent_frames_come_back_with_straight_alpha() {
         );
     }
 }
+
+#[test]
+fn a_cached_base_gives_the_frames_a_fresh_draw_gives_and_follows_changes() {
+    let Some(ctx) = context() else { return };
+    let (w, h) = (48, 24);
+    let config = RendererConfig {
+        width: w,
+        height: h,
+        ring_slots: 2,
+        chunk_frames: 1,
+        frame_stride: 4,
+        bands: 4,
+        output: gpu::FrameOutput::Nv12,
+        transparent: false,
+    };
+    let gradient = |a: [u8; 3]| {
+        LayerKind::Background(BackgroundParams {
+            color_a: encoded(a),
+            color_b: encoded([0x10, 0x40, 0xe0]),
+            direction: [1.0, 0.0],
+            mode: 1,
+            opacity: 1.0,
+        })
+    };
+    // Every frame reads the one uploaded spectrum.
+    let same_spectrum = |frame| FrameUniforms {
+        frame_index: frame,
+        ..uniforms(w, h, 0, 4)
+    };
+    let layers = |a| vec![LayerSpec::from(gradient(a)), bars(48.0, 24.0, 4)];
+    let fresh = |a| {
+        let mut r = FrameRenderer::new(ctx, config, &layers(a)).expect("renderer");
+        r.upload_spectrum(&[1.0, 0.25, 0.5, 0.0]).expect("upload");
+        r.render_rgba(&uniforms(w, h, 0, 4)).expect("render")
+    };
+    let (first, second) = (fresh([0xff, 0x80, 0x10]), fresh([0x20, 0xc0, 0x30]));
+    assert_ne!(first, second);
+    let mut r = FrameRenderer::new(ctx, config, &layers([0xff, 0x80, 0x10])).expect("renderer");
+    r.upload_spectrum(&[1.0, 0.25, 0.5, 0.0]).expect("upload");
+    // Frame 0 draws the base, frame 1 fills the cache, frames 2.. copy it.
+    for frame in 0..4 {
+        let got = r.render_rgba(&same_spectrum(frame)).expect("render");
+        assert!(got == first, "frame {frame} differs from a fresh draw");
+    }
+    // A change reaches the next frame, and the frames after it (cached again).
+    r.set_params(0, &gradient([0x20, 0xc0, 0x30]))
+        .expect("params");
+    for frame in 4..8 {
+        let got = r.render_rgba(&same_spectrum(frame)).expect("render");
+        assert!(
+            got == second,
+            "frame {frame} after the change differs from a fresh draw"
+        );
+    }
+    // The same bytes again are no change.
+    r.set_params(0, &gradient([0x20, 0xc0, 0x30]))
+        .expect("params");
+    let got = r.render_rgba(&same_spectrum(8)).expect("render");
+    assert!(got == second);
+}

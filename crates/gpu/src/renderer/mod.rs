@@ -5,6 +5,7 @@
 //! itself ([`crate::layers`]), and the frame records it through its [`Pass`]: state updates
 //! before the layers, post passes (bloom) between layer passes.
 
+mod base_cache;
 pub(crate) mod resources;
 
 pub(crate) use resources::Setup;
@@ -12,6 +13,8 @@ use resources::{
     Layouts, PipelinePool, color_pass, layer_bind_group, sampler, texture_2d, uniform_buffer,
     upload_image, write_image,
 };
+
+use base_cache::{BaseCache, BaseDraw};
 
 use crate::layers::{LayerImage, LayerKind, PARTICLE_BYTES, Pass};
 use crate::nv12::Nv12Converter;
@@ -51,7 +54,8 @@ struct LayerGpu {
     base: bool,
     pipeline: wgpu::RenderPipeline,
     params: wgpu::Buffer,
-    params_len: usize,
+    /// The parameters last written (writes of the same bytes are skipped).
+    params_bytes: Vec<u8>,
     sampler: wgpu::Sampler,
     storage: Option<wgpu::Buffer>,
     /// The layer's own texture (images, text) and its format and size.
@@ -84,6 +88,8 @@ pub struct FrameRenderer {
     /// transparent background (straight alpha).
     rgba: Option<RgbaConverter>,
     ring: ReadbackRing,
+    /// The base pass's result while its layers do not change.
+    base_cache: BaseCache,
 }
 
 impl FrameRenderer {
@@ -119,7 +125,8 @@ impl FrameRenderer {
             format: wgpu::TextureFormat::Rgba8UnormSrgb,
             usage: wgpu::TextureUsages::RENDER_ATTACHMENT
                 | wgpu::TextureUsages::TEXTURE_BINDING
-                | wgpu::TextureUsages::COPY_SRC,
+                | wgpu::TextureUsages::COPY_SRC
+                | wgpu::TextureUsages::COPY_DST,
             view_formats: &[wgpu::TextureFormat::Rgba8Unorm],
         });
         let target_view = target.create_view(&Default::default());
@@ -201,6 +208,7 @@ impl FrameRenderer {
             nv12,
             rgba,
             ring,
+            base_cache: BaseCache::default(),
         };
         let size = (config.width, config.height);
         // The leading run of opaque layers forms the base pass.
@@ -286,7 +294,7 @@ impl FrameRenderer {
             base,
             pipeline,
             params,
-            params_len: params_bytes.len(),
+            params_bytes: params_bytes.to_vec(),
             sampler,
             storage: own.storage,
             image,
@@ -310,16 +318,26 @@ impl FrameRenderer {
             .get(index)
             .ok_or_else(|| GpuError::Config(format!("there is no layer {index} to update")))?;
         let bytes = kind.params_bytes();
-        if layer.name != kind.name() || bytes.len() != layer.params_len {
+        if layer.name != kind.name() || bytes.len() != layer.params_bytes.len() {
             return Err(GpuError::Config(format!(
                 "layer {index} is a {} layer; its parameters cannot be replaced by a {} layer's",
                 layer.name,
                 kind.name()
             )));
         }
+        if layer.params_bytes == bytes {
+            return Ok(());
+        }
         self.ctx.queue.write_buffer(&layer.params, 0, bytes);
         if let Some(pass) = &layer.pass {
             pass.params_changed(&self.ctx.queue, bytes);
+        }
+        if layer.base {
+            self.base_cache.changed();
+        }
+        if let Some(layer) = self.layers.get_mut(index) {
+            layer.params_bytes.clear();
+            layer.params_bytes.extend_from_slice(bytes);
         }
         Ok(())
     }
@@ -359,6 +377,9 @@ impl FrameRenderer {
                     layer.name
                 )));
             }
+        }
+        if self.layers[index].base {
+            self.base_cache.changed();
         }
         Ok(())
     }
@@ -424,11 +445,26 @@ impl FrameRenderer {
     /// happens in linear light. A layer whose pass reads the frame (bloom) ends the current
     /// pass and records its post passes before its own draw starts the next one. Without an
     /// opaque base the target starts black.
-    fn encode_layers(&self, encoder: &mut wgpu::CommandEncoder) {
+    fn encode_layers(&mut self, encoder: &mut wgpu::CommandEncoder) {
         let mut drawn = false;
-        let base: Vec<&LayerGpu> = self.layers.iter().filter(|l| l.base).collect();
-        if !base.is_empty() {
-            self.layer_pass(encoder, &self.encoded_view, false, &base);
+        if self.layers.iter().any(|l| l.base) {
+            let plan = self.base_cache.plan();
+            if plan == BaseDraw::Fill {
+                let size = (self.config.width, self.config.height);
+                let (_, view) = self.base_cache.fill(&self.ctx.device, size);
+                let view = view.clone();
+                self.base_pass(encoder, &view);
+            }
+            match (plan, self.base_cache.texture()) {
+                (BaseDraw::Copy | BaseDraw::Fill, Some(cache)) => {
+                    encoder.copy_texture_to_texture(
+                        cache.as_image_copy(),
+                        self.target.as_image_copy(),
+                        self.target.size(),
+                    );
+                }
+                _ => self.base_pass(encoder, &self.encoded_view),
+            }
             drawn = true;
         }
         let mut segment: Vec<&LayerGpu> = Vec::new();
@@ -446,6 +482,12 @@ impl FrameRenderer {
         if !segment.is_empty() || !drawn {
             self.layer_pass(encoder, &self.target_view, drawn, &segment);
         }
+    }
+
+    /// Draws the base layers (opaque, unblended) into `view`, a non-sRGB view.
+    fn base_pass(&self, encoder: &mut wgpu::CommandEncoder, view: &wgpu::TextureView) {
+        let base: Vec<&LayerGpu> = self.layers.iter().filter(|l| l.base).collect();
+        self.layer_pass(encoder, view, false, &base);
     }
 
     fn layer_pass(
@@ -476,7 +518,7 @@ impl FrameRenderer {
     }
 
     /// Writes the frame's uniforms and records its update and layer passes into a new encoder.
-    fn begin_frame(&self, uniforms: &FrameUniforms, label: &str) -> wgpu::CommandEncoder {
+    fn begin_frame(&mut self, uniforms: &FrameUniforms, label: &str) -> wgpu::CommandEncoder {
         let mut encoder = self.begin_updates(uniforms, label);
         self.encode_layers(&mut encoder);
         encoder
