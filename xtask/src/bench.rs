@@ -338,6 +338,57 @@ fn showfreqs(audio: &Path, seconds: f64, out: &Path) -> Command {
     c
 }
 
+/// ffmpeg's showfreqs as a user would write it (the held-out check of issue 22): 64 bars drawn
+/// at 64x540 and scaled to 1080p, x264 veryfast CRF 20, AAC.
+fn showfreqs_plain(audio: &Path, seconds: f64, out: &Path) -> Command {
+    let mut c = ffmpeg();
+    c.args(["-t", &seconds.to_string(), "-i"]).arg(audio).args([
+        "-filter_complex",
+        "[0:a]showfreqs=s=64x540:mode=bar:ascale=log:fscale=log,scale=1920:1080:flags=neighbor[v]",
+        "-map",
+        "[v]",
+        "-map",
+        "0:a",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        "20",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-shortest",
+    ]);
+    c.arg(out);
+    c
+}
+
+/// `seconds` of the bundled demo track (looped) as an MP3: real music in the format users
+/// bring most.
+fn make_mp3(root: &Path, path: &Path, seconds: f64) -> anyhow::Result<()> {
+    let status = ffmpeg()
+        .args(["-stream_loop", "-1", "-i"])
+        .arg(root.join("assets/demo.flac"))
+        .args([
+            "-t",
+            &seconds.to_string(),
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "192k",
+        ])
+        .arg(path)
+        .status()?;
+    ensure!(
+        status.success(),
+        "ffmpeg could not write {} (it needs the libmp3lame encoder)",
+        path.display()
+    );
+    Ok(())
+}
+
 fn floor(raw: &Path, out: &Path) -> Command {
     let mut c = ffmpeg();
     c.args([
@@ -489,6 +540,11 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
     let nvenc_note = "needs an NVIDIA GPU with NVENC: measured by `cargo xtask device-check` \
                       (docs/BENCHMARKS.md, \"NVENC device check\"); no NVIDIA figure exists yet";
 
+    let mp3 = work.join(format!("demo-{}s.mp3", o.seconds));
+    if !mp3.exists() {
+        make_mp3(root, &mp3, o.seconds)?;
+    }
+    let job_mp3 = write_job(&work, "ours-1080p-mp3", &mp3, 1920, 1080, "x264");
     let job_1080 = write_job(&work, "ours-1080p", &audio, 1920, 1080, "x264");
     let job_null = write_job(&work, "ours-null-1080p", &audio, 1920, 1080, "null");
     let job_4k = write_job(&work, "ours-2160p", &audio, 3840, 2160, "x264");
@@ -563,6 +619,22 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
             frames: frames_4k,
             ..Default::default()
         },
+        Row {
+            name: "ours_x264_1080p_mp3",
+            what: "ours on the demo track as an MP3: bars over a gradient, 1920x1080@30, x264 \
+                   veryfast CRF 20, AAC"
+                .into(),
+            frames,
+            ..Default::default()
+        },
+        Row {
+            name: "ffmpeg_showfreqs_plain_1080p_mp3",
+            what: "ffmpeg showfreqs as a user writes it (64x540 bars scaled to 1080p) on the \
+                   same MP3, x264 veryfast CRF 20, AAC"
+                .into(),
+            frames,
+            ..Default::default()
+        },
     ];
     if o.baseline.is_some() {
         rows.push(Row {
@@ -591,6 +663,10 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
                 "ours_null_1080p" => renderer(&bin, &job_null, o.seconds),
                 "ours_null_1080p_six_layers" => renderer(&bin, &job_six, o.seconds),
                 "ours_null_1080p_captions" => renderer(&bin, &job_captions, o.seconds),
+                "ours_x264_1080p_mp3" => renderer(&bin, &job_mp3, o.seconds),
+                "ffmpeg_showfreqs_plain_1080p_mp3" => {
+                    showfreqs_plain(&mp3, o.seconds, &work.join("showfreqs-plain.mp4"))
+                }
                 "baseline_x264_1080p" => renderer(&base, &job_1080, o.seconds),
                 "baseline_null_1080p_six_layers" => renderer(&base, &job_six, o.seconds),
                 _ => renderer(&bin, &job_4k, o.seconds_4k.min(o.seconds)),
@@ -666,8 +742,10 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
     let vs_floor = pair(0, 2);
     // The captions layer's cost: six layers + captions over six layers.
     let captions_cost = pair(5, 4);
-    // Ours over the baseline build, where one was given (rows 7 and 8 mirror rows 0 and 4).
-    let vs_baseline = o.baseline.as_ref().map(|b| (b, pair(0, 7), pair(4, 8)));
+    // The held-out row: ours on an MP3 over showfreqs as a user writes it.
+    let vs_plain = pair(7, 8);
+    // Ours over the baseline build, where one was given (rows 9 and 10 mirror rows 0 and 4).
+    let vs_baseline = o.baseline.as_ref().map(|b| (b, pair(0, 9), pair(4, 10)));
 
     let date = first_line("date", "-u");
     let (cpu, cores, mem_gb) = machine();
@@ -734,6 +812,7 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
         "Wall-time ratios, pair by pair within a repeat (median [min-max]):\n\n\
          - ours x264 / ffmpeg showfreqs: {:.2} [{:.2}-{:.2}]\n\
          - ours x264 / encoder floor: {:.2} [{:.2}-{:.2}]\n\
+         - ours x264 / ffmpeg showfreqs as a user writes it (demo track as MP3): {:.2} [{:.2}-{:.2}]\n\
          - six layers + captions / six layers (null 1080p): {:.2} [{:.2}-{:.2}]\n",
         vs_showfreqs.0,
         vs_showfreqs.1,
@@ -741,6 +820,9 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
         vs_floor.0,
         vs_floor.1,
         vs_floor.2,
+        vs_plain.0,
+        vs_plain.1,
+        vs_plain.2,
         captions_cost.0,
         captions_cost.1,
         captions_cost.2
@@ -790,7 +872,7 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
     let json = format!(
         "{{\"date\":\"{date}\",\"quick\":{},\"machine\":{{\"cpu\":\"{cpu}\",\"cores\":{cores},\"mem_gib\":{mem_gb:.1}}},\
          \"adapter\":\"{}\",\"ffmpeg\":\"{}\",\"rustc\":\"{rustc}\",\"commit\":\"{git}\",\"seconds\":{},\"repeats\":{},\
-         \"rows\":[{}],\"ratios\":{{\"ours_x264_over_showfreqs\":{:.3},\"ours_x264_over_floor\":{:.3}}},\
+         \"rows\":[{}],\"ratios\":{{\"ours_x264_over_showfreqs\":{:.3},\"ours_x264_over_floor\":{:.3},\"ours_mp3_over_showfreqs_plain\":{:.3}}},\
          \"memory\":[{}]}}\n",
         o.quick,
         adapter.replace('"', "'"),
@@ -800,6 +882,7 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
         json_rows.join(","),
         vs_showfreqs.0,
         vs_floor.0,
+        vs_plain.0,
         memory
             .iter()
             .map(|(m, s, a)| format!(
