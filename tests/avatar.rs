@@ -372,7 +372,8 @@ fn avatar_segments_join_into_the_whole_render() {
     };
     let dir = Scratch::new("avatar-segments");
     // A face moving 6 pixels per frame: boxes differ from frame to frame, so a segment that
-    // started its smoothing afresh would place the mouth elsewhere.
+    // started its smoothing afresh would place the mouth elsewhere; and lip sync fading in
+    // over the first three frames (on_no_face = "pass"), which a segment's warm-up replays.
     let face = dir.path("face.mp4");
     face_clip(
         &face,
@@ -401,6 +402,8 @@ checkpoint = "{}"
 detector = "{}"
 min_face = 30
 smooth = 3
+on_no_face = "pass"
+fade_in = 3
 "#,
             checkpoint.display(),
             weights.display()
@@ -599,4 +602,396 @@ fn a_batched_frame_equals_the_frame_generated_alone() {
         next < same - 10.0,
         "frames 2 and 3 must differ far more ({next:.1} dB) than batched and alone ({same:.1} dB)"
     );
+}
+
+/// One drawn frame's face as the renderer logs it (`RUST_LOG=...avatar=debug`).
+#[derive(Debug, Clone, Copy)]
+struct Tracked {
+    frame: u64,
+    face: Option<[f32; 4]>,
+    weight: f32,
+    /// A shot change was found at this frame.
+    cut: bool,
+}
+
+/// Renders `job` with the avatar's per-frame debug lines on and returns them in order.
+fn tracked(job: &Path) -> Vec<Tracked> {
+    let out = run_renderer(
+        &[job.to_str().expect("utf-8")],
+        &[("RUST_LOG", "renderer::layers::avatar=debug")],
+    );
+    assert!(out.status.success(), "render failed: {}", stderr(&out));
+    let text = stderr(&out);
+    let field = |line: &str, key: &str| -> Option<String> {
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{key}=")).map(str::to_owned))
+    };
+    let lines: Vec<Tracked> = text
+        .lines()
+        .filter(|l| l.contains("avatar face:"))
+        .map(|l| {
+            let frame = field(l, "frame")
+                .and_then(|v| v.parse().ok())
+                .expect("frame");
+            let face = field(l, "box").and_then(|v| {
+                let c: Vec<f32> = v.split(',').filter_map(|c| c.parse().ok()).collect();
+                <[f32; 4]>::try_from(c).ok()
+            });
+            let weight = field(l, "weight")
+                .and_then(|v| v.parse().ok())
+                .expect("weight");
+            let cut = field(l, "cut").as_deref() == Some("1");
+            Tracked {
+                frame,
+                face,
+                weight,
+                cut,
+            }
+        })
+        .collect();
+    assert!(!lines.is_empty(), "no avatar face lines in: {text}");
+    lines
+}
+
+fn iou(a: [f32; 4], b: [f32; 4]) -> f32 {
+    wav2lip::mtcnn::iou(a, b)
+}
+
+/// The astronaut's box as the detector finds it in astronaut.png (512x512), scaled by `s`,
+/// mirrored first when `flip`, then moved by `(dx, dy)`.
+fn placed(b0: [f32; 4], flip: bool, s: f32, (dx, dy): (f32, f32)) -> [f32; 4] {
+    let b = if flip {
+        [512.0 - b0[2], b0[1], 512.0 - b0[0], b0[3]]
+    } else {
+        b0
+    };
+    [b[0] * s + dx, b[1] * s + dy, b[2] * s + dx, b[3] * s + dy]
+}
+
+/// A full-frame avatar job over `face` (a video: its size and frame rate), `seconds` long, no
+/// encoder, plus the layer keys `extra`.
+fn face_video_job(
+    dir: &Scratch,
+    checkpoint: &Path,
+    weights: &Path,
+    seconds: f64,
+    extra: &str,
+) -> PathBuf {
+    let speech = dir.path("speech.wav");
+    if !speech.exists() {
+        std::fs::write(&speech, tone_wav(16_000, 3.0)).expect("speech");
+    }
+    let job = dir.path("job.toml");
+    std::fs::write(
+        &job,
+        format!(
+            r#"audio = "speech.wav"
+output = "out.mp4"
+duration = {seconds}
+
+[video]
+encoder = "null"
+
+[[layer]]
+kind = "avatar"
+face = "face.mp4"
+checkpoint = "{checkpoint}"
+detector = "{weights}"
+{extra}
+"#,
+            checkpoint = checkpoint.display(),
+            weights = weights.display(),
+        ),
+    )
+    .expect("write job");
+    job
+}
+
+/// The astronaut's face box as the detector finds it in the still photograph.
+fn astronaut_box(dir: &Scratch, checkpoint: &Path, weights: &Path, photo: &Path) -> [f32; 4] {
+    face_clip(&dir.path("face.mp4"), photo, "null", 2);
+    let job = face_video_job(dir, checkpoint, weights, 0.1, "");
+    tracked(&job)[0].face.expect("a face in the photograph")
+}
+
+#[test]
+fn a_cut_restarts_the_box_smoothing_and_a_fade_does_not() {
+    let test = "a_cut_restarts_the_box_smoothing_and_a_fade_does_not";
+    let Some((checkpoint, weights, photo)) = fixtures(test) else {
+        return;
+    };
+    let dir = Scratch::new("avatar-cuts");
+    let b0 = astronaut_box(&dir, checkpoint, weights, photo);
+    // Ten frames of the astronaut at 320x320, then a cut to her mirror image, smaller and
+    // lower right: two shots (10 fps).
+    let (first, second) = (dir.path("a.mp4"), dir.path("b.mp4"));
+    face_clip(&first, photo, "scale=320:320", 10);
+    face_clip(&second, photo, "hflip,scale=240:240,pad=320:320:80:40", 10);
+    let list = dir.path("list.txt");
+    std::fs::write(&list, "file 'a.mp4'\nfile 'b.mp4'\n").expect("list");
+    ffmpeg(&[
+        "-f",
+        "concat",
+        "-safe",
+        "0",
+        "-i",
+        list.to_str().expect("utf-8"),
+        "-c",
+        "copy",
+        dir.path("face.mp4").to_str().expect("utf-8"),
+    ]);
+    let want_a = placed(b0, false, 320.0 / 512.0, (0.0, 0.0));
+    let want_b = placed(b0, true, 240.0 / 512.0, (80.0, 40.0));
+    let job = face_video_job(&dir, checkpoint, weights, 2.0, "smooth = 5");
+    let faces = tracked(&job);
+    assert_eq!(faces.len(), 20, "{faces:?}");
+    let cuts: Vec<u64> = faces.iter().filter(|t| t.cut).map(|t| t.frame).collect();
+    assert_eq!(cuts, [10], "one cut, where the shots meet");
+    for t in &faces {
+        let want = if t.frame < 10 { want_a } else { want_b };
+        let got = t
+            .face
+            .unwrap_or_else(|| panic!("frame {}: no face", t.frame));
+        assert!(
+            iou(got, want) > 0.75,
+            "frame {}: box {got:?}, want about {want:?} (IoU {:.2}): no smoothing across the cut",
+            t.frame,
+            iou(got, want)
+        );
+    }
+    // Without cut detection the first frames after the cut average both shots' boxes.
+    let job = face_video_job(&dir, checkpoint, weights, 2.0, "smooth = 5\ncuts = false");
+    let blind = tracked(&job);
+    let at_cut = blind[10].face.expect("a face");
+    assert!(
+        iou(at_cut, want_b) < 0.5,
+        "cuts = false: frame 10 {at_cut:?} should still lean on the first shot"
+    );
+
+    // A fade to black and back within one shot: no cut, the box steady where a face is
+    // found; with on_no_face = "pass" the black frames have none, and lip sync fades back in.
+    // (Two clips: a fade-out filter leaves its input black after it ends.)
+    face_clip(&first, photo, "scale=320:320,fade=t=out:st=0.5:d=0.3", 10);
+    face_clip(&second, photo, "scale=320:320,fade=t=in:st=0.1:d=0.3", 10);
+    ffmpeg(&[
+        "-f",
+        "concat",
+        "-safe",
+        "0",
+        "-i",
+        list.to_str().expect("utf-8"),
+        "-c",
+        "copy",
+        dir.path("face.mp4").to_str().expect("utf-8"),
+    ]);
+    let job = face_video_job(
+        &dir,
+        checkpoint,
+        weights,
+        2.0,
+        "on_no_face = \"pass\"\nfade_in = 4",
+    );
+    let faces = tracked(&job);
+    assert_eq!(faces.len(), 20);
+    assert!(faces.iter().all(|t| !t.cut), "a fade is no cut: {faces:?}");
+    let mut before: Option<Tracked> = None;
+    for t in &faces {
+        if let Some(got) = t.face {
+            assert!(
+                iou(got, want_a) > 0.75,
+                "frame {}: {got:?} jitters (want {want_a:?})",
+                t.frame
+            );
+        }
+        // Black (or nearly) around the turn; the face in full at both ends.
+        match t.face {
+            None => {
+                assert!(
+                    (7..=13).contains(&t.frame),
+                    "frame {}: no face: {t:?}",
+                    t.frame
+                );
+                assert_eq!(t.weight, 0.0);
+            }
+            Some(_) => assert!(!(10..=11).contains(&t.frame), "frame {} is black", t.frame),
+        }
+        if let (Some(prev), Some(_)) = (before, t.face) {
+            let want = (prev.weight + 0.25).min(1.0);
+            assert!(
+                (t.weight - want).abs() < 1e-3,
+                "frame {}: weight {} after {}",
+                t.frame,
+                t.weight,
+                prev.weight
+            );
+        }
+        before = Some(*t);
+    }
+    assert_eq!(faces[19].weight, 1.0, "back in full by the end");
+}
+
+#[test]
+fn pass_shows_faceless_frames_unchanged_and_hold_does_not() {
+    let test = "pass_shows_faceless_frames_unchanged_and_hold_does_not";
+    let Some((checkpoint, weights, photo)) = fixtures(test) else {
+        return;
+    };
+    let dir = Scratch::new("avatar-pass");
+    // Five frames with the face, five of the photograph's lower part (her suit: no face),
+    // five with the face again.
+    let (face, suit) = (dir.path("a.mp4"), dir.path("b.mp4"));
+    face_clip(&face, photo, "scale=320:320", 5);
+    face_clip(&suit, photo, "crop=256:256:0:256,scale=320:320", 5);
+    let list = dir.path("list.txt");
+    std::fs::write(&list, "file 'a.mp4'\nfile 'b.mp4'\nfile 'a.mp4'\n").expect("list");
+    ffmpeg(&[
+        "-f",
+        "concat",
+        "-safe",
+        "0",
+        "-i",
+        list.to_str().expect("utf-8"),
+        "-c",
+        "copy",
+        dir.path("face.mp4").to_str().expect("utf-8"),
+    ]);
+    let source = rgb_frames(&dir.path("face.mp4"), 320, 320);
+    let b0 = [181.0, 62.0, 268.0, 172.0];
+    let held = placed(b0, false, 320.0 / 512.0, (0.0, 0.0));
+    let region = |x: usize, y: usize| {
+        let (x, y) = (x as f32, y as f32);
+        x >= held[0] && x < held[2] && y >= held[1] && y < held[3] + 10.0
+    };
+    let render = |mode: &str| -> Vec<Vec<u8>> {
+        // Without cut detection: the switch to the suit is a cut, after which "hold" would
+        // have no box to hold either.
+        let job = face_video_job(
+            &dir,
+            checkpoint,
+            weights,
+            1.5,
+            &format!("on_no_face = \"{mode}\"\ncuts = false"),
+        );
+        let text = std::fs::read_to_string(&job).expect("job");
+        std::fs::write(
+            &job,
+            text.replace(
+                "encoder = \"null\"",
+                "encoder = \"x264\"\nquality = 0\npreset = \"ultrafast\"",
+            ),
+        )
+        .expect("job");
+        let out = run_renderer(&[job.to_str().expect("utf-8")], &[]);
+        assert!(out.status.success(), "{mode}: {}", stderr(&out));
+        rgb_frames(&dir.path("out.mp4"), 320, 320)
+    };
+    let pass = render("pass");
+    let hold = render("hold");
+    assert_eq!(pass.len(), 15);
+    for i in 5..10 {
+        // Where the held box would blend: untouched with "pass", the generated face with "hold".
+        let p = psnr_where(&pass[i], &source[i], 320, region);
+        let h = psnr_where(&hold[i], &source[i], 320, region);
+        assert!(
+            p >= 38.0,
+            "pass frame {i}: {p:.1} dB against the source in the box region"
+        );
+        assert!(
+            h < p - 6.0,
+            "hold frame {i}: {h:.1} dB vs pass {p:.1} dB: hold should blend there"
+        );
+    }
+    // With the face back, lip sync is back (the region differs from the source again).
+    let back = psnr_where(&pass[14], &source[14], 320, region);
+    assert!(back < 38.0, "frame 14: lip sync back ({back:.1} dB)");
+}
+
+#[test]
+fn face_select_chooses_among_faces_and_track_keeps_one() {
+    let test = "face_select_chooses_among_faces_and_track_keeps_one";
+    let Some((checkpoint, weights, photo)) = fixtures(test) else {
+        return;
+    };
+    let dir = Scratch::new("avatar-select");
+    // Two people side by side: the astronaut (256 px) and her mirror image (192 px) for five
+    // frames, then the sizes swap (a zoom, not a cut: cuts = false).
+    let pair = |path: &Path, left: u32, right: u32| {
+        let graph = format!(
+            "[0]split[l][r];[l]scale={left}:{left},pad=256:256:0:0[a];[r]hflip,scale={right}:{right},pad=256:256:0:0[b];[a][b]hstack"
+        );
+        ffmpeg(&[
+            "-loop",
+            "1",
+            "-i",
+            photo.to_str().expect("utf-8"),
+            "-filter_complex",
+            &graph,
+            "-r",
+            "10",
+            "-frames:v",
+            "5",
+            "-c:v",
+            "libx264",
+            "-qp",
+            "0",
+            "-pix_fmt",
+            "yuv444p",
+            path.to_str().expect("utf-8"),
+        ]);
+    };
+    pair(&dir.path("a.mp4"), 256, 192);
+    pair(&dir.path("b.mp4"), 192, 256);
+    let list = dir.path("list.txt");
+    std::fs::write(&list, "file 'a.mp4'\nfile 'b.mp4'\n").expect("list");
+    ffmpeg(&[
+        "-f",
+        "concat",
+        "-safe",
+        "0",
+        "-i",
+        list.to_str().expect("utf-8"),
+        "-c",
+        "copy",
+        dir.path("face.mp4").to_str().expect("utf-8"),
+    ]);
+    let side = |t: &Tracked| {
+        let b = t
+            .face
+            .unwrap_or_else(|| panic!("frame {}: no face", t.frame));
+        if 0.5 * (b[0] + b[2]) < 256.0 {
+            "left"
+        } else {
+            "right"
+        }
+    };
+    // The small faces are ~32 px wide.
+    let run = |extra: &str| {
+        tracked(&face_video_job(
+            &dir,
+            checkpoint,
+            weights,
+            1.0,
+            &format!("cuts = false\nsmooth = 1\nmin_face = 20\n{extra}"),
+        ))
+    };
+    for t in run("face_select = \"largest\"") {
+        let want = if t.frame < 5 { "left" } else { "right" };
+        assert_eq!(side(&t), want, "largest, frame {}", t.frame);
+    }
+    for t in run("face_select = [400, 100]") {
+        assert_eq!(
+            side(&t),
+            "right",
+            "nearest to [400, 100], frame {}",
+            t.frame
+        );
+    }
+    for t in run("face_select = \"track\"") {
+        assert_eq!(
+            side(&t),
+            "left",
+            "track keeps the first face, frame {}",
+            t.frame
+        );
+    }
 }

@@ -16,7 +16,8 @@ struct AvatarParams {
     // Face box in texture coordinates: x0, y0, x1, y1.
     face_box: vec4<f32>,
     // Mask: feather width as a fraction of the box (x, y), top of the blended region as a
-    // fraction of the box height, 1 when a generated face is present.
+    // fraction of the box height, and the generated face's weight (0 without one; rising when
+    // a face returns with on_no_face = "pass").
     mask: vec4<f32>,
     opacity: f32,
     _pad0: f32,
@@ -88,8 +89,8 @@ fn fs_main(in: VsOut) -> @location(0) vec4<f32> {
     c = select(vec4<f32>(0.0), c, inside);
     let b = params.face_box;
     let q = (in.uv - b.xy) / max(b.zw - b.xy, vec2<f32>(1e-6));
-    if params.mask.w > 0.5 && all(q > vec2<f32>(0.0)) && all(q < vec2<f32>(1.0)) {
-        let m = avatar_mask(q, params.mask.xy, params.mask.z);
+    if params.mask.w > 0.0 && all(q > vec2<f32>(0.0)) && all(q < vec2<f32>(1.0)) {
+        let m = avatar_mask(q, params.mask.xy, params.mask.z) * params.mask.w;
         if m > 0.0 {
             let face = srgb_to_linear(clamp(generated_at(q), vec3<f32>(0.0), vec3<f32>(1.0)));
             c = vec4<f32>(mix(c.rgb, face, m), c.a);

@@ -197,6 +197,28 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
             )?,
         ),
         (
+            "avatar_720p_detect_every_5_no_cuts",
+            "as detect_every 5, without the shot-change detector (cuts = false)",
+            write_job(
+                &work,
+                "avatar-detect5-nocuts",
+                &avatar("detect_every = 5\ncuts = false"),
+                seconds,
+                30,
+            )?,
+        ),
+        (
+            "avatar_720p_detect_every_5_track",
+            "as detect_every 5, following one face (face_select = \"track\")",
+            write_job(
+                &work,
+                "avatar-detect5-track",
+                &avatar("detect_every = 5\nface_select = \"track\""),
+                seconds,
+                30,
+            )?,
+        ),
+        (
             "avatar_720p_fixed_box",
             "avatar layer with a fixed box: Wav2Lip + blend every frame",
             write_job(
@@ -351,6 +373,16 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
          ~{:.2} s (fixed-box minus background row).\n",
         per_frame("avatar_720p_detect_every_frame") - per_frame("avatar_720p_fixed_box"),
         per_frame("avatar_720p_fixed_box") - per_frame("video_background_720p")
+    )?;
+    writeln!(
+        md,
+        "Shot-change detector: {:+.1} ms a frame (detect_every 5 with cuts minus without); \
+         tracking one face: {:+.1} ms a frame (track minus largest). Differences of one run \
+         each: within the machine's noise when small.\n",
+        1e3 * (per_frame("avatar_720p_detect_every_5")
+            - per_frame("avatar_720p_detect_every_5_no_cuts")),
+        1e3 * (per_frame("avatar_720p_detect_every_5_track")
+            - per_frame("avatar_720p_detect_every_5"))
     )?;
     if let [(a, sa), (b, sb)] = memory.as_slice() {
         writeln!(

@@ -20,7 +20,8 @@ pub struct AvatarParams {
     /// Face box in texture coordinates: x0, y0, x1, y1.
     pub face_box: [f32; 4],
     /// Feather width as a fraction of the box (x, y), top of the blended region as a fraction
-    /// of the box height, 1.0 when a generated face is present.
+    /// of the box height, and the generated face's weight (0.0 without one, 1.0 in full; in
+    /// between while lip sync fades in).
     pub mask: [f32; 4],
     pub opacity: f32,
     pub _pad: [f32; 3],

@@ -36,6 +36,7 @@ use wav2lip::native::CpuGenerator;
 use wav2lip::resample::{Filter, Layout, Resample, Resampler, resample_rgba};
 use wav2lip::{Backend, Detector, Generator, LipSync, Model, Picture};
 
+use super::faces::{self, Cuts, Fade, THUMB};
 use super::{AvatarLayer, NoFace};
 use crate::RenderError;
 use crate::layers::picture::is_still;
@@ -121,6 +122,17 @@ pub(crate) struct Avatar {
     generated: Option<Generated>,
     silence: Vec<f32>,
     warned: bool,
+    /// Shot changes in a face video (with `cuts`), and on the GPU backend the resampler and
+    /// buffer its thumbnails are made with.
+    cuts: Cuts,
+    thumbs: Option<(Resampler, wgpu::Buffer)>,
+    /// The box of the face followed (`face_select = "track"`).
+    followed: Option<[f32; 4]>,
+    /// The lip-sync weight after a face (re)appears (`on_no_face = "pass"`), and this frame's.
+    fade: Fade,
+    weight: f32,
+    /// The current frame starts a new shot (for the debug log).
+    cut: bool,
 }
 
 impl Avatar {
@@ -172,6 +184,12 @@ impl Avatar {
             generated: None,
             silence: vec![MIN_VALUE; MEL_LEN],
             warned: false,
+            cuts: Cuts::default(),
+            thumbs: None,
+            followed: None,
+            fade: Fade::default(),
+            weight: 0.0,
+            cut: false,
         })
     }
 
@@ -270,6 +288,18 @@ impl Avatar {
             }
             None => None,
         };
+        if backend == Backend::Gpu && self.watches_cuts() {
+            let (w, h) = THUMB;
+            self.thumbs = Some((
+                Resampler::new(&ctx.device)?,
+                ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("avatar.cut_thumbnail"),
+                    size: u64::from(w * h * 3 * 4),
+                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+                    mapped_at_creation: false,
+                }),
+            ));
+        }
         self.nets = Some(AvatarNets {
             run,
             detector,
@@ -313,6 +343,57 @@ impl Avatar {
         self.crop.map(|c| [c[0] / w, c[1] / h, c[2] / w, c[3] / h])
     }
 
+    /// How much of the generated face the current frame blends in (0 without a face; rising
+    /// over `fade_in` frames after a face appears with `on_no_face = "pass"`).
+    pub(crate) fn weight(&self) -> f32 {
+        if self.crop.is_some() {
+            self.weight
+        } else {
+            0.0
+        }
+    }
+
+    /// Shot changes are looked for: a face video, detected faces, `cuts` on.
+    fn watches_cuts(&self) -> bool {
+        !self.still && self.layer.face_box.is_none() && self.layer.cuts
+    }
+
+    /// The current picture's cut-measure thumbnail ([`THUMB`], R, G, B planes, 0..1).
+    fn thumbnail(&self, picture: &wgpu::Texture) -> Result<Vec<f32>, RenderError> {
+        let (w, h) = THUMB;
+        let crop = [[0.0, 0.0, picture.width() as f32, picture.height() as f32]];
+        let job = Resample {
+            crops: &crop,
+            out: THUMB,
+            filter: Filter::Area,
+            layout: Layout::Rgb,
+            scale: 1.0 / 255.0,
+            offset: 0.0,
+        };
+        let mut out = vec![0.0f32; (w * h * 3) as usize];
+        match (&self.thumbs, &self.nets) {
+            (Some((resampler, buffer)), Some(g)) => {
+                let mut encoder =
+                    g.device
+                        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                            label: Some("avatar.cut_thumbnail"),
+                        });
+                resampler.encode(&g.device, &mut encoder, picture, &job, buffer)?;
+                let bytes = gpu::read_buffers(
+                    &g.device,
+                    &g.queue,
+                    encoder,
+                    &[(buffer, buffer.size())],
+                    std::time::Duration::from_secs(60),
+                    "the avatar's cut thumbnail",
+                )?;
+                out.copy_from_slice(bytemuck::cast_slice(&bytes[0]));
+            }
+            _ => resample_rgba(&self.pixels, self.pixels_size, &job, &mut out)?,
+        }
+        Ok(out)
+    }
+
     /// Finds the face box for this frame (detection, smoothing, fixed box, hold).
     fn face_box(
         &mut self,
@@ -323,11 +404,23 @@ impl Avatar {
         if let Some(b) = self.layer.face_box {
             return Ok(Some(b.0));
         }
+        // A new shot: the boxes found so far belong to another picture.
+        let cut = self.watches_cuts() && {
+            let thumb = self.thumbnail(picture)?;
+            self.cuts.is_cut(&thumb)
+        };
+        self.cut = cut;
+        if cut {
+            self.history.clear();
+            self.followed = None;
+        }
         // On the absolute frame grid, so a segment detects on the same frames as a whole render.
         let due = if self.still {
             self.frames == 0
         } else {
-            frame.is_multiple_of(u64::from(self.layer.detect_every.0)) || self.history.is_empty()
+            frame.is_multiple_of(u64::from(self.layer.detect_every.0))
+                || self.history.is_empty()
+                || cut
         };
         if due {
             let Some(detector) = self.nets.as_ref().and_then(|g| g.detector.as_ref()) else {
@@ -343,13 +436,17 @@ impl Avatar {
                     height: self.pixels_size.1,
                 })?,
             };
-            match faces.iter().max_by(|a, b| a.area().total_cmp(&b.area())) {
+            let size = (picture.width(), picture.height());
+            match faces::choose(&faces, self.layer.face_select, size, self.followed) {
                 Some(face) => {
+                    self.followed = Some(face.rect);
                     self.history.push_back(face.rect);
                     while self.history.len() > self.layer.smooth.0 as usize {
                         self.history.pop_front();
                     }
                 }
+                // The picture as it is until a face returns (the followed one, when tracking).
+                None if self.layer.on_no_face == NoFace::Pass => self.history.clear(),
                 None if self.layer.on_no_face == NoFace::Hold => {
                     if self.history.is_empty() && !self.warned {
                         log::warn!(
@@ -361,10 +458,20 @@ impl Avatar {
                     }
                 }
                 None => {
+                    let what = if faces.is_empty() {
+                        "no face found".to_owned()
+                    } else {
+                        format!(
+                            "the face followed (face_select = \"track\") is not among the {} \
+                             found",
+                            faces.len()
+                        )
+                    };
                     return Err(RenderError::Avatar(format!(
-                        "no face found in frame {frame} (t = {time:.2} s) of {}: set \
-                         on_no_face = \"hold\" to keep the last box, lower min_face (now {} px), \
-                         or give box = [x0, y0, x1, y1] in pixels of the picture",
+                        "{what} in frame {frame} (t = {time:.2} s) of {}: set on_no_face = \
+                         \"pass\" to show the picture unchanged until it returns, or \"hold\" \
+                         to keep the last box, lower min_face (now {} px), or give box = [x0, \
+                         y0, x1, y1] in pixels of the picture",
                         self.layer.face.display(),
                         self.layer.min_face.0
                     )));
@@ -416,6 +523,20 @@ impl Avatar {
         }
         let found = self.face_box(&picture, frame, time)?;
         self.frames += 1;
+        self.weight = match self.layer.on_no_face {
+            NoFace::Pass => self.fade.step(found.is_some(), self.layer.fade_in.0),
+            _ => 1.0,
+        };
+        if drawn && log::log_enabled!(log::Level::Debug) {
+            let shown = found.map_or("none".to_owned(), |b| {
+                format!("{:.1},{:.1},{:.1},{:.1}", b[0], b[1], b[2], b[3])
+            });
+            log::debug!(
+                "avatar face: frame={frame} box={shown} weight={:.3} cut={}",
+                self.weight,
+                u8::from(self.cut)
+            );
+        }
         if !drawn {
             return Ok(());
         }

@@ -14,8 +14,10 @@ use super::values::{Fit, Fraction, checked, layer_struct, plain};
 use super::{Builder, Frame, LayerDef, Part, Slot, blend_of};
 use crate::RenderError;
 
+mod faces;
 pub(crate) mod lipsync;
 
+pub use faces::FaceSelect;
 use lipsync::Avatar;
 
 /// Wav2Lip's crop padding around the detected face, in pixels of the face picture:
@@ -92,6 +94,9 @@ pub enum NoFace {
     Error,
     /// Keep the last box found (the picture is shown unchanged until a first face is found).
     Hold,
+    /// Show the picture unchanged while no face is found; lip sync fades back in over
+    /// `fade_in` frames when one returns.
+    Pass,
 }
 
 /// `backend = "auto" | "gpu" | "cpu"`: which executor runs an avatar's networks, read by
@@ -135,8 +140,18 @@ layer_struct!(
         detect_every: FrameCount = FrameCount(1),
         /// Smallest face searched for, in pixels of the picture.
         min_face: MinFace = MinFace(40.0),
-        /// "error" (default) or "hold" (keep the last box).
+        /// "error" (default), "hold" (keep the last box) or "pass" (the picture unchanged
+        /// until a face returns, then lip sync fades in over `fade_in` frames).
         on_no_face: NoFace = NoFace::Error,
+        /// Frames over which lip sync fades in when a face appears (with on_no_face = "pass").
+        fade_in: FrameCount = FrameCount(4),
+        /// Which face: "largest" (default), "center", "track" (the one followed so far,
+        /// through frames where it is hidden), or [x, y]: the face nearest that point (pixels
+        /// of the picture).
+        face_select: FaceSelect = FaceSelect::Largest,
+        /// Watch a face video for shot changes: at a cut the box smoothing starts over and the
+        /// face is detected on that frame (fades are not cuts).
+        cuts: bool = true,
         /// Width of the mask's soft edge, fraction of the face box.
         feather: Fraction = Fraction::from(0.15),
         /// Where the blended region starts, fraction of the face box's height from its top.
@@ -158,7 +173,7 @@ layer_struct!(
     }
 );
 
-plain!(Pads, FaceBox, NoFace, BackendChoice, Precision);
+plain!(Pads, FaceBox, NoFace, FaceSelect, BackendChoice, Precision);
 
 impl LayerDef for AvatarLayer {
     const KIND: &'static str = "avatar";
@@ -188,9 +203,16 @@ impl LayerDef for AvatarLayer {
     }
 
     /// The frames whose detections the first drawn frame's box averages.
+    /// ... and the frames of the lip-sync fade (with on_no_face = "pass").
     fn preroll_seconds(&self, fps: f64) -> f64 {
         if self.face_box.is_none() && !is_still(&self.face) {
-            f64::from(self.smooth.0.saturating_sub(1) * self.detect_every.0) / fps
+            let smoothing = self.smooth.0.saturating_sub(1) * self.detect_every.0;
+            let fade = if self.on_no_face == NoFace::Pass {
+                self.fade_in.0
+            } else {
+                0
+            };
+            f64::from(smoothing.max(fade)) / fps
         } else {
             0.0
         }
@@ -248,7 +270,7 @@ impl AvatarPart {
                 feather,
                 feather,
                 l.mouth_top.at(f.vars),
-                if face.is_some() { 1.0 } else { 0.0 },
+                self.avatar.weight(),
             ],
             opacity: l.opacity.at(f.vars),
             _pad: [0.0; 3],
