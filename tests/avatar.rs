@@ -607,6 +607,8 @@ fn a_batched_frame_equals_the_frame_generated_alone() {
 /// One drawn frame's face as the renderer logs it (`RUST_LOG=...avatar=debug`).
 #[derive(Debug, Clone, Copy)]
 struct Tracked {
+    /// The avatar layer's index in the job.
+    layer: usize,
     frame: u64,
     face: Option<[f32; 4]>,
     weight: f32,
@@ -630,6 +632,9 @@ fn tracked(job: &Path) -> Vec<Tracked> {
         .lines()
         .filter(|l| l.contains("avatar face:"))
         .map(|l| {
+            let layer = field(l, "layer")
+                .and_then(|v| v.parse().ok())
+                .expect("layer");
             let frame = field(l, "frame")
                 .and_then(|v| v.parse().ok())
                 .expect("frame");
@@ -642,6 +647,7 @@ fn tracked(job: &Path) -> Vec<Tracked> {
                 .expect("weight");
             let cut = field(l, "cut").as_deref() == Some("1");
             Tracked {
+                layer,
                 frame,
                 face,
                 weight,
@@ -915,32 +921,8 @@ fn face_select_chooses_among_faces_and_track_keeps_one() {
     let dir = Scratch::new("avatar-select");
     // Two people side by side: the astronaut (256 px) and her mirror image (192 px) for five
     // frames, then the sizes swap (a zoom, not a cut: cuts = false).
-    let pair = |path: &Path, left: u32, right: u32| {
-        let graph = format!(
-            "[0]split[l][r];[l]scale={left}:{left},pad=256:256:0:0[a];[r]hflip,scale={right}:{right},pad=256:256:0:0[b];[a][b]hstack"
-        );
-        ffmpeg(&[
-            "-loop",
-            "1",
-            "-i",
-            photo.to_str().expect("utf-8"),
-            "-filter_complex",
-            &graph,
-            "-r",
-            "10",
-            "-frames:v",
-            "5",
-            "-c:v",
-            "libx264",
-            "-qp",
-            "0",
-            "-pix_fmt",
-            "yuv444p",
-            path.to_str().expect("utf-8"),
-        ]);
-    };
-    pair(&dir.path("a.mp4"), 256, 192);
-    pair(&dir.path("b.mp4"), 192, 256);
+    two_faces(&dir.path("a.mp4"), photo, (256, 192), 5);
+    two_faces(&dir.path("b.mp4"), photo, (192, 256), 5);
     let list = dir.path("list.txt");
     std::fs::write(&list, "file 'a.mp4'\nfile 'b.mp4'\n").expect("list");
     ffmpeg(&[
@@ -994,4 +976,131 @@ fn face_select_chooses_among_faces_and_track_keeps_one() {
             t.frame
         );
     }
+}
+
+/// A lossless 10 fps clip of `frames` frames, 512x256: the astronaut scaled to `left` px in the
+/// left half and her mirror image scaled to `right` px in the right half (top-left aligned).
+fn two_faces(path: &Path, photo: &Path, (left, right): (u32, u32), frames: u32) {
+    let graph = format!(
+        "[0]split[l][r];[l]scale={left}:{left},pad=256:256:0:0[a];\
+         [r]hflip,scale={right}:{right},pad=256:256:0:0[b];[a][b]hstack"
+    );
+    let frames = frames.to_string();
+    ffmpeg(&[
+        "-loop",
+        "1",
+        "-i",
+        photo.to_str().expect("utf-8"),
+        "-filter_complex",
+        &graph,
+        "-r",
+        "10",
+        "-frames:v",
+        &frames,
+        "-c:v",
+        "libx264",
+        "-qp",
+        "0",
+        "-pix_fmt",
+        "yuv444p",
+        path.to_str().expect("utf-8"),
+    ]);
+}
+
+#[test]
+fn two_speakers_on_one_video_each_move_their_own_mouth() {
+    let test = "two_speakers_on_one_video_each_move_their_own_mouth";
+    let Some((checkpoint, weights, photo)) = fixtures(test) else {
+        return;
+    };
+    let dir = Scratch::new("avatar-speakers");
+    two_faces(&dir.path("face.mp4"), photo, (256, 256), 10);
+    std::fs::write(dir.path("speech.wav"), tone_wav(16_000, 1.0)).expect("speech");
+    std::fs::write(
+        dir.path("turns.rttm"),
+        "SPEAKER talk 1 0.0 0.5 <NA> <NA> left <NA> <NA>\n\
+         SPEAKER talk 1 0.5 0.5 <NA> <NA> right <NA> <NA>\n",
+    )
+    .expect("turns");
+    // The left face under the whole picture; the right one drawn as its mouth only, over it.
+    let layer = |point: &str, speaker: &str, draw: &str| {
+        format!(
+            "[[layer]]\nkind = \"avatar\"\nface = \"face.mp4\"\ncheckpoint = \"{}\"\n\
+             detector = \"{}\"\nmin_face = 20\nface_select = {point}\nspeakers = \
+             \"turns.rttm\"\nspeaker = \"{speaker}\"\nfade_in = 2\ndraw = \"{draw}\"\n",
+            checkpoint.display(),
+            weights.display()
+        )
+    };
+    let job = dir.path("job.toml");
+    std::fs::write(
+        &job,
+        format!(
+            "audio = \"speech.wav\"\noutput = \"out.mp4\"\nduration = 1.0\n\n[video]\n\
+             quality = 0\npreset = \"ultrafast\"\n\n{}\n{}",
+            layer("[128, 128]", "left", "picture"),
+            layer("[384, 128]", "right", "mouth")
+        ),
+    )
+    .expect("job");
+    let faces = tracked(&job);
+    let weights_of = |layer: usize| -> Vec<f32> {
+        faces
+            .iter()
+            .filter(|t| t.layer == layer)
+            .map(|t| t.weight)
+            .collect()
+    };
+    assert_eq!(
+        weights_of(0),
+        [0.5, 1.0, 1.0, 1.0, 1.0, 0.5, 0.0, 0.0, 0.0, 0.0]
+    );
+    assert_eq!(
+        weights_of(1),
+        [0.0, 0.0, 0.0, 0.0, 0.0, 0.5, 1.0, 1.0, 1.0, 1.0]
+    );
+    for t in &faces {
+        let b = t.face.expect("both faces found");
+        let left = 0.5 * (b[0] + b[2]) < 256.0;
+        assert_eq!(
+            left,
+            t.layer == 0,
+            "layer {} follows its own face: {b:?}",
+            t.layer
+        );
+    }
+    // Pixels: each mouth differs from the source only while its speaker speaks.
+    let source = rgb_frames(&dir.path("face.mp4"), 512, 256);
+    let out = rgb_frames(&dir.path("out.mp4"), 512, 256);
+    assert_eq!(out.len(), 10);
+    let mouth =
+        |x0: usize| move |x: usize, y: usize| (x0..x0 + 42).contains(&x) && (62..92).contains(&y);
+    let (left_mouth, right_mouth) = (mouth(92), mouth(378));
+    for (frame, left_speaks) in [(3, true), (8, false)] {
+        let l = psnr_where(&out[frame], &source[frame], 512, left_mouth);
+        let r = psnr_where(&out[frame], &source[frame], 512, right_mouth);
+        let (speaking, silent) = if left_speaks { (l, r) } else { (r, l) };
+        assert!(
+            silent >= 38.0,
+            "frame {frame}: the silent face's mouth is {silent:.1} dB from the source"
+        );
+        assert!(
+            speaking < silent - 6.0,
+            "frame {frame}: the speaking mouth {speaking:.1} dB vs the silent {silent:.1} dB"
+        );
+    }
+    // A speaker the file does not name: a job error (exit 2) listing those it does.
+    let text = std::fs::read_to_string(&job).expect("job");
+    std::fs::write(
+        &job,
+        text.replacen("speaker = \"left\"", "speaker = \"carol\"", 1),
+    )
+    .expect("job");
+    let out = run_renderer(&[job.to_str().expect("utf-8")], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("\"carol\"") && err.contains("left, right"),
+        "{err}"
+    );
 }

@@ -20,7 +20,8 @@ struct AvatarParams {
     // a face returns with on_no_face = "pass").
     mask: vec4<f32>,
     opacity: f32,
-    _pad0: f32,
+    // 1: only the blended mouth region is drawn (alpha = mask x weight), 0: the whole picture.
+    mouth_only: f32,
     _pad1: f32,
     _pad2: f32,
 };
@@ -89,12 +90,19 @@ fn fs_main(in: VsOut) -> @location(0) vec4<f32> {
     c = select(vec4<f32>(0.0), c, inside);
     let b = params.face_box;
     let q = (in.uv - b.xy) / max(b.zw - b.xy, vec2<f32>(1e-6));
+    var coverage = 1.0 - params.mouth_only;
     if params.mask.w > 0.0 && all(q > vec2<f32>(0.0)) && all(q < vec2<f32>(1.0)) {
         let m = avatar_mask(q, params.mask.xy, params.mask.z) * params.mask.w;
         if m > 0.0 {
             let face = srgb_to_linear(clamp(generated_at(q), vec3<f32>(0.0), vec3<f32>(1.0)));
-            c = vec4<f32>(mix(c.rgb, face, m), c.a);
+            if params.mouth_only > 0.5 {
+                // Over the same picture drawn below: the generated face at the mask's weight.
+                c = vec4<f32>(face, c.a);
+                coverage = m;
+            } else {
+                c = vec4<f32>(mix(c.rgb, face, m), c.a);
+            }
         }
     }
-    return premultiply(c, params.opacity);
+    return premultiply(vec4<f32>(c.rgb, c.a * coverage), params.opacity);
 }

@@ -412,7 +412,8 @@ fn avatar_blend_is_feathered_with_no_step_at_the_box_edge() {
             face_box,
             mask: [feather[0], feather[1], top, 1.0],
             opacity: 1.0,
-            _pad: [0.0; 3],
+            mouth_only: 0.0,
+            _pad: [0.0; 2],
         }))
     };
     let config = RendererConfig {

@@ -200,7 +200,7 @@ fn host_structs_match_wgsl_layouts() {
         gpu::AvatarParams,
         "layers/avatar.wgsl",
         "AvatarParams",
-        [rect, uv_transform, face_box, mask, opacity]
+        [rect, uv_transform, face_box, mask, opacity, mouth_only]
     );
     assert_wgsl_layout!(
         gpu::WaveformParams,

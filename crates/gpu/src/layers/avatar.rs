@@ -24,7 +24,10 @@ pub struct AvatarParams {
     /// between while lip sync fades in).
     pub mask: [f32; 4],
     pub opacity: f32,
-    pub _pad: [f32; 3],
+    /// 1.0: draw only the blended mouth region (alpha = the mask), for a second face of the
+    /// same picture drawn by another avatar layer; 0.0: the whole picture.
+    pub mouth_only: f32,
+    pub _pad: [f32; 2],
 }
 
 /// Floats in the generated face an avatar layer blends: B, G, R planes of 96 x 96.

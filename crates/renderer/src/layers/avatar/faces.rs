@@ -167,26 +167,27 @@ impl Cuts {
     }
 }
 
-/// The lip-sync blend weight: 0 while no face is shown, then rising over `fade_in` frames.
-/// Counts frames on the render's own clock, so a segment's warm-up frames bring it to the
-/// whole render's value.
+/// The lip-sync blend weight: 0 while no face is shown; with a face, rising over `fade_in`
+/// frames while its speaker speaks and falling over as many when they stop (a face without a
+/// speakers file always speaks). Counts frames on the render's own clock, so a segment's
+/// warm-up frames bring it to the whole render's value.
 #[derive(Debug, Default)]
 pub(crate) struct Fade {
-    /// Consecutive frames with a face, capped at the fade's length.
-    with_face: u32,
+    /// Steps of the fade reached, 0..=fade_in.
+    level: u32,
 }
 
 impl Fade {
-    /// Advances one frame (`face`: whether this frame shows a generated face); returns the
-    /// weight for it.
-    pub(crate) fn step(&mut self, face: bool, fade_in: u32) -> f32 {
+    /// Advances one frame (`face`: a face is shown; `speaking`: its speaker speaks); returns
+    /// the weight for it.
+    pub(crate) fn step(&mut self, face: bool, speaking: bool, fade_in: u32) -> f32 {
         let fade_in = fade_in.max(1);
-        self.with_face = if face {
-            (self.with_face + 1).min(fade_in)
-        } else {
-            0
+        self.level = match (face, speaking) {
+            (false, _) => 0,
+            (true, true) => (self.level + 1).min(fade_in),
+            (true, false) => self.level.saturating_sub(1),
         };
-        self.with_face as f32 / fade_in as f32
+        self.level as f32 / fade_in as f32
     }
 }
 
@@ -290,9 +291,19 @@ mod tests {
         let mut fade = Fade::default();
         let steps: Vec<f32> = [true, true, true, true, true, false, true]
             .into_iter()
-            .map(|f| fade.step(f, 4))
+            .map(|f| fade.step(f, true, 4))
             .collect();
         assert_eq!(steps, [0.25, 0.5, 0.75, 1.0, 1.0, 0.0, 0.25]);
-        assert_eq!(Fade::default().step(true, 1), 1.0);
+        assert_eq!(Fade::default().step(true, true, 1), 1.0);
+    }
+
+    #[test]
+    fn the_weight_follows_the_speakers_turns_both_ways() {
+        let mut fade = Fade::default();
+        let steps: Vec<f32> = [true, true, true, false, false, false, true]
+            .into_iter()
+            .map(|speaking| fade.step(true, speaking, 2))
+            .collect();
+        assert_eq!(steps, [0.5, 1.0, 1.0, 0.5, 0.0, 0.0, 0.5]);
     }
 }

@@ -523,8 +523,13 @@ impl Avatar {
         }
         let found = self.face_box(&picture, frame, time)?;
         self.frames += 1;
-        self.weight = match self.layer.on_no_face {
-            NoFace::Pass => self.fade.step(found.is_some(), self.layer.fade_in.0),
+        self.weight = match (&self.layer.turns.0, self.layer.on_no_face) {
+            (Some(turns), _) => {
+                let speaking = turns.speaking(time);
+                self.fade
+                    .step(found.is_some(), speaking, self.layer.fade_in.0)
+            }
+            (None, NoFace::Pass) => self.fade.step(found.is_some(), true, self.layer.fade_in.0),
             _ => 1.0,
         };
         if drawn && log::log_enabled!(log::Level::Debug) {
@@ -532,7 +537,7 @@ impl Avatar {
                 format!("{:.1},{:.1},{:.1},{:.1}", b[0], b[1], b[2], b[3])
             });
             log::debug!(
-                "avatar face: frame={frame} box={shown} weight={:.3} cut={}",
+                "avatar face: layer={index} frame={frame} box={shown} weight={:.3} cut={}",
                 self.weight,
                 u8::from(self.cut)
             );
@@ -557,6 +562,11 @@ impl Avatar {
             return Ok(());
         }
         self.crop = Some(crop);
+        if self.weight <= 0.0 {
+            // Not blended (its speaker is silent, or the fade has not begun): nothing to
+            // generate.
+            return Ok(());
+        }
         // The batch holding this frame, on the absolute grid; generated unless the last run
         // covered it with the same crop.
         let first = frame - frame % self.batch;

@@ -12,10 +12,11 @@ use wav2lip::gemm::Precision;
 use super::picture::{Picture, fit_uv, is_still};
 use super::values::{Fit, Fraction, checked, layer_struct, plain};
 use super::{Builder, Frame, LayerDef, Part, Slot, blend_of};
-use crate::RenderError;
+use crate::{JobError, RenderError};
 
 mod faces;
 pub(crate) mod lipsync;
+mod speakers;
 
 pub use faces::FaceSelect;
 use lipsync::Avatar;
@@ -152,6 +153,18 @@ layer_struct!(
         /// Watch a face video for shot changes: at a cut the box smoothing starts over and the
         /// face is detected on that frame (fades are not cuts).
         cuts: bool = true,
+        /// A diarisation file (RTTM, or JSON turns {start, end, speaker}) of the speech: with
+        /// `speaker`, this face lip-syncs during that speaker's turns and keeps its own mouth
+        /// otherwise (fading over `fade_in` frames).
+        speakers: Option<PathBuf> = None,
+        /// This face's speaker in the `speakers` file.
+        speaker: Option<String> = None,
+        /// "picture" (default): the face picture with the mouth blended in; "mouth": only the
+        /// blended mouth, for a second face of the same video under another avatar layer.
+        draw: Draw = Draw::Picture,
+        /// Not a job key: the speaker's turns, read and checked by the preflight.
+        #[serde(skip)]
+        turns: LoadedTurns = LoadedTurns(None),
         /// Width of the mask's soft edge, fraction of the face box.
         feather: Fraction = Fraction::from(0.15),
         /// Where the blended region starts, fraction of the face box's height from its top.
@@ -173,7 +186,32 @@ layer_struct!(
     }
 );
 
-plain!(Pads, FaceBox, NoFace, FaceSelect, BackendChoice, Precision);
+/// `draw`: what an avatar layer draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Draw {
+    /// The face picture with the generated mouth blended in.
+    #[default]
+    Picture,
+    /// Only the generated mouth region (alpha = the feathered mask): over the same picture
+    /// drawn by another avatar layer, for a second face.
+    Mouth,
+}
+
+/// The speaker's turns as the preflight read them (not a job key).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LoadedTurns(pub(crate) Option<std::sync::Arc<speakers::Turns>>);
+
+plain!(
+    Pads,
+    FaceBox,
+    NoFace,
+    FaceSelect,
+    BackendChoice,
+    Precision,
+    LoadedTurns,
+    Draw
+);
 
 impl LayerDef for AvatarLayer {
     const KIND: &'static str = "avatar";
@@ -193,29 +231,60 @@ impl LayerDef for AvatarLayer {
         if self.feather.is_reactive() || self.mouth_top.is_reactive() {
             return Err("feather and mouth_top take plain numbers".into());
         }
-        Ok(())
+        match (&self.speakers, &self.speaker) {
+            (Some(_), None) => Err(
+                "speakers names a diarisation file; add speaker = \"NAME\" (the speaker whose \
+                 turns this face speaks)"
+                    .into(),
+            ),
+            (None, Some(_)) => Err(
+                "speaker needs speakers = \"turns.rttm\" (or a JSON of turns) saying when \
+                 each speaker speaks"
+                    .into(),
+            ),
+            _ => Ok(()),
+        }
     }
 
     fn paths_mut(&mut self) -> Vec<&mut PathBuf> {
         let mut out = vec![&mut self.face, &mut self.checkpoint];
-        out.extend(self.speech.iter_mut().chain(self.detector.iter_mut()));
+        out.extend(
+            self.speech
+                .iter_mut()
+                .chain(self.detector.iter_mut())
+                .chain(self.speakers.iter_mut()),
+        );
         out
     }
 
-    /// The frames whose detections the first drawn frame's box averages.
-    /// ... and the frames of the lip-sync fade (with on_no_face = "pass").
-    fn preroll_seconds(&self, fps: f64) -> f64 {
-        if self.face_box.is_none() && !is_still(&self.face) {
-            let smoothing = self.smooth.0.saturating_sub(1) * self.detect_every.0;
-            let fade = if self.on_no_face == NoFace::Pass {
-                self.fade_in.0
-            } else {
-                0
-            };
-            f64::from(smoothing.max(fade)) / fps
-        } else {
-            0.0
+    fn preflight(&mut self, job: &str) -> Result<(), JobError> {
+        if let (Some(file), Some(speaker)) = (&self.speakers, &self.speaker) {
+            let turns = std::fs::read_to_string(file)
+                .map_err(|e| e.to_string())
+                .and_then(|text| speakers::read(file, &text, speaker))
+                .map_err(|e| JobError::Parse {
+                    path: job.to_owned(),
+                    message: format!("avatar layer: speakers {}: {e}", file.display()),
+                })?;
+            self.turns = LoadedTurns(Some(std::sync::Arc::new(turns)));
         }
+        Ok(())
+    }
+
+    /// The frames whose detections the first drawn frame's box averages, and those of the
+    /// lip-sync fade (with on_no_face = "pass" or speakers).
+    fn preroll_seconds(&self, fps: f64) -> f64 {
+        let smoothing = if self.face_box.is_none() && !is_still(&self.face) {
+            self.smooth.0.saturating_sub(1) * self.detect_every.0
+        } else {
+            0
+        };
+        let fade = if self.on_no_face == NoFace::Pass || self.speakers.is_some() {
+            self.fade_in.0
+        } else {
+            0
+        };
+        f64::from(smoothing.max(fade)) / fps
     }
 
     fn build(&self, b: &mut Builder<'_>) -> Result<(), RenderError> {
@@ -273,7 +342,8 @@ impl AvatarPart {
                 self.avatar.weight(),
             ],
             opacity: l.opacity.at(f.vars),
-            _pad: [0.0; 3],
+            mouth_only: if l.draw == Draw::Mouth { 1.0 } else { 0.0 },
+            _pad: [0.0; 2],
         })
     }
 }
