@@ -413,7 +413,8 @@ fn avatar_blend_is_feathered_with_no_step_at_the_box_edge() {
             mask: [feather[0], feather[1], top, 1.0],
             opacity: 1.0,
             mouth_only: 0.0,
-            _pad: [0.0; 2],
+            sharp: 0.0,
+            _pad: 0.0,
         }))
     };
     let config = RendererConfig {
@@ -618,4 +619,85 @@ fn a_cached_base_gives_the_frames_a_fresh_draw_gives_and_follows_changes() {
         .expect("params");
     let got = r.render_rgba(&same_spectrum(8)).expect("render");
     assert!(got == second);
+}
+
+#[test]
+fn the_sharp_mouth_filter_keeps_edges_steeper_than_bilinear_without_halos() {
+    let Some(ctx) = context() else { return };
+    // A 600x200 opaque grey picture; the face box covers x 0..600 (the 96 texels upsampled
+    // 6.25x).
+    let (w, h) = (600u32, 200u32);
+    let picture: Vec<u8> = [128u8, 128, 128, 255].repeat((w * h) as usize);
+    // The generated face: dark grey left of column 48, light grey from it on (all three
+    // planes); mid levels, so an overshoot is not hidden by the clamp to 0..1.
+    let step: Vec<f32> = (0..gpu::AVATAR_FACE_FLOATS)
+        .map(|i| {
+            if (i % (96 * 96)) % 96 < 48 {
+                0.25
+            } else {
+                0.75
+            }
+        })
+        .collect();
+    let row = |sharp: f32| -> Vec<u8> {
+        let spec = LayerSpec {
+            image: Some(gpu::LayerImage::Rgba {
+                width: w,
+                height: h,
+                pixels: picture.clone(),
+            }),
+            ..LayerSpec::from(LayerKind::Avatar(gpu::AvatarParams {
+                rect: [0.0, 0.0, w as f32, h as f32],
+                uv_transform: [0.0, 0.0, 1.0, 1.0],
+                face_box: [0.0, 0.0, 1.0, 1.0],
+                mask: [0.1, 0.1, 0.3, 1.0],
+                opacity: 1.0,
+                mouth_only: 0.0,
+                sharp,
+                _pad: 0.0,
+            }))
+        };
+        let config = RendererConfig {
+            width: w,
+            height: h,
+            ring_slots: 2,
+            chunk_frames: 1,
+            frame_stride: 1,
+            bands: 4,
+            output: gpu::FrameOutput::Nv12,
+            transparent: false,
+        };
+        let mut r = FrameRenderer::new(ctx, config, &[spec]).expect("renderer");
+        r.upload_spectrum(&[0.0]).expect("upload");
+        let face = r.layer_storage(0).expect("face buffer");
+        ctx.queue.write_buffer(face, 0, bytemuck::cast_slice(&step));
+        let rgba = r.render_rgba(&uniforms(w, h, 0, 1)).expect("render");
+        // Row 130 (q.y 0.65: the mask is 1 there, away from its edges), red channel.
+        (0..w).map(|x| pixel(&rgba, w, x, 130)[0]).collect()
+    };
+    // Pixels from 10% to 90% of the way across the edge (sRGB-encoded 0.25 -> 64, 0.75 ->
+    // 191), which lies at x = 300 (the mask is 1 over x 60..540).
+    let rise = |r: &[u8]| {
+        let first = |level: u8| (200..400).find(|&x| r[x] >= level).expect("edge");
+        first(178) - first(77)
+    };
+    let (smooth, sharp) = (row(0.0), row(1.0));
+    let (rs, rh) = (rise(&smooth), rise(&sharp));
+    assert!(
+        rh < rs,
+        "sharp edge rises over {rh} px, bilinear over {rs} px"
+    );
+    // No halos: the sharp row never leaves the two levels' range (a cubic alone dips below
+    // the dark side and overshoots the light one beside the edge).
+    let (dark, light) = (smooth[100], smooth[500]);
+    assert!(
+        (63..=65).contains(&dark) && (190..=192).contains(&light),
+        "{dark} {light}"
+    );
+    assert!(
+        sharp[80..520].iter().all(|&v| (dark..=light).contains(&v)),
+        "halo: {:?}",
+        &sharp[280..320]
+    );
+    eprintln!("10-90% rise: bilinear {rs} px, sharp {rh} px (6.25x upsampling)");
 }

@@ -200,7 +200,15 @@ fn host_structs_match_wgsl_layouts() {
         gpu::AvatarParams,
         "layers/avatar.wgsl",
         "AvatarParams",
-        [rect, uv_transform, face_box, mask, opacity, mouth_only]
+        [
+            rect,
+            uv_transform,
+            face_box,
+            mask,
+            opacity,
+            mouth_only,
+            sharp
+        ]
     );
     assert_wgsl_layout!(
         gpu::WaveformParams,

@@ -27,7 +27,10 @@ pub struct AvatarParams {
     /// 1.0: draw only the blended mouth region (alpha = the mask), for a second face of the
     /// same picture drawn by another avatar layer; 0.0: the whole picture.
     pub mouth_only: f32,
-    pub _pad: [f32; 2],
+    /// 1.0: the 96x96 face upsampled with clamped Catmull-Rom (sharp edges, no halos); 0.0:
+    /// bilinear.
+    pub sharp: f32,
+    pub _pad: f32,
 }
 
 /// Floats in the generated face an avatar layer blends: B, G, R planes of 96 x 96.

@@ -42,7 +42,9 @@ macro_rules! plain {
 }
 pub(crate) use plain;
 
-plain!(bool, f64, [f64; 2], String, PathBuf, Color, BarCount, Fit, Blend);
+plain!(
+    bool, f64, [f64; 2], String, PathBuf, Color, BarCount, Fit, Blend
+);
 
 macro_rules! reactive_range {
     ($(#[$meta:meta])* $name:ident, $min:expr, $max:expr, $what:literal) => {

@@ -162,6 +162,9 @@ layer_struct!(
         /// "picture" (default): the face picture with the mouth blended in; "mouth": only the
         /// blended mouth, for a second face of the same video under another avatar layer.
         draw: Draw = Draw::Picture,
+        /// How the 96x96 generated face is upsampled into the frame: "sharp" (clamped
+        /// Catmull-Rom: edges as steep as a cubic, without its halos) or "smooth" (bilinear).
+        mouth_filter: MouthFilter = MouthFilter::Sharp,
         /// Not a job key: the speaker's turns, read and checked by the preflight.
         #[serde(skip)]
         turns: LoadedTurns = LoadedTurns(None),
@@ -198,6 +201,17 @@ pub enum Draw {
     Mouth,
 }
 
+/// `mouth_filter`: how the generated face is upsampled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MouthFilter {
+    /// Clamped Catmull-Rom bicubic.
+    #[default]
+    Sharp,
+    /// Bilinear.
+    Smooth,
+}
+
 /// The speaker's turns as the preflight read them (not a job key).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LoadedTurns(pub(crate) Option<std::sync::Arc<speakers::Turns>>);
@@ -210,7 +224,8 @@ plain!(
     BackendChoice,
     Precision,
     LoadedTurns,
-    Draw
+    Draw,
+    MouthFilter
 );
 
 impl LayerDef for AvatarLayer {
@@ -343,7 +358,12 @@ impl AvatarPart {
             ],
             opacity: l.opacity.at(f.vars),
             mouth_only: if l.draw == Draw::Mouth { 1.0 } else { 0.0 },
-            _pad: [0.0; 2],
+            sharp: if l.mouth_filter == MouthFilter::Sharp {
+                1.0
+            } else {
+                0.0
+            },
+            _pad: 0.0,
         })
     }
 }
