@@ -484,10 +484,18 @@ impl FrameRenderer {
         }
     }
 
-    /// Draws the base layers (opaque, unblended) into `view`, a non-sRGB view.
+    /// Draws the base into `view`, a non-sRGB view. Base layers are opaque over the whole
+    /// frame and drawn without blending, so each hides all below it: only the last is drawn
+    /// (a colour under a full-frame picture costs nothing).
     fn base_pass(&self, encoder: &mut wgpu::CommandEncoder, view: &wgpu::TextureView) {
-        let base: Vec<&LayerGpu> = self.layers.iter().filter(|l| l.base).collect();
-        self.layer_pass(encoder, view, false, &base);
+        let top: Vec<&LayerGpu> = self
+            .layers
+            .iter()
+            .filter(|l| l.base)
+            .last()
+            .into_iter()
+            .collect();
+        self.layer_pass(encoder, view, false, &top);
     }
 
     fn layer_pass(
