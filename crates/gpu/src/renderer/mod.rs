@@ -488,13 +488,7 @@ impl FrameRenderer {
     /// frame and drawn without blending, so each hides all below it: only the last is drawn
     /// (a colour under a full-frame picture costs nothing).
     fn base_pass(&self, encoder: &mut wgpu::CommandEncoder, view: &wgpu::TextureView) {
-        let top: Vec<&LayerGpu> = self
-            .layers
-            .iter()
-            .filter(|l| l.base)
-            .last()
-            .into_iter()
-            .collect();
+        let top: Vec<&LayerGpu> = self.layers.iter().rfind(|l| l.base).into_iter().collect();
         self.layer_pass(encoder, view, false, &top);
     }
 
