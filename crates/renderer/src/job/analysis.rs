@@ -117,6 +117,20 @@ impl Default for AnalysisSettings {
 }
 
 impl AnalysisSettings {
+    /// Seconds the per-frame smoothing needs to forget where it started: a warm-up that
+    /// replays state (spectrogram history, particles, peaks) starts this much earlier, so its
+    /// first recorded frame equals a whole render's. Eight release (or attack) time
+    /// constants (e^-8: under a thousandth of a level), the peak hold and a full peak fall.
+    pub fn settle_seconds(&self) -> f64 {
+        let tau = f64::from(self.attack_ms.0.max(self.release_ms.0)) / 1000.0;
+        let fall = if self.peak_fall.0 > 0.0 {
+            1.0 / f64::from(self.peak_fall.0)
+        } else {
+            0.0
+        };
+        8.0 * tau + f64::from(self.peak_hold_ms.0) / 1000.0 + fall
+    }
+
     /// The analysis configuration for a job whose largest bars layer has `bars` bars.
     pub fn to_config(&self, bars: Option<u32>) -> audio::AnalysisConfig {
         let bands = self

@@ -95,7 +95,13 @@ impl Opened {
         let info = decoder.info().clone();
         span.check(job, &info)?;
         let (scene, specs) = Scene::new(job, width, height, fps)?;
-        let plan = span.plan(job, &info, scene.preroll_seconds())?;
+        // Stateful layers replay their state; the analysis smoothing feeding the oldest of it
+        // settles first.
+        let preroll = match scene.preroll_seconds() {
+            p if p > 0.0 => p + job.analysis.settle_seconds(),
+            _ => 0.0,
+        };
+        let plan = span.plan(job, &info, preroll)?;
         let seconds = Some(plan.analysis_frames() as f64 / fps);
         let config = analysis_config(job);
         let analyzer = FrameAnalyzer::new(decoder, fps, plan.analysis_start, seconds, config)?;
