@@ -1104,3 +1104,61 @@ fn two_speakers_on_one_video_each_move_their_own_mouth() {
         "{err}"
     );
 }
+
+#[test]
+fn centred_smoothing_follows_a_moving_face_without_lag() {
+    let test = "centred_smoothing_follows_a_moving_face_without_lag";
+    let Some((checkpoint, weights, photo)) = fixtures(test) else {
+        return;
+    };
+    let dir = Scratch::new("avatar-centred");
+    // The face moves left 5 px a frame (a crop window sliding right over the padded
+    // photograph, the input read at the clip's own 10 fps), for 20 frames; the render shows 16,
+    // so the look-ahead never reaches the clip's loop point.
+    ffmpeg(&[
+        "-framerate",
+        "10",
+        "-loop",
+        "1",
+        "-i",
+        photo.to_str().expect("utf-8"),
+        "-vf",
+        "scale=256:256,pad=400:256:72:0,crop=300:256:'5*n':0",
+        "-frames:v",
+        "20",
+        "-c:v",
+        "libx264",
+        "-qp",
+        "0",
+        "-pix_fmt",
+        "yuv444p",
+        dir.path("face.mp4").to_str().expect("utf-8"),
+    ]);
+    let x0 = |extra: &str| -> Vec<f32> {
+        tracked(&face_video_job(&dir, checkpoint, weights, 1.6, extra))
+            .iter()
+            .map(|t| t.face.expect("a face")[0])
+            .collect()
+    };
+    // Each frame's own detection is where the face is.
+    let truth = x0("smooth = 1\ncuts = false");
+    let centred = x0("smooth = 5\nsmoothing = \"centered\"\ncuts = false");
+    let causal = x0("smooth = 5\nsmoothing = \"causal\"\ncuts = false");
+    assert_eq!(truth.len(), 16);
+    assert!(truth[15] < truth[0] - 60.0, "the face moves: {truth:?}");
+    for n in 4..13 {
+        assert!(
+            (centred[n] - truth[n]).abs() < 3.0,
+            "frame {n}: centred {} vs the face at {}",
+            centred[n],
+            truth[n]
+        );
+        // The last five boxes trail the face by two frames (10 px).
+        assert!(
+            causal[n] - truth[n] > 6.0,
+            "frame {n}: causal {} should lag the face at {}",
+            causal[n],
+            truth[n]
+        );
+    }
+}

@@ -36,8 +36,9 @@ use wav2lip::native::CpuGenerator;
 use wav2lip::resample::{Filter, Layout, Resample, Resampler, resample_rgba};
 use wav2lip::{Backend, Detector, Generator, LipSync, Model, Picture};
 
+use super::ahead::Ahead;
 use super::faces::{self, Cuts, Fade, THUMB};
-use super::{AvatarLayer, NoFace};
+use super::{AvatarLayer, NoFace, Smoothing};
 use crate::RenderError;
 use crate::layers::picture::is_still;
 
@@ -133,6 +134,12 @@ pub(crate) struct Avatar {
     weight: f32,
     /// The current frame starts a new shot (for the debug log).
     cut: bool,
+    /// Centred smoothing's look-ahead decoder, and its frames' texture for the GPU detector.
+    ahead: Option<Ahead>,
+    scratch: Option<wgpu::Texture>,
+    /// The last face chosen, and the last box shown (for on_no_face = "hold").
+    held: Option<[f32; 4]>,
+    held_box: Option<[f32; 4]>,
 }
 
 impl Avatar {
@@ -190,6 +197,10 @@ impl Avatar {
             fade: Fade::default(),
             weight: 0.0,
             cut: false,
+            ahead: None,
+            scratch: None,
+            held: None,
+            held_box: None,
         })
     }
 
@@ -358,7 +369,8 @@ impl Avatar {
         !self.still && self.layer.face_box.is_none() && self.layer.cuts
     }
 
-    /// The current picture's cut-measure thumbnail ([`THUMB`], R, G, B planes, 0..1).
+    /// The current picture's cut-measure thumbnail ([`THUMB`], R, G, B planes, 0..1); on the
+    /// CPU backend from its bytes ([`thumbnail_of`]).
     fn thumbnail(&self, picture: &wgpu::Texture) -> Result<Vec<f32>, RenderError> {
         let (w, h) = THUMB;
         let crop = [[0.0, 0.0, picture.width() as f32, picture.height() as f32]];
@@ -389,7 +401,7 @@ impl Avatar {
                 )?;
                 out.copy_from_slice(bytemuck::cast_slice(&bytes[0]));
             }
-            _ => resample_rgba(&self.pixels, self.pixels_size, &job, &mut out)?,
+            _ => return thumbnail_of(&self.pixels, self.pixels_size),
         }
         Ok(out)
     }
@@ -400,9 +412,13 @@ impl Avatar {
         picture: &wgpu::Texture,
         frame: u64,
         time: f64,
+        fps: f64,
     ) -> Result<Option<[f32; 4]>, RenderError> {
         if let Some(b) = self.layer.face_box {
             return Ok(Some(b.0));
+        }
+        if !self.still && self.layer.smoothing == Smoothing::Centered {
+            return self.face_box_ahead(picture, frame, time, fps);
         }
         // A new shot: the boxes found so far belong to another picture.
         let cut = self.watches_cuts() && {
@@ -423,59 +439,30 @@ impl Avatar {
                 || cut
         };
         if due {
-            let Some(detector) = self.nets.as_ref().and_then(|g| g.detector.as_ref()) else {
-                return Err(RenderError::AvatarNotReady {
-                    missing: "the face detector",
-                });
-            };
-            let faces = match detector {
-                Detector::Gpu(_) => detector.detect(Picture::Texture(picture))?,
-                Detector::Cpu(_) => detector.detect(Picture::Rgba {
-                    pixels: &self.pixels,
+            let size = (picture.width(), picture.height());
+            let found = if matches!(self.detector()?, Detector::Gpu(_)) {
+                self.detect_one(Picture::Texture(picture), size, frame, time)?
+            } else {
+                let pixels = std::mem::take(&mut self.pixels);
+                let picture = Picture::Rgba {
+                    pixels: &pixels,
                     width: self.pixels_size.0,
                     height: self.pixels_size.1,
-                })?,
+                };
+                let found = self.detect_one(picture, size, frame, time);
+                self.pixels = pixels;
+                found?
             };
-            let size = (picture.width(), picture.height());
-            match faces::choose(&faces, self.layer.face_select, size, self.followed) {
-                Some(face) => {
-                    self.followed = Some(face.rect);
-                    self.history.push_back(face.rect);
+            match found {
+                Some(rect) => {
+                    self.history.push_back(rect);
                     while self.history.len() > self.layer.smooth.0 as usize {
                         self.history.pop_front();
                     }
                 }
                 // The picture as it is until a face returns (the followed one, when tracking).
                 None if self.layer.on_no_face == NoFace::Pass => self.history.clear(),
-                None if self.layer.on_no_face == NoFace::Hold => {
-                    if self.history.is_empty() && !self.warned {
-                        log::warn!(
-                            "avatar {}: no face in frame {frame} (t = {time:.2} s); the picture is \
-                             shown without lip sync until a face is found",
-                            self.layer.face.display()
-                        );
-                        self.warned = true;
-                    }
-                }
-                None => {
-                    let what = if faces.is_empty() {
-                        "no face found".to_owned()
-                    } else {
-                        format!(
-                            "the face followed (face_select = \"track\") is not among the {} \
-                             found",
-                            faces.len()
-                        )
-                    };
-                    return Err(RenderError::Avatar(format!(
-                        "{what} in frame {frame} (t = {time:.2} s) of {}: set on_no_face = \
-                         \"pass\" to show the picture unchanged until it returns, or \"hold\" \
-                         to keep the last box, lower min_face (now {} px), or give box = [x0, \
-                         y0, x1, y1] in pixels of the picture",
-                        self.layer.face.display(),
-                        self.layer.min_face.0
-                    )));
-                }
+                None => {}
             }
         }
         if self.history.is_empty() {
@@ -489,6 +476,204 @@ impl Avatar {
             }
         }
         Ok(Some(mean))
+    }
+
+    fn detector(&self) -> Result<&Detector, RenderError> {
+        self.nets
+            .as_ref()
+            .and_then(|g| g.detector.as_ref())
+            .ok_or(RenderError::AvatarNotReady {
+                missing: "the face detector",
+            })
+    }
+
+    /// Runs the detector on `picture` (`size` pixels; frame `frame` at `time`) and chooses the
+    /// face to follow (`face_select`). None where none is chosen, after on_no_face: "error"
+    /// returns the error naming the frame, "hold" warns once.
+    fn detect_one(
+        &mut self,
+        picture: Picture<'_>,
+        size: (u32, u32),
+        frame: u64,
+        time: f64,
+    ) -> Result<Option<[f32; 4]>, RenderError> {
+        let faces = self.detector()?.detect(picture)?;
+        if let Some(face) = faces::choose(&faces, self.layer.face_select, size, self.followed) {
+            self.followed = Some(face.rect);
+            self.held = Some(face.rect);
+            return Ok(Some(face.rect));
+        }
+        match self.layer.on_no_face {
+            NoFace::Pass => {}
+            NoFace::Hold => {
+                if self.held.is_none() && !self.warned {
+                    log::warn!(
+                        "avatar {}: no face in frame {frame} (t = {time:.2} s); the picture is \
+                         shown without lip sync until a face is found",
+                        self.layer.face.display()
+                    );
+                    self.warned = true;
+                }
+            }
+            NoFace::Error => {
+                let what = if faces.is_empty() {
+                    "no face found".to_owned()
+                } else {
+                    format!(
+                        "the face followed (face_select = \"track\") is not among the {} found",
+                        faces.len()
+                    )
+                };
+                return Err(RenderError::Avatar(format!(
+                    "{what} in frame {frame} (t = {time:.2} s) of {}: set on_no_face = \"pass\" \
+                     to show the picture unchanged until it returns, or \"hold\" to keep the \
+                     last box, lower min_face (now {} px), or give box = [x0, y0, x1, y1] in \
+                     pixels of the picture",
+                    self.layer.face.display(),
+                    self.layer.min_face.0
+                )));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The box for `frame` with centred smoothing: frames are decoded and examined up to the
+    /// window's far end (cuts, detection on the grid), and the box is the mean of those found
+    /// around `frame` in its shot.
+    fn face_box_ahead(
+        &mut self,
+        picture: &wgpu::Texture,
+        frame: u64,
+        time: f64,
+        fps: f64,
+    ) -> Result<Option<[f32; 4]>, RenderError> {
+        let every = u64::from(self.layer.detect_every.0);
+        let n = u64::from(self.layer.smooth.0.max(1));
+        let (before, after) = ((n - 1) / 2 * every, (n - 1 - (n - 1) / 2) * every);
+        let mut ahead = match self.ahead.take() {
+            Some(a) => a,
+            None => Ahead::spawn(
+                &self.layer.face,
+                (picture.width(), picture.height()),
+                fps,
+                time,
+                frame,
+            )
+            .map_err(|e| asset(&self.layer.face, e))?,
+        };
+        let examined = self.examine_ahead(&mut ahead, frame + after, fps, picture);
+        ahead.forget_before(frame.saturating_sub(before.max(every)));
+        let result = examined.map(|()| {
+            self.cut = ahead.get(frame).is_some_and(|s| s.cut);
+            match ahead.own_detection(frame) {
+                Some(own) if own.face.is_some() => ahead.mean(frame, before, after),
+                Some(_) if self.layer.on_no_face == NoFace::Hold => {
+                    ahead.mean(frame, before, after).or(self.held_box)
+                }
+                _ => None,
+            }
+        });
+        self.ahead = Some(ahead);
+        let found = result?;
+        if found.is_some() {
+            self.held_box = found;
+        }
+        Ok(found)
+    }
+
+    /// Decodes and examines look-ahead frames up to `last`.
+    fn examine_ahead(
+        &mut self,
+        ahead: &mut Ahead,
+        last: u64,
+        fps: f64,
+        like: &wgpu::Texture,
+    ) -> Result<(), RenderError> {
+        let every = u64::from(self.layer.detect_every.0);
+        while ahead.next() <= last {
+            if !ahead.decode()? {
+                break;
+            }
+            let (bytes, size, f) = ahead.current();
+            let cut = self.watches_cuts() && {
+                let thumb = thumbnail_of(bytes, size)?;
+                self.cuts.is_cut(&thumb)
+            };
+            if cut {
+                self.followed = None;
+            }
+            let shot = ahead.shot_of(cut);
+            let due = f.is_multiple_of(every) || cut || !ahead.detected_in(shot);
+            let detection = if due {
+                let time = f as f64 / fps;
+                let found = if matches!(self.detector()?, Detector::Gpu(_)) {
+                    let texture = self.scratch_like(like, bytes, size);
+                    self.detect_one(Picture::Texture(&texture), size, f, time)?
+                } else {
+                    let picture = Picture::Rgba {
+                        pixels: bytes,
+                        width: size.0,
+                        height: size.1,
+                    };
+                    self.detect_one(picture, size, f, time)?
+                };
+                Some(found)
+            } else {
+                None
+            };
+            ahead.push(cut, detection);
+        }
+        Ok(())
+    }
+
+    /// A texture like the picture's holding `bytes` (for the GPU detector on look-ahead frames),
+    /// reused from frame to frame.
+    fn scratch_like(
+        &mut self,
+        like: &wgpu::Texture,
+        bytes: &[u8],
+        size: (u32, u32),
+    ) -> wgpu::Texture {
+        let g = self
+            .nets
+            .as_ref()
+            .expect("networks prepared before detection");
+        let texture = match &self.scratch {
+            Some(t) if (t.width(), t.height()) == size => t.clone(),
+            _ => {
+                let t = g.device.create_texture(&wgpu::TextureDescriptor {
+                    label: Some("avatar.lookahead_frame"),
+                    size: wgpu::Extent3d {
+                        width: size.0,
+                        height: size.1,
+                        depth_or_array_layers: 1,
+                    },
+                    mip_level_count: 1,
+                    sample_count: 1,
+                    dimension: wgpu::TextureDimension::D2,
+                    format: like.format(),
+                    usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+                    view_formats: &[],
+                });
+                self.scratch = Some(t.clone());
+                t
+            }
+        };
+        g.queue.write_texture(
+            texture.as_image_copy(),
+            bytes,
+            wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(size.0 * 4),
+                rows_per_image: Some(size.1),
+            },
+            wgpu::Extent3d {
+                width: size.0,
+                height: size.1,
+                depth_or_array_layers: 1,
+            },
+        );
+        texture
     }
 
     /// Runs detection (when due) and the generator for one drawn frame: the generated face
@@ -521,7 +706,7 @@ impl Avatar {
             self.pixels = [0, 0, 0, 255].repeat((w * h) as usize);
             self.pixels_size = (w, h);
         }
-        let found = self.face_box(&picture, frame, time)?;
+        let found = self.face_box(&picture, frame, time, fps)?;
         self.frames += 1;
         self.weight = match (&self.layer.turns.0, self.layer.on_no_face) {
             (Some(turns), _) => {
@@ -670,4 +855,21 @@ impl Avatar {
         }
         Ok(())
     }
+}
+
+/// The cut-measure thumbnail ([`THUMB`], R, G, B planes, 0..1) of RGBA bytes.
+fn thumbnail_of(pixels: &[u8], size: (u32, u32)) -> Result<Vec<f32>, RenderError> {
+    let (w, h) = THUMB;
+    let crop = [[0.0, 0.0, size.0 as f32, size.1 as f32]];
+    let job = Resample {
+        crops: &crop,
+        out: THUMB,
+        filter: Filter::Area,
+        layout: Layout::Rgb,
+        scale: 1.0 / 255.0,
+        offset: 0.0,
+    };
+    let mut out = vec![0.0f32; (w * h * 3) as usize];
+    resample_rgba(pixels, size, &job, &mut out)?;
+    Ok(out)
 }

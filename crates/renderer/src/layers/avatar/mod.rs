@@ -14,6 +14,7 @@ use super::values::{Fit, Fraction, checked, layer_struct, plain};
 use super::{Builder, Frame, LayerDef, Part, Slot, blend_of};
 use crate::{JobError, RenderError};
 
+mod ahead;
 mod faces;
 pub(crate) mod lipsync;
 mod speakers;
@@ -135,8 +136,11 @@ layer_struct!(
         /// A fixed face box [x0, y0, x1, y1] (pixels of the picture): no detection.
         #[serde(rename = "box")]
         face_box: Option<FaceBox> = None,
-        /// Mean of the last N boxes found (video).
+        /// Mean of N boxes found (video): centred on the frame, or the last N.
         smooth: FrameCount = FrameCount(5),
+        /// "centered" (default): the boxes around the frame, detected ahead by a second decoder
+        /// of the face video, as Wav2Lip smooths; "causal": the last N only (no look-ahead).
+        smoothing: Smoothing = Smoothing::Centered,
         /// Run the detector on every N-th frame of a video (the box is held in between).
         detect_every: FrameCount = FrameCount(1),
         /// Smallest face searched for, in pixels of the picture.
@@ -201,6 +205,18 @@ pub enum Draw {
     Mouth,
 }
 
+/// `smoothing`: which boxes a video face's box averages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Smoothing {
+    /// `smooth` boxes centred on the frame (detected ahead).
+    #[default]
+    #[serde(alias = "centred")]
+    Centered,
+    /// The last `smooth` boxes.
+    Causal,
+}
+
 /// `mouth_filter`: how the generated face is upsampled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -225,7 +241,8 @@ plain!(
     Precision,
     LoadedTurns,
     Draw,
-    MouthFilter
+    MouthFilter,
+    Smoothing
 );
 
 impl LayerDef for AvatarLayer {
@@ -289,10 +306,17 @@ impl LayerDef for AvatarLayer {
     /// The frames whose detections the first drawn frame's box averages, and those of the
     /// lip-sync fade (with on_no_face = "pass" or speakers).
     fn preroll_seconds(&self, fps: f64) -> f64 {
-        let smoothing = if self.face_box.is_none() && !is_still(&self.face) {
-            self.smooth.0.saturating_sub(1) * self.detect_every.0
-        } else {
-            0
+        // Centred smoothing also replays the frame before the window (its cut check) and a
+        // detection interval (the grid detection a window frame falls back on).
+        let smoothing = match (
+            self.face_box.is_none() && !is_still(&self.face),
+            self.smoothing,
+        ) {
+            (false, _) => 0,
+            (true, Smoothing::Causal) => self.smooth.0.saturating_sub(1) * self.detect_every.0,
+            (true, Smoothing::Centered) => {
+                (self.smooth.0.saturating_sub(1) + 1) * self.detect_every.0 + 1
+            }
         };
         let fade = if self.on_no_face == NoFace::Pass || self.speakers.is_some() {
             self.fade_in.0
