@@ -1162,3 +1162,35 @@ fn centred_smoothing_follows_a_moving_face_without_lag() {
         );
     }
 }
+
+#[test]
+fn centred_smoothing_on_the_gpu_backend_finds_the_cpu_backends_box() {
+    let test = "centred_smoothing_on_the_gpu_backend_finds_the_cpu_backends_box";
+    let Some((checkpoint, weights, photo)) = fixtures(test) else {
+        return;
+    };
+    let dir = Scratch::new("avatar-centred-gpu");
+    face_clip(&dir.path("face.mp4"), photo, "scale=256:256", 8);
+    // One drawn frame after a short warm-up: the look-ahead frames go through a texture to
+    // the GPU detector (WGSL kernels: slow on lavapipe, so little of it).
+    let boxes = |backend: &str| -> Vec<[f32; 4]> {
+        tracked(&face_video_job(
+            &dir,
+            checkpoint,
+            weights,
+            0.1,
+            &format!("smooth = 3\nbackend = \"{backend}\""),
+        ))
+        .iter()
+        .map(|t| t.face.expect("a face"))
+        .collect()
+    };
+    let (gpu, cpu) = (boxes("gpu"), boxes("cpu"));
+    assert_eq!((gpu.len(), cpu.len()), (1, 1));
+    assert!(
+        iou(gpu[0], cpu[0]) > 0.95,
+        "GPU backend {:?} vs CPU backend {:?}",
+        gpu[0],
+        cpu[0]
+    );
+}
