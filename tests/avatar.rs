@@ -94,14 +94,22 @@ fn outside(region: [u32; 4]) -> impl Fn(usize, usize) -> bool {
 /// A lossless 10 fps clip of `frames` frames made from the photograph with ffmpeg's filter
 /// chain `vf` (scaling and per-frame motion).
 fn face_clip(path: &Path, photo: &Path, vf: &str, frames: u32) {
+    photo_clip(path, photo, &["-vf", vf], None, frames);
+}
+
+/// A lossless 10 fps clip of `frames` frames of the looped photograph through `filter` (e.g.
+/// `["-vf", chain]` or `["-filter_complex", graph]`), the photograph read at `input_fps`
+/// (ffmpeg's 25 when None; filters that count frames see that rate).
+fn photo_clip(path: &Path, photo: &Path, filter: &[&str], input_fps: Option<u32>, frames: u32) {
+    let rate = input_fps.map(|r| r.to_string());
     let frames = frames.to_string();
-    ffmpeg(&[
-        "-loop",
-        "1",
-        "-i",
-        photo.to_str().expect("utf-8"),
-        "-vf",
-        vf,
+    let mut args: Vec<&str> = Vec::new();
+    if let Some(r) = &rate {
+        args.extend(["-framerate", r]);
+    }
+    args.extend(["-loop", "1", "-i", photo.to_str().expect("utf-8")]);
+    args.extend(filter);
+    args.extend([
         "-r",
         "10",
         "-frames:v",
@@ -110,10 +118,9 @@ fn face_clip(path: &Path, photo: &Path, vf: &str, frames: u32) {
         "libx264",
         "-qp",
         "0",
-        "-pix_fmt",
-        "yuv444p",
-        path.to_str().expect("utf-8"),
     ]);
+    args.extend(["-pix_fmt", "yuv444p", path.to_str().expect("utf-8")]);
+    ffmpeg(&args);
 }
 
 #[test]
@@ -733,19 +740,7 @@ fn a_cut_restarts_the_box_smoothing_and_a_fade_does_not() {
     let (first, second) = (dir.path("a.mp4"), dir.path("b.mp4"));
     face_clip(&first, photo, "scale=320:320", 10);
     face_clip(&second, photo, "hflip,scale=240:240,pad=320:320:80:40", 10);
-    let list = dir.path("list.txt");
-    std::fs::write(&list, "file 'a.mp4'\nfile 'b.mp4'\n").expect("list");
-    ffmpeg(&[
-        "-f",
-        "concat",
-        "-safe",
-        "0",
-        "-i",
-        list.to_str().expect("utf-8"),
-        "-c",
-        "copy",
-        dir.path("face.mp4").to_str().expect("utf-8"),
-    ]);
+    concat(&dir, &["a.mp4", "b.mp4"], "face.mp4");
     let want_a = placed(b0, false, 320.0 / 512.0, (0.0, 0.0));
     let want_b = placed(b0, true, 240.0 / 512.0, (80.0, 40.0));
     let job = face_video_job(&dir, checkpoint, weights, 2.0, "smooth = 5");
@@ -779,17 +774,7 @@ fn a_cut_restarts_the_box_smoothing_and_a_fade_does_not() {
     // (Two clips: a fade-out filter leaves its input black after it ends.)
     face_clip(&first, photo, "scale=320:320,fade=t=out:st=0.5:d=0.3", 10);
     face_clip(&second, photo, "scale=320:320,fade=t=in:st=0.1:d=0.3", 10);
-    ffmpeg(&[
-        "-f",
-        "concat",
-        "-safe",
-        "0",
-        "-i",
-        list.to_str().expect("utf-8"),
-        "-c",
-        "copy",
-        dir.path("face.mp4").to_str().expect("utf-8"),
-    ]);
+    concat(&dir, &["a.mp4", "b.mp4"], "face.mp4");
     let job = face_video_job(
         &dir,
         checkpoint,
@@ -848,19 +833,7 @@ fn pass_shows_faceless_frames_unchanged_and_hold_does_not() {
     let (face, suit) = (dir.path("a.mp4"), dir.path("b.mp4"));
     face_clip(&face, photo, "scale=320:320", 5);
     face_clip(&suit, photo, "crop=256:256:0:256,scale=320:320", 5);
-    let list = dir.path("list.txt");
-    std::fs::write(&list, "file 'a.mp4'\nfile 'b.mp4'\nfile 'a.mp4'\n").expect("list");
-    ffmpeg(&[
-        "-f",
-        "concat",
-        "-safe",
-        "0",
-        "-i",
-        list.to_str().expect("utf-8"),
-        "-c",
-        "copy",
-        dir.path("face.mp4").to_str().expect("utf-8"),
-    ]);
+    concat(&dir, &["a.mp4", "b.mp4", "a.mp4"], "face.mp4");
     let source = rgb_frames(&dir.path("face.mp4"), 320, 320);
     let b0 = [181.0, 62.0, 268.0, 172.0];
     let held = placed(b0, false, 320.0 / 512.0, (0.0, 0.0));
@@ -923,19 +896,7 @@ fn face_select_chooses_among_faces_and_track_keeps_one() {
     // frames, then the sizes swap (a zoom, not a cut: cuts = false).
     two_faces(&dir.path("a.mp4"), photo, (256, 192), 5);
     two_faces(&dir.path("b.mp4"), photo, (192, 256), 5);
-    let list = dir.path("list.txt");
-    std::fs::write(&list, "file 'a.mp4'\nfile 'b.mp4'\n").expect("list");
-    ffmpeg(&[
-        "-f",
-        "concat",
-        "-safe",
-        "0",
-        "-i",
-        list.to_str().expect("utf-8"),
-        "-c",
-        "copy",
-        dir.path("face.mp4").to_str().expect("utf-8"),
-    ]);
+    concat(&dir, &["a.mp4", "b.mp4"], "face.mp4");
     let side = |t: &Tracked| {
         let b = t
             .face
@@ -985,26 +946,7 @@ fn two_faces(path: &Path, photo: &Path, (left, right): (u32, u32), frames: u32) 
         "[0]split[l][r];[l]scale={left}:{left},pad=256:256:0:0[a];\
          [r]hflip,scale={right}:{right},pad=256:256:0:0[b];[a][b]hstack"
     );
-    let frames = frames.to_string();
-    ffmpeg(&[
-        "-loop",
-        "1",
-        "-i",
-        photo.to_str().expect("utf-8"),
-        "-filter_complex",
-        &graph,
-        "-r",
-        "10",
-        "-frames:v",
-        &frames,
-        "-c:v",
-        "libx264",
-        "-qp",
-        "0",
-        "-pix_fmt",
-        "yuv444p",
-        path.to_str().expect("utf-8"),
-    ]);
+    photo_clip(path, photo, &["-filter_complex", &graph], None, frames);
 }
 
 #[test]
@@ -1115,25 +1057,13 @@ fn centred_smoothing_follows_a_moving_face_without_lag() {
     // The face moves left 5 px a frame (a crop window sliding right over the padded
     // photograph, the input read at the clip's own 10 fps), for 20 frames; the render shows 16,
     // so the look-ahead never reaches the clip's loop point.
-    ffmpeg(&[
-        "-framerate",
-        "10",
-        "-loop",
-        "1",
-        "-i",
-        photo.to_str().expect("utf-8"),
-        "-vf",
-        "scale=256:256,pad=400:256:72:0,crop=300:256:'5*n':0",
-        "-frames:v",
-        "20",
-        "-c:v",
-        "libx264",
-        "-qp",
-        "0",
-        "-pix_fmt",
-        "yuv444p",
-        dir.path("face.mp4").to_str().expect("utf-8"),
-    ]);
+    photo_clip(
+        &dir.path("face.mp4"),
+        photo,
+        &["-vf", "scale=256:256,pad=400:256:72:0,crop=300:256:'5*n':0"],
+        Some(10),
+        20,
+    );
     let x0 = |extra: &str| -> Vec<f32> {
         tracked(&face_video_job(&dir, checkpoint, weights, 1.6, extra))
             .iter()
@@ -1193,4 +1123,23 @@ fn centred_smoothing_on_the_gpu_backend_finds_the_cpu_backends_box() {
         gpu[0],
         cpu[0]
     );
+}
+
+/// `parts` (clips in `dir`, same codec settings) one after the other into `output`, without
+/// re-encoding.
+fn concat(dir: &Scratch, parts: &[&str], output: &str) {
+    let list = dir.path("list.txt");
+    let text: String = parts.iter().map(|p| format!("file '{p}'\n")).collect();
+    std::fs::write(&list, text).expect("list");
+    ffmpeg(&[
+        "-f",
+        "concat",
+        "-safe",
+        "0",
+        "-i",
+        list.to_str().expect("utf-8"),
+        "-c",
+        "copy",
+        dir.path(output).to_str().expect("utf-8"),
+    ]);
 }

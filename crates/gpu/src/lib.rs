@@ -17,6 +17,7 @@ mod readback;
 mod renderer;
 mod rgba;
 pub mod shaders;
+mod source_pass;
 pub mod text;
 
 pub use context::{

@@ -1,6 +1,7 @@
 //! RGB -> NV12 (BT.709, limited range) on the GPU, and its CPU reference.
 
-use crate::{GpuError, shaders};
+use crate::GpuError;
+use crate::source_pass::SourcePass;
 
 /// Where the planes of one NV12 frame lie in a readback buffer.
 ///
@@ -100,8 +101,7 @@ pub fn rgb_to_nv12_reference(rgba: &[u8], width: usize, height: usize) -> Vec<u8
 /// The conversion pass and its three half-resolution plane targets.
 #[derive(Debug)]
 pub(crate) struct Nv12Converter {
-    pipeline: wgpu::RenderPipeline,
-    bind_group: wgpu::BindGroup,
+    pass: SourcePass,
     /// Top and bottom Y rows of each 2x2 block, and its CbCr pair; each (W/2) x (H/2) Rg8Unorm.
     planes: [(wgpu::Texture, wgpu::TextureView); 3],
     pub(crate) layout: Nv12Layout,
@@ -114,59 +114,13 @@ impl Nv12Converter {
         source: &wgpu::TextureView,
         layout: Nv12Layout,
     ) -> Result<Self, GpuError> {
-        let module = shaders::create_module(device, "color/nv12.wgsl")?;
-        let bgl = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("color.nv12.bind_group_layout"),
-            entries: &[wgpu::BindGroupLayoutEntry {
-                binding: 0,
-                visibility: wgpu::ShaderStages::FRAGMENT,
-                ty: wgpu::BindingType::Texture {
-                    sample_type: wgpu::TextureSampleType::Float { filterable: false },
-                    view_dimension: wgpu::TextureViewDimension::D2,
-                    multisampled: false,
-                },
-                count: None,
-            }],
-        });
-        let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("color.nv12.pipeline_layout"),
-            bind_group_layouts: &[Some(&bgl)],
-            immediate_size: 0,
-        });
-        let target = Some(wgpu::ColorTargetState {
-            format: wgpu::TextureFormat::Rg8Unorm,
-            blend: None,
-            write_mask: wgpu::ColorWrites::ALL,
-        });
-        let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-            label: Some("color.nv12.pipeline"),
-            layout: Some(&pl),
-            vertex: wgpu::VertexState {
-                module: &module,
-                entry_point: Some("vs_fullscreen"),
-                compilation_options: Default::default(),
-                buffers: &[],
-            },
-            primitive: wgpu::PrimitiveState::default(),
-            depth_stencil: None,
-            multisample: wgpu::MultisampleState::default(),
-            fragment: Some(wgpu::FragmentState {
-                module: &module,
-                entry_point: Some("fs_nv12"),
-                compilation_options: Default::default(),
-                targets: &[target.clone(), target.clone(), target],
-            }),
-            multiview_mask: None,
-            cache: None,
-        });
-        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("color.nv12.bind_group"),
-            layout: &bgl,
-            entries: &[wgpu::BindGroupEntry {
-                binding: 0,
-                resource: wgpu::BindingResource::TextureView(source),
-            }],
-        });
+        let pass = SourcePass::new(
+            device,
+            "color/nv12.wgsl",
+            "fs_nv12",
+            source,
+            &[wgpu::TextureFormat::Rg8Unorm; 3],
+        )?;
         let plane = |label| {
             let texture = device.create_texture(&wgpu::TextureDescriptor {
                 label: Some(label),
@@ -186,8 +140,7 @@ impl Nv12Converter {
             (texture, view)
         };
         Ok(Self {
-            pipeline,
-            bind_group,
+            pass,
             planes: [
                 plane("color.nv12.y_top"),
                 plane("color.nv12.y_bottom"),
@@ -199,34 +152,9 @@ impl Nv12Converter {
 
     /// Records the pass and the copies of all planes into `dst` (laid out as `self.layout`).
     pub(crate) fn encode(&self, encoder: &mut wgpu::CommandEncoder, dst: &wgpu::Buffer) {
-        let attachment = |view| {
-            Some(wgpu::RenderPassColorAttachment {
-                view,
-                depth_slice: None,
-                resolve_target: None,
-                ops: wgpu::Operations {
-                    load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
-                    store: wgpu::StoreOp::Store,
-                },
-            })
-        };
-        {
-            let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-                label: Some("color.nv12.pass"),
-                color_attachments: &[
-                    attachment(&self.planes[0].1),
-                    attachment(&self.planes[1].1),
-                    attachment(&self.planes[2].1),
-                ],
-                depth_stencil_attachment: None,
-                timestamp_writes: None,
-                occlusion_query_set: None,
-                multiview_mask: None,
-            });
-            pass.set_pipeline(&self.pipeline);
-            pass.set_bind_group(0, &self.bind_group, &[]);
-            pass.draw(0..3, 0..1);
-        }
+        let [a, b, c] = &self.planes;
+        self.pass
+            .encode(encoder, "color.nv12.pass", &[&a.1, &b.1, &c.1]);
         let l = self.layout;
         let pitch = u64::from(l.pitch);
         // Top rows go to even Y rows, bottom rows to odd ones: a row stride of two pitches.

@@ -3,7 +3,8 @@
 //! converted from premultiplied to straight alpha first. The CPU reference of the conversion.
 
 use crate::layers::srgb_to_linear;
-use crate::{GpuError, Nv12Layout, shaders};
+use crate::source_pass::SourcePass;
+use crate::{GpuError, Nv12Layout};
 
 /// What the readback ring carries for each frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -129,8 +130,7 @@ pub(crate) struct RgbaConverter {
 
 #[derive(Debug)]
 struct Straight {
-    pipeline: wgpu::RenderPipeline,
-    bind_group: wgpu::BindGroup,
+    pass: SourcePass,
     texture: wgpu::Texture,
     view: wgpu::TextureView,
 }
@@ -202,59 +202,14 @@ impl Straight {
         source: &wgpu::TextureView,
         layout: RgbaLayout,
     ) -> Result<Self, GpuError> {
-        let module = shaders::create_module(device, "color/straight.wgsl")?;
-        let bgl = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("color.straight.bind_group_layout"),
-            entries: &[wgpu::BindGroupLayoutEntry {
-                binding: 0,
-                visibility: wgpu::ShaderStages::FRAGMENT,
-                ty: wgpu::BindingType::Texture {
-                    sample_type: wgpu::TextureSampleType::Float { filterable: false },
-                    view_dimension: wgpu::TextureViewDimension::D2,
-                    multisampled: false,
-                },
-                count: None,
-            }],
-        });
-        let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("color.straight.pipeline_layout"),
-            bind_group_layouts: &[Some(&bgl)],
-            immediate_size: 0,
-        });
         let format = wgpu::TextureFormat::Rgba8UnormSrgb;
-        let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-            label: Some("color.straight.pipeline"),
-            layout: Some(&pl),
-            vertex: wgpu::VertexState {
-                module: &module,
-                entry_point: Some("vs_fullscreen"),
-                compilation_options: Default::default(),
-                buffers: &[],
-            },
-            primitive: wgpu::PrimitiveState::default(),
-            depth_stencil: None,
-            multisample: wgpu::MultisampleState::default(),
-            fragment: Some(wgpu::FragmentState {
-                module: &module,
-                entry_point: Some("fs_straight"),
-                compilation_options: Default::default(),
-                targets: &[Some(wgpu::ColorTargetState {
-                    format,
-                    blend: None,
-                    write_mask: wgpu::ColorWrites::ALL,
-                })],
-            }),
-            multiview_mask: None,
-            cache: None,
-        });
-        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("color.straight.bind_group"),
-            layout: &bgl,
-            entries: &[wgpu::BindGroupEntry {
-                binding: 0,
-                resource: wgpu::BindingResource::TextureView(source),
-            }],
-        });
+        let pass = SourcePass::new(
+            device,
+            "color/straight.wgsl",
+            "fs_straight",
+            source,
+            &[format],
+        )?;
         let texture = device.create_texture(&wgpu::TextureDescriptor {
             label: Some("color.straight.output"),
             size: wgpu::Extent3d {
@@ -271,33 +226,15 @@ impl Straight {
         });
         let view = texture.create_view(&Default::default());
         Ok(Self {
-            pipeline,
-            bind_group,
+            pass,
             texture,
             view,
         })
     }
 
     fn encode(&self, encoder: &mut wgpu::CommandEncoder) {
-        let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-            label: Some("color.straight.pass"),
-            color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                view: &self.view,
-                depth_slice: None,
-                resolve_target: None,
-                ops: wgpu::Operations {
-                    load: wgpu::LoadOp::Clear(wgpu::Color::TRANSPARENT),
-                    store: wgpu::StoreOp::Store,
-                },
-            })],
-            depth_stencil_attachment: None,
-            timestamp_writes: None,
-            occlusion_query_set: None,
-            multiview_mask: None,
-        });
-        pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, &self.bind_group, &[]);
-        pass.draw(0..3, 0..1);
+        self.pass
+            .encode(encoder, "color.straight.pass", &[&self.view]);
     }
 }
 

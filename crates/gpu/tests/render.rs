@@ -84,6 +84,21 @@ fn uniforms(w: u32, h: u32, frame: u32, bands: u32) -> FrameUniforms {
     }
 }
 
+/// A renderer configuration with NV12 frames over black, two ring slots and one frame per
+/// spectrum upload.
+fn config(width: u32, height: u32, frame_stride: u32, bands: u32) -> RendererConfig {
+    RendererConfig {
+        width,
+        height,
+        ring_slots: 2,
+        chunk_frames: 1,
+        frame_stride,
+        bands,
+        output: gpu::FrameOutput::Nv12,
+        transparent: false,
+    }
+}
+
 fn pixel(rgba: &[u8], w: u32, x: u32, y: u32) -> [u8; 3] {
     let i = ((y * w + x) * 4) as usize;
     [rgba[i], rgba[i + 1], rgba[i + 2]]
@@ -97,16 +112,7 @@ fn near(a: [u8; 3], b: [u8; 3]) -> bool {
 fn bars_are_drawn_where_there_is_energy() {
     let Some(ctx) = context() else { return };
     let (w, h) = (64, 32);
-    let config = RendererConfig {
-        width: w,
-        height: h,
-        ring_slots: 2,
-        chunk_frames: 1,
-        frame_stride: 4,
-        bands: 4,
-        output: gpu::FrameOutput::Nv12,
-        transparent: false,
-    };
+    let config = config(w, h, 4, 4);
     let mut r = FrameRenderer::new(ctx, config, &[solid_background(), bars(64.0, 32.0, 4)])
         .expect("renderer");
     r.upload_spectrum(&[1.0, 0.0, 0.5, 0.0]).expect("upload");
@@ -164,14 +170,8 @@ fn nv12_conversion_matches_the_cpu_reference() {
         opacity: 1.0,
     }));
     let config = RendererConfig {
-        width: w,
-        height: h,
         ring_slots: 3,
-        chunk_frames: 1,
-        frame_stride: 8,
-        bands: 4,
-        output: gpu::FrameOutput::Nv12,
-        transparent: false,
+        ..config(w, h, 8, 4)
     };
     let mut r =
         FrameRenderer::new(ctx, config, &[gradient, bars(100.0, 50.0, 8)]).expect("renderer");
@@ -219,16 +219,7 @@ fn nv12_of_pure_colours_is_bt709_limited_range() {
     ];
     for (rgb, [y, cb, cr], name) in cases {
         let background = solid(rgb);
-        let config = RendererConfig {
-            width: w,
-            height: h,
-            ring_slots: 2,
-            chunk_frames: 1,
-            frame_stride: 4,
-            bands: 4,
-            output: gpu::FrameOutput::Nv12,
-            transparent: false,
-        };
+        let config = config(w, h, 4, 4);
         let mut r = FrameRenderer::new(ctx, config, &[background]).expect("renderer");
         r.upload_spectrum(&[0.0; 4]).expect("upload");
         let rgba = r.render_rgba(&uniforms(w, h, 0, 4)).expect("rgba");
@@ -257,14 +248,9 @@ fn readback_ring_returns_frames_in_order_with_their_own_spectrum() {
     let Some(ctx) = context() else { return };
     let (w, h, n) = (32, 32, 10u32);
     let config = RendererConfig {
-        width: w,
-        height: h,
         ring_slots: 3,
         chunk_frames: n,
-        frame_stride: 1,
-        bands: 4,
-        output: gpu::FrameOutput::Nv12,
-        transparent: false,
+        ..config(w, h, 1, 4)
     };
     // Yellow bars: far brighter than the background, so the Y plane shows them clearly.
     let yellow = [0xff, 0xff, 0x00];
@@ -300,16 +286,7 @@ fn readback_ring_returns_frames_in_order_with_their_own_spectrum() {
 #[test]
 fn odd_sizes_are_a_clear_error() {
     let Some(ctx) = context() else { return };
-    let config = RendererConfig {
-        width: 33,
-        height: 20,
-        ring_slots: 2,
-        chunk_frames: 1,
-        frame_stride: 1,
-        bands: 4,
-        output: gpu::FrameOutput::Nv12,
-        transparent: false,
-    };
+    let config = config(33, 20, 1, 4);
     let err = FrameRenderer::new(ctx, config, &[solid_background()]).expect_err("odd width");
     assert!(err.to_string().contains("must be even"), "{err}");
 }
@@ -328,16 +305,7 @@ fn translucent_layers_blend_in_linear_light_over_the_opaque_base() {
         }))
     };
     let half_white = solid(1.0, 0.5);
-    let config = RendererConfig {
-        width: w,
-        height: h,
-        ring_slots: 2,
-        chunk_frames: 1,
-        frame_stride: 1,
-        bands: 4,
-        output: gpu::FrameOutput::Nv12,
-        transparent: false,
-    };
+    let config = config(w, h, 1, 4);
     let mut r =
         FrameRenderer::new(ctx, config, &[solid(0.0, 1.0), half_white.clone()]).expect("renderer");
     r.upload_spectrum(&[0.0]).expect("upload");
@@ -417,16 +385,7 @@ fn avatar_blend_is_feathered_with_no_step_at_the_box_edge() {
             _pad: 0.0,
         }))
     };
-    let config = RendererConfig {
-        width: w,
-        height: h,
-        ring_slots: 2,
-        chunk_frames: 1,
-        frame_stride: 1,
-        bands: 4,
-        output: gpu::FrameOutput::Nv12,
-        transparent: false,
-    };
+    let config = config(w, h, 1, 4);
     let mut r = FrameRenderer::new(ctx, config, &[spec]).expect("renderer");
     r.upload_spectrum(&[0.0]).expect("upload");
     let face = r.layer_storage(0).expect("avatar layer has a face buffer");
@@ -499,14 +458,9 @@ fn transparent_frames_come_back_with_straight_alpha() {
     // 100 px wide: RGBA rows (400 bytes) are padded to 512 in the ring.
     let (w, h) = (100, 8);
     let config = |transparent| RendererConfig {
-        width: w,
-        height: h,
-        ring_slots: 2,
-        chunk_frames: 1,
-        frame_stride: 1,
-        bands: 4,
         output: gpu::FrameOutput::Rgba,
         transparent,
+        ..config(w, h, 1, 4)
     };
     // A horizontal gradient drawn at 40% opacity: translucent everywhere.
     let layer = LayerSpec::from(LayerKind::Background(BackgroundParams {
@@ -565,16 +519,7 @@ fn transparent_frames_come_back_with_straight_alpha() {
 fn a_cached_base_gives_the_frames_a_fresh_draw_gives_and_follows_changes() {
     let Some(ctx) = context() else { return };
     let (w, h) = (48, 24);
-    let config = RendererConfig {
-        width: w,
-        height: h,
-        ring_slots: 2,
-        chunk_frames: 1,
-        frame_stride: 4,
-        bands: 4,
-        output: gpu::FrameOutput::Nv12,
-        transparent: false,
-    };
+    let config = config(w, h, 4, 4);
     let gradient = |a: [u8; 3]| {
         LayerKind::Background(BackgroundParams {
             color_a: encoded(a),
@@ -657,16 +602,7 @@ fn the_sharp_mouth_filter_keeps_edges_steeper_than_bilinear_without_halos() {
                 _pad: 0.0,
             }))
         };
-        let config = RendererConfig {
-            width: w,
-            height: h,
-            ring_slots: 2,
-            chunk_frames: 1,
-            frame_stride: 1,
-            bands: 4,
-            output: gpu::FrameOutput::Nv12,
-            transparent: false,
-        };
+        let config = config(w, h, 1, 4);
         let mut r = FrameRenderer::new(ctx, config, &[spec]).expect("renderer");
         r.upload_spectrum(&[0.0]).expect("upload");
         let face = r.layer_storage(0).expect("face buffer");

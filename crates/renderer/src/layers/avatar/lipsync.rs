@@ -300,12 +300,11 @@ impl Avatar {
             None => None,
         };
         if backend == Backend::Gpu && self.watches_cuts() {
-            let (w, h) = THUMB;
             self.thumbs = Some((
                 Resampler::new(&ctx.device)?,
                 ctx.device.create_buffer(&wgpu::BufferDescriptor {
                     label: Some("avatar.cut_thumbnail"),
-                    size: u64::from(w * h * 3 * 4),
+                    size: (THUMB_LEN * 4) as u64,
                     usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
                     mapped_at_creation: false,
                 }),
@@ -372,17 +371,9 @@ impl Avatar {
     /// The current picture's cut-measure thumbnail ([`THUMB`], R, G, B planes, 0..1); on the
     /// CPU backend from its bytes ([`thumbnail_of`]).
     fn thumbnail(&self, picture: &wgpu::Texture) -> Result<Vec<f32>, RenderError> {
-        let (w, h) = THUMB;
         let crop = [[0.0, 0.0, picture.width() as f32, picture.height() as f32]];
-        let job = Resample {
-            crops: &crop,
-            out: THUMB,
-            filter: Filter::Area,
-            layout: Layout::Rgb,
-            scale: 1.0 / 255.0,
-            offset: 0.0,
-        };
-        let mut out = vec![0.0f32; (w * h * 3) as usize];
+        let job = thumb_job(&crop);
+        let mut out = vec![0.0f32; THUMB_LEN];
         match (&self.thumbs, &self.nets) {
             (Some((resampler, buffer)), Some(g)) => {
                 let mut encoder =
@@ -857,19 +848,26 @@ impl Avatar {
     }
 }
 
-/// The cut-measure thumbnail ([`THUMB`], R, G, B planes, 0..1) of RGBA bytes.
-fn thumbnail_of(pixels: &[u8], size: (u32, u32)) -> Result<Vec<f32>, RenderError> {
-    let (w, h) = THUMB;
-    let crop = [[0.0, 0.0, size.0 as f32, size.1 as f32]];
-    let job = Resample {
-        crops: &crop,
+/// Floats in a cut-measure thumbnail.
+const THUMB_LEN: usize = (THUMB.0 * THUMB.1 * 3) as usize;
+
+/// The resampling that makes a cut-measure thumbnail ([`THUMB`], R, G, B planes, 0..1) of the
+/// whole picture `crop`.
+fn thumb_job(crop: &[[f32; 4]; 1]) -> Resample<'_> {
+    Resample {
+        crops: crop,
         out: THUMB,
         filter: Filter::Area,
         layout: Layout::Rgb,
         scale: 1.0 / 255.0,
         offset: 0.0,
-    };
-    let mut out = vec![0.0f32; (w * h * 3) as usize];
-    resample_rgba(pixels, size, &job, &mut out)?;
+    }
+}
+
+/// The cut-measure thumbnail of RGBA bytes.
+fn thumbnail_of(pixels: &[u8], size: (u32, u32)) -> Result<Vec<f32>, RenderError> {
+    let crop = [[0.0, 0.0, size.0 as f32, size.1 as f32]];
+    let mut out = vec![0.0f32; THUMB_LEN];
+    resample_rgba(pixels, size, &thumb_job(&crop), &mut out)?;
     Ok(out)
 }
