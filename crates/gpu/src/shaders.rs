@@ -164,7 +164,7 @@ fn validate_composed(shader: &CustomShader, wgsl: &str) -> Result<naga::Module, 
             _ => format!("{}: ", shader.file),
         };
         GpuError::Shader {
-            file: shader.file.clone(),
+            file: shader.file.to_string(),
             message: format!(
                 "{at}{message}\n{emitted}\nA custom layer defines `fn shade(input: ShadeInput) \
                  -> vec4<f32>`; see shaders/layers/custom.wgsl for what it can use."

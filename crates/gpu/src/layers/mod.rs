@@ -285,8 +285,9 @@ impl BlendMode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CustomShader {
     /// Shown in errors (the user's path).
-    pub file: String,
-    pub source: String,
+    pub file: std::sync::Arc<str>,
+    /// Shared, not copied, by the parameters of every frame.
+    pub source: std::sync::Arc<str>,
 }
 
 /// Pixels for a layer's texture.

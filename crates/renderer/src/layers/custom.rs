@@ -53,8 +53,8 @@ impl CustomLayer {
     /// Reads the shader file.
     fn read(&self) -> Result<CustomShader, std::io::Error> {
         Ok(CustomShader {
-            file: self.shader.display().to_string(),
-            source: std::fs::read_to_string(&self.shader)?,
+            file: self.shader.display().to_string().into(),
+            source: std::fs::read_to_string(&self.shader)?.into(),
         })
     }
 }
