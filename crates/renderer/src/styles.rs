@@ -90,15 +90,10 @@ fn text_of(name: &str) -> Result<&'static str, JobError> {
         })
 }
 
-/// Where the styles' files go: `$XDG_CACHE_HOME/renderer/styles`, else
-/// `~/.cache/renderer/styles`.
+/// Where the styles' files go: `styles` in the renderer's cache folder
+/// ([`wav2lip::fetch::cache_root`]: `$XDG_CACHE_HOME/renderer`, else `~/.cache/renderer`).
 fn cache_dir() -> PathBuf {
-    std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("renderer")
-        .join("styles")
+    wav2lip::fetch::cache_root().join("styles")
 }
 
 /// Writes `bytes` as `name` in the cache folder (unless it is there already, same bytes), by a

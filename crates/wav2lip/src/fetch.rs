@@ -11,17 +11,23 @@ use crate::Wav2LipError;
 pub const FACENET_SPEC: &str = "facenet-pytorch==2.6.0";
 const FACENET_WHEEL: &str = "facenet_pytorch-2.6.0-py3-none-any.whl";
 
-/// The folder the renderer looks in for the MTCNN weights when a job names none:
-/// `$RENDERER_MTCNN_DIR`, else `$XDG_CACHE_HOME/renderer/mtcnn`, else `~/.cache/renderer/mtcnn`.
-pub fn default_weights_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("RENDERER_MTCNN_DIR") {
-        return PathBuf::from(dir);
-    }
-    let cache = std::env::var_os("XDG_CACHE_HOME")
+/// The renderer's cache folder (fetched weights, the styles' files): `$XDG_CACHE_HOME/renderer`,
+/// else `~/.cache/renderer`, else `renderer` in the system's temporary folder.
+pub fn cache_root() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(|| PathBuf::from(".cache"));
-    cache.join("renderer").join("mtcnn")
+        .unwrap_or_else(std::env::temp_dir)
+        .join("renderer")
+}
+
+/// The folder the renderer looks in for the MTCNN weights when a job names none:
+/// `$RENDERER_MTCNN_DIR`, else `mtcnn` in [`cache_root`].
+pub fn default_weights_dir() -> PathBuf {
+    match std::env::var_os("RENDERER_MTCNN_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => cache_root().join("mtcnn"),
+    }
 }
 
 /// Downloads `spec` (e.g. `pkg==1.0`) with pip into `cache` unless a file named `wheel` is
