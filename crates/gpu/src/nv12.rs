@@ -1,6 +1,7 @@
 //! RGB -> NV12 (BT.709, limited range) on the GPU, and its CPU reference.
 
 use crate::GpuError;
+use crate::renderer::resources::texture_2d;
 use crate::source_pass::SourcePass;
 
 /// Where the planes of one NV12 frame lie in a readback buffer.
@@ -122,20 +123,13 @@ impl Nv12Converter {
             &[wgpu::TextureFormat::Rg8Unorm; 3],
         )?;
         let plane = |label| {
-            let texture = device.create_texture(&wgpu::TextureDescriptor {
-                label: Some(label),
-                size: wgpu::Extent3d {
-                    width: layout.width / 2,
-                    height: layout.height / 2,
-                    depth_or_array_layers: 1,
-                },
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D2,
-                format: wgpu::TextureFormat::Rg8Unorm,
-                usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
-                view_formats: &[],
-            });
+            let texture = texture_2d(
+                device,
+                label,
+                (layout.width / 2, layout.height / 2),
+                wgpu::TextureFormat::Rg8Unorm,
+                wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+            );
             let view = texture.create_view(&Default::default());
             (texture, view)
         };

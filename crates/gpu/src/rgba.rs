@@ -3,6 +3,7 @@
 //! converted from premultiplied to straight alpha first. The CPU reference of the conversion.
 
 use crate::layers::srgb_to_linear;
+use crate::renderer::resources::texture_2d;
 use crate::source_pass::SourcePass;
 use crate::{GpuError, Nv12Layout};
 
@@ -210,20 +211,13 @@ impl Straight {
             source,
             &[format],
         )?;
-        let texture = device.create_texture(&wgpu::TextureDescriptor {
-            label: Some("color.straight.output"),
-            size: wgpu::Extent3d {
-                width: layout.width,
-                height: layout.height,
-                depth_or_array_layers: 1,
-            },
-            mip_level_count: 1,
-            sample_count: 1,
-            dimension: wgpu::TextureDimension::D2,
+        let texture = texture_2d(
+            device,
+            "color.straight.output",
+            (layout.width, layout.height),
             format,
-            usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
-            view_formats: &[],
-        });
+            wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+        );
         let view = texture.create_view(&Default::default());
         Ok(Self {
             pass,

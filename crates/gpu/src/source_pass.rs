@@ -2,6 +2,7 @@
 //! triangle whose fragment shader reads the render target through one texture binding and
 //! writes its own targets without blending.
 
+use crate::renderer::resources::unblended_pipeline;
 use crate::{GpuError, shaders};
 
 /// A conversion pass's pipeline and the bind group that feeds it the target.
@@ -40,37 +41,14 @@ impl SourcePass {
             bind_group_layouts: &[Some(&bgl)],
             immediate_size: 0,
         });
-        let targets: Vec<Option<wgpu::ColorTargetState>> = targets
-            .iter()
-            .map(|&format| {
-                Some(wgpu::ColorTargetState {
-                    format,
-                    blend: None,
-                    write_mask: wgpu::ColorWrites::ALL,
-                })
-            })
-            .collect();
-        let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-            label: Some(&format!("{path}:{fs_entry}")),
-            layout: Some(&layout),
-            vertex: wgpu::VertexState {
-                module: &module,
-                entry_point: Some("vs_fullscreen"),
-                compilation_options: Default::default(),
-                buffers: &[],
-            },
-            primitive: wgpu::PrimitiveState::default(),
-            depth_stencil: None,
-            multisample: wgpu::MultisampleState::default(),
-            fragment: Some(wgpu::FragmentState {
-                module: &module,
-                entry_point: Some(fs_entry),
-                compilation_options: Default::default(),
-                targets: &targets,
-            }),
-            multiview_mask: None,
-            cache: None,
-        });
+        let pipeline = unblended_pipeline(
+            device,
+            path,
+            &layout,
+            &module,
+            ("vs_fullscreen", fs_entry),
+            targets,
+        );
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(path),
             layout: &bgl,

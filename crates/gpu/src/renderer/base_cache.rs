@@ -6,6 +6,8 @@
 //! A base that changes every frame (a looping video, a reactive colour) is drawn straight into
 //! the target as before; one that stops changing is cached from its second unchanged frame.
 
+use super::resources::frame_texture;
+
 /// How this frame gets its base.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum BaseDraw {
@@ -46,37 +48,19 @@ impl BaseCache {
         plan
     }
 
-    /// The cache texture (created on first use, `size` like the target) and the view the base
-    /// pass draws into, now recorded as holding the current version.
-    pub(super) fn fill(
-        &mut self,
-        device: &wgpu::Device,
-        size: (u32, u32),
-    ) -> (&wgpu::Texture, &wgpu::TextureView) {
+    /// The view the base pass draws into, of the cache texture (created on first use, `size`
+    /// like the target), now recorded as holding the current version.
+    pub(super) fn fill(&mut self, device: &wgpu::Device, size: (u32, u32)) -> wgpu::TextureView {
         self.cached = Some(self.version);
-        let (texture, view) = self.texture.get_or_insert_with(|| {
-            let texture = device.create_texture(&wgpu::TextureDescriptor {
-                label: Some("frame.base_cache"),
-                size: wgpu::Extent3d {
-                    width: size.0,
-                    height: size.1,
-                    depth_or_array_layers: 1,
-                },
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D2,
-                format: wgpu::TextureFormat::Rgba8UnormSrgb,
-                usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
-                view_formats: &[wgpu::TextureFormat::Rgba8Unorm],
-            });
-            let view = texture.create_view(&wgpu::TextureViewDescriptor {
-                label: Some("frame.base_cache.encoded_view"),
-                format: Some(wgpu::TextureFormat::Rgba8Unorm),
-                ..Default::default()
-            });
-            (texture, view)
+        let (_, view) = self.texture.get_or_insert_with(|| {
+            frame_texture(
+                device,
+                "frame.base_cache",
+                size,
+                wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+            )
         });
-        (texture, view)
+        view.clone()
     }
 
     /// The cached texture (after [`Self::plan`] said [`BaseDraw::Copy`]).

@@ -10,8 +10,8 @@ pub(crate) mod resources;
 
 pub(crate) use resources::Setup;
 use resources::{
-    Layouts, PipelinePool, color_pass, layer_bind_group, sampler, texture_2d, uniform_buffer,
-    upload_image, write_image,
+    Layouts, PipelinePool, color_pass, frame_texture, layer_bind_group, sampler, texture_2d,
+    uniform_buffer, upload_image, write_image,
 };
 
 use base_cache::{BaseCache, BaseDraw};
@@ -112,29 +112,16 @@ impl FrameRenderer {
             ));
         }
         let device = &ctx.device;
-        let target = device.create_texture(&wgpu::TextureDescriptor {
-            label: Some("frame.target"),
-            size: wgpu::Extent3d {
-                width: config.width,
-                height: config.height,
-                depth_or_array_layers: 1,
-            },
-            mip_level_count: 1,
-            sample_count: 1,
-            dimension: wgpu::TextureDimension::D2,
-            format: wgpu::TextureFormat::Rgba8UnormSrgb,
-            usage: wgpu::TextureUsages::RENDER_ATTACHMENT
+        let (target, encoded_view) = frame_texture(
+            device,
+            "frame.target",
+            (config.width, config.height),
+            wgpu::TextureUsages::RENDER_ATTACHMENT
                 | wgpu::TextureUsages::TEXTURE_BINDING
                 | wgpu::TextureUsages::COPY_SRC
                 | wgpu::TextureUsages::COPY_DST,
-            view_formats: &[wgpu::TextureFormat::Rgba8Unorm],
-        });
+        );
         let target_view = target.create_view(&Default::default());
-        let encoded_view = target.create_view(&wgpu::TextureViewDescriptor {
-            label: Some("frame.target.encoded_view"),
-            format: Some(wgpu::TextureFormat::Rgba8Unorm),
-            ..Default::default()
-        });
         let frame_buffer = uniform_buffer(
             device,
             "frame.uniforms",
@@ -315,7 +302,7 @@ impl FrameRenderer {
     pub fn set_params(&mut self, index: usize, kind: &LayerKind) -> Result<(), GpuError> {
         let layer = self
             .layers
-            .get(index)
+            .get_mut(index)
             .ok_or_else(|| GpuError::Config(format!("there is no layer {index} to update")))?;
         let bytes = kind.params_bytes();
         if layer.name != kind.name() || bytes.len() != layer.params_bytes.len() {
@@ -335,10 +322,8 @@ impl FrameRenderer {
         if layer.base {
             self.base_cache.changed();
         }
-        if let Some(layer) = self.layers.get_mut(index) {
-            layer.params_bytes.clear();
-            layer.params_bytes.extend_from_slice(bytes);
-        }
+        layer.params_bytes.clear();
+        layer.params_bytes.extend_from_slice(bytes);
         Ok(())
     }
 
@@ -444,15 +429,14 @@ impl FrameRenderer {
     /// encoded colour directly), then the blended layers through the sRGB view, so blending
     /// happens in linear light. A layer whose pass reads the frame (bloom) ends the current
     /// pass and records its post passes before its own draw starts the next one. Without an
-    /// opaque base the target starts black.
+    /// opaque base the target starts black (transparent over a transparent background).
     fn encode_layers(&mut self, encoder: &mut wgpu::CommandEncoder) {
         let mut drawn = false;
         if self.layers.iter().any(|l| l.base) {
             let plan = self.base_cache.plan();
             if plan == BaseDraw::Fill {
                 let size = (self.config.width, self.config.height);
-                let (_, view) = self.base_cache.fill(&self.ctx.device, size);
-                let view = view.clone();
+                let view = self.base_cache.fill(&self.ctx.device, size);
                 self.base_pass(encoder, &view);
             }
             match (plan, self.base_cache.texture()) {

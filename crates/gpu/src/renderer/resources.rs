@@ -165,6 +165,79 @@ pub(crate) fn texture_2d(
     })
 }
 
+/// A texture like the render target: sRGB-encoded RGBA8 of `size`, with the plain RGBA8 view
+/// the base pass writes encoded colour through (returned beside it).
+pub(crate) fn frame_texture(
+    device: &wgpu::Device,
+    label: &str,
+    (width, height): (u32, u32),
+    usage: wgpu::TextureUsages,
+) -> (wgpu::Texture, wgpu::TextureView) {
+    let texture = device.create_texture(&wgpu::TextureDescriptor {
+        label: Some(label),
+        size: wgpu::Extent3d {
+            width,
+            height,
+            depth_or_array_layers: 1,
+        },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format: wgpu::TextureFormat::Rgba8UnormSrgb,
+        usage,
+        view_formats: &[wgpu::TextureFormat::Rgba8Unorm],
+    });
+    let encoded = texture.create_view(&wgpu::TextureViewDescriptor {
+        label: Some(&format!("{label}.encoded_view")),
+        format: Some(wgpu::TextureFormat::Rgba8Unorm),
+        ..Default::default()
+    });
+    (texture, encoded)
+}
+
+/// A render pipeline of `module`'s `vertex` and `fragment` entries (no vertex buffers) writing
+/// `formats` without blending: the update, post-processing and conversion passes.
+pub(crate) fn unblended_pipeline(
+    device: &wgpu::Device,
+    path: &str,
+    layout: &wgpu::PipelineLayout,
+    module: &wgpu::ShaderModule,
+    (vertex, fragment): (&str, &str),
+    formats: &[wgpu::TextureFormat],
+) -> wgpu::RenderPipeline {
+    let targets: Vec<Option<wgpu::ColorTargetState>> = formats
+        .iter()
+        .map(|&format| {
+            Some(wgpu::ColorTargetState {
+                format,
+                blend: None,
+                write_mask: wgpu::ColorWrites::ALL,
+            })
+        })
+        .collect();
+    device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+        label: Some(&format!("{path}:{fragment}")),
+        layout: Some(layout),
+        vertex: wgpu::VertexState {
+            module,
+            entry_point: Some(vertex),
+            compilation_options: Default::default(),
+            buffers: &[],
+        },
+        primitive: wgpu::PrimitiveState::default(),
+        depth_stencil: None,
+        multisample: wgpu::MultisampleState::default(),
+        fragment: Some(wgpu::FragmentState {
+            module,
+            entry_point: Some(fragment),
+            compilation_options: Default::default(),
+            targets: &targets,
+        }),
+        multiview_mask: None,
+        cache: None,
+    })
+}
+
 pub(crate) fn uniform_buffer(device: &wgpu::Device, label: &str, size: usize) -> wgpu::Buffer {
     device.create_buffer(&wgpu::BufferDescriptor {
         label: Some(label),
@@ -372,31 +445,14 @@ impl PipelinePool {
             bind_group_layouts: &[Some(&layouts.frame), Some(layouts.group(group))],
             immediate_size: 0,
         });
-        let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-            label: Some(&format!("{path}:{fragment}")),
-            layout: Some(&layout),
-            vertex: wgpu::VertexState {
-                module: &module,
-                entry_point: Some(vertex),
-                compilation_options: Default::default(),
-                buffers: &[],
-            },
-            primitive: wgpu::PrimitiveState::default(),
-            depth_stencil: None,
-            multisample: wgpu::MultisampleState::default(),
-            fragment: Some(wgpu::FragmentState {
-                module: &module,
-                entry_point: Some(fragment),
-                compilation_options: Default::default(),
-                targets: &[Some(wgpu::ColorTargetState {
-                    format,
-                    blend: None,
-                    write_mask: wgpu::ColorWrites::ALL,
-                })],
-            }),
-            multiview_mask: None,
-            cache: None,
-        });
+        let pipeline = unblended_pipeline(
+            device,
+            path,
+            &layout,
+            &module,
+            (vertex, fragment),
+            &[format],
+        );
         self.render.insert(key, pipeline.clone());
         Ok(pipeline)
     }
