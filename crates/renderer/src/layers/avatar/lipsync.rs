@@ -137,9 +137,8 @@ pub(crate) struct Avatar {
     /// Centred smoothing's look-ahead decoder, and its frames' texture for the GPU detector.
     ahead: Option<Ahead>,
     scratch: Option<wgpu::Texture>,
-    /// The last face chosen, and the last box shown (for on_no_face = "hold").
+    /// The last box shown (for on_no_face = "hold").
     held: Option<[f32; 4]>,
-    held_box: Option<[f32; 4]>,
 }
 
 impl Avatar {
@@ -200,7 +199,6 @@ impl Avatar {
             ahead: None,
             scratch: None,
             held: None,
-            held_box: None,
         })
     }
 
@@ -299,7 +297,9 @@ impl Avatar {
             }
             None => None,
         };
-        if backend == Backend::Gpu && self.watches_cuts() {
+        // Centred smoothing checks cuts on its look-ahead frames' bytes; the causal check reads
+        // the picture's texture, through a thumbnail resampled on the device.
+        if backend == Backend::Gpu && self.watches_cuts() && !self.centred() {
             self.thumbs = Some((
                 Resampler::new(&ctx.device)?,
                 ctx.device.create_buffer(&wgpu::BufferDescriptor {
@@ -368,33 +368,33 @@ impl Avatar {
         !self.still && self.layer.face_box.is_none() && self.layer.cuts
     }
 
+    /// A face video's box is smoothed over boxes detected ahead ([`Ahead`]).
+    fn centred(&self) -> bool {
+        !self.still && self.layer.smoothing == Smoothing::Centered
+    }
+
     /// The current picture's cut-measure thumbnail ([`THUMB`], R, G, B planes, 0..1); on the
     /// CPU backend from its bytes ([`thumbnail_of`]).
     fn thumbnail(&self, picture: &wgpu::Texture) -> Result<Vec<f32>, RenderError> {
+        let (Some((resampler, buffer)), Some(g)) = (&self.thumbs, &self.nets) else {
+            return thumbnail_of(&self.pixels, self.pixels_size);
+        };
         let crop = [[0.0, 0.0, picture.width() as f32, picture.height() as f32]];
-        let job = thumb_job(&crop);
-        let mut out = vec![0.0f32; THUMB_LEN];
-        match (&self.thumbs, &self.nets) {
-            (Some((resampler, buffer)), Some(g)) => {
-                let mut encoder =
-                    g.device
-                        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                            label: Some("avatar.cut_thumbnail"),
-                        });
-                resampler.encode(&g.device, &mut encoder, picture, &job, buffer)?;
-                let bytes = gpu::read_buffers(
-                    &g.device,
-                    &g.queue,
-                    encoder,
-                    &[(buffer, buffer.size())],
-                    std::time::Duration::from_secs(60),
-                    "the avatar's cut thumbnail",
-                )?;
-                out.copy_from_slice(bytemuck::cast_slice(&bytes[0]));
-            }
-            _ => return thumbnail_of(&self.pixels, self.pixels_size),
-        }
-        Ok(out)
+        let mut encoder = g
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("avatar.cut_thumbnail"),
+            });
+        resampler.encode(&g.device, &mut encoder, picture, &thumb_job(&crop), buffer)?;
+        let bytes = gpu::read_buffers(
+            &g.device,
+            &g.queue,
+            encoder,
+            &[(buffer, buffer.size())],
+            std::time::Duration::from_secs(60),
+            "the avatar's cut thumbnail",
+        )?;
+        Ok(bytemuck::cast_slice(&bytes[0]).to_vec())
     }
 
     /// Finds the face box for this frame (detection, smoothing, fixed box, hold).
@@ -408,7 +408,7 @@ impl Avatar {
         if let Some(b) = self.layer.face_box {
             return Ok(Some(b.0));
         }
-        if !self.still && self.layer.smoothing == Smoothing::Centered {
+        if self.centred() {
             return self.face_box_ahead(picture, frame, time, fps);
         }
         // A new shot: the boxes found so far belong to another picture.
@@ -491,7 +491,6 @@ impl Avatar {
         let faces = self.detector()?.detect(picture)?;
         if let Some(face) = faces::choose(&faces, self.layer.face_select, size, self.followed) {
             self.followed = Some(face.rect);
-            self.held = Some(face.rect);
             return Ok(Some(face.rect));
         }
         match self.layer.on_no_face {
@@ -559,17 +558,13 @@ impl Avatar {
             match ahead.own_detection(frame) {
                 Some(own) if own.face.is_some() => ahead.mean(frame, before, after),
                 Some(_) if self.layer.on_no_face == NoFace::Hold => {
-                    ahead.mean(frame, before, after).or(self.held_box)
+                    ahead.mean(frame, before, after).or(self.held)
                 }
                 _ => None,
             }
         });
         self.ahead = Some(ahead);
-        let found = result?;
-        if found.is_some() {
-            self.held_box = found;
-        }
-        Ok(found)
+        result
     }
 
     /// Decodes and examines look-ahead frames up to `last`.
@@ -698,6 +693,9 @@ impl Avatar {
             self.pixels_size = (w, h);
         }
         let found = self.face_box(&picture, frame, time, fps)?;
+        if found.is_some() {
+            self.held = found;
+        }
         self.frames += 1;
         self.weight = match (&self.layer.turns.0, self.layer.on_no_face) {
             (Some(turns), _) => {
