@@ -45,8 +45,9 @@ pub mod styles;
 
 pub use job::{Job, JobError};
 pub use render::{
-    JoinSummary, LimitExceeded, Limits, Progress, RenderOptions, RenderSummary, Segment,
-    SegmentTag, StillSummary, job_fingerprint, join, render, render_still, write_png,
+    JoinSummary, LimitExceeded, Limits, Overview, Preview, PreviewFrame, Progress, RenderOptions,
+    RenderSummary, Segment, SegmentTag, StillSummary, job_fingerprint, join, overview, render,
+    render_still, write_png,
 };
 
 /// Everything a render can fail with.

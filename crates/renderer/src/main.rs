@@ -12,6 +12,8 @@ use clap::Parser;
 use renderer::job::{Dimension, EncoderChoice, Fps};
 use renderer::{Job, Progress, RenderError, RenderOptions};
 
+mod studio_cli;
+
 /// Exit codes (documented in the README).
 mod exit {
     pub const RENDER_FAILED: u8 = 1;
@@ -33,6 +35,8 @@ mod exit {
 /// (`--style NAME`, default neon-bars; `--styles` lists them) into song.mp4, titled from its
 /// tags; `--captions talk.srt` adds word-timed captions; `--print-job` prints the job instead,
 /// to edit and render later.
+///
+/// Design a job live in the browser: `renderer studio JOB.toml` (see `renderer studio --help`).
 ///
 /// Split a long render across machines: `renderer JOB --segment I/N` renders part I of N
 /// (video only), `renderer join JOB SEGMENTS... --output OUT.mp4` joins them without
@@ -152,6 +156,19 @@ fn main() -> ExitCode {
             }
         };
     }
+    if std::env::args_os().nth(1).is_some_and(|a| a == "studio") {
+        let args = std::iter::once(std::ffi::OsString::from("renderer studio"))
+            .chain(std::env::args_os().skip(2));
+        let cli = studio_cli::StudioCli::parse_from(args);
+        init_logging(false);
+        return match studio_cli::run(&cli) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(exit::RENDER_FAILED)
+            }
+        };
+    }
     let cli = Cli::parse();
     init_logging(cli.quiet);
     let signals = match Signals::install() {
@@ -245,17 +262,7 @@ fn apply_overrides(job: &mut Job, cli: &Cli) -> Result<(), renderer::JobError> {
         job.video.height = Dimension::try_from(h).map_err(|m| bad("--height", m))?;
     }
     if let Some(s) = cli.scale {
-        if !(s.is_finite() && s > 0.0) {
-            return Err(bad(
-                "--scale",
-                format!("must be a positive number, got {s}"),
-            ));
-        }
-        let even = |v: u32| ((f64::from(v) * s / 2.0).round() * 2.0).max(16.0);
-        job.video.width =
-            Dimension::try_from(even(job.video.width.0)).map_err(|m| bad("--scale", m))?;
-        job.video.height =
-            Dimension::try_from(even(job.video.height.0)).map_err(|m| bad("--scale", m))?;
+        job.scale(s).map_err(|m| bad("--scale", m))?;
     }
     if let Some(f) = cli.fps {
         job.video.fps = Fps::try_from(f).map_err(|m| bad("--fps", m))?;

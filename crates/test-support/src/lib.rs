@@ -6,6 +6,8 @@
 //! - [`require_ffmpeg`], [`ffmpeg_has_encoder`]: ffmpeg presence ([`ffmpeg`]).
 //! - [`browser::require_chromium`], [`browser::open_and_wait_for_report`]: a page in headless
 //!   Chromium reporting back to the test ([`browser`]).
+//! - [`cdp::Page`]: a page in headless Chromium driven over the DevTools Protocol (evaluate
+//!   JavaScript, wait for a condition, take a screenshot) ([`cdp`]).
 //! - With the `gpu` feature: [`gpu::context`], one shared GPU context per test process, and
 //!   [`assert_wgsl_layout!`], the check that a `#[repr(C)]` host struct matches naga's layout of
 //!   its WGSL twin ([`layout`]).
@@ -16,6 +18,7 @@
 //! crate) would see two different `GpuContext` types, and they use only the GPU-free helpers.
 
 pub mod browser;
+pub mod cdp;
 pub mod ffmpeg;
 #[cfg(feature = "gpu")]
 pub mod gpu;

@@ -88,7 +88,7 @@ pub(crate) struct Resources {
 }
 
 /// GPU work a layer records besides its draw call.
-pub(crate) trait Pass: std::fmt::Debug {
+pub(crate) trait Pass: std::fmt::Debug + Send {
     /// True when the layer keeps state from frame to frame: its [`Self::update`] then runs on
     /// warm-up frames too.
     fn is_stateful(&self) -> bool {

@@ -465,6 +465,33 @@ impl Job {
         })
     }
 
+    /// Every file the job reads (audio, chapters file, the layers' images, fonts, shaders,
+    /// transcripts, videos), as resolved against the job's folder.
+    pub fn files(&self) -> Vec<PathBuf> {
+        let mut copy = self.layers.clone();
+        let mut files = vec![self.audio.clone()];
+        files.extend(self.chapters_file.clone());
+        for layer in &mut copy {
+            files.extend(layer.paths_mut().into_iter().map(|p| p.clone()));
+        }
+        files.retain(|f| !f.as_os_str().is_empty());
+        files
+    }
+
+    /// Multiplies the frame size by `factor` (to even sizes of at least 16 px); lengths in a job
+    /// are given at 1080p and scale with the frame, so the picture looks the same, smaller.
+    pub fn scale(&mut self, factor: f64) -> Result<(), String> {
+        if !(factor.is_finite() && factor > 0.0) {
+            return Err(format!("must be a positive number, got {factor}"));
+        }
+        let even = |v: u32| ((f64::from(v) * factor / 2.0).round() * 2.0).max(16.0);
+        let width = Dimension::try_from(even(self.video.width.0))?;
+        let height = Dimension::try_from(even(self.video.height.0))?;
+        self.video.width = width;
+        self.video.height = height;
+        Ok(())
+    }
+
     /// Checks what deserialisation cannot: version, time range, paths.
     pub fn validate(&self) -> Result<(), JobError> {
         if self.version.0 != JOB_VERSION {

@@ -157,7 +157,7 @@ impl Slot<'_> {
 }
 
 /// A GPU layer's per-frame state: what brings it up to date before a frame is submitted.
-pub(crate) trait Part: fmt::Debug {
+pub(crate) trait Part: fmt::Debug + Send {
     /// The parameters may change from frame to frame ([`Self::update`] is called every frame).
     fn is_dynamic(&self) -> bool;
 
@@ -194,7 +194,7 @@ impl<L> Plain<L> {
     }
 }
 
-impl<L: fmt::Debug> Part for Plain<L> {
+impl<L: fmt::Debug + Send> Part for Plain<L> {
     fn is_dynamic(&self) -> bool {
         self.dynamic
     }
@@ -258,7 +258,7 @@ impl<'a> Builder<'a> {
 
     /// Adds a GPU layer with parameters from `params` alone: dynamic when the layer has a
     /// reactor (or `always` is set), drawn with the layer's blend mode, never an opaque base.
-    pub(crate) fn push_plain<L: LayerDef + Clone + fmt::Debug + 'static>(
+    pub(crate) fn push_plain<L: LayerDef + Clone + fmt::Debug + Send + 'static>(
         &mut self,
         layer: &L,
         always: bool,

@@ -21,6 +21,8 @@ pub(super) enum Span {
     Segment(Segment),
     /// The single frame nearest `time` seconds into the audio (`--preview`).
     Still { time: f64 },
+    /// Frames `first..` of the render, one at a time ([`crate::Preview`]).
+    Tail { first: u64 },
 }
 
 impl Span {
@@ -49,13 +51,14 @@ impl Span {
             Span::Whole => whole(),
             Span::Segment(seg) => whole()?.segment(seg, preroll),
             Span::Still { time } => Plan::still(info, job, time, preroll),
+            Span::Tail { first } => Ok(whole()?.tail(first, preroll)),
         }
     }
 
     /// Readback slots and frames per spectrum upload: a still draws one frame at a time.
     fn buffers(self) -> (usize, u32) {
         match self {
-            Span::Still { .. } => (2, 1),
+            Span::Still { .. } | Span::Tail { .. } => (2, 1),
             _ => (RING_SLOTS, CHUNK_FRAMES),
         }
     }
@@ -209,7 +212,7 @@ impl Pipeline {
     }
 }
 
-fn analysis_config(job: &Job) -> AnalysisConfig {
+pub(super) fn analysis_config(job: &Job) -> AnalysisConfig {
     let bars = job
         .layers
         .iter()

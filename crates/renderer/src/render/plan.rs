@@ -94,6 +94,22 @@ impl Plan {
         })
     }
 
+    /// Frames `first..` of this render, warmed up as a segment starting there would be: what an
+    /// interactive preview streams from the playhead.
+    pub(super) fn tail(&self, first: u64, preroll_seconds: f64) -> Self {
+        let a = first.min(self.total_frames.saturating_sub(1));
+        let before = (self.start * self.fps).floor() as u64 + a;
+        let preroll_frames = ((preroll_seconds * self.fps).ceil() as u64).min(before);
+        let from = self.start + a as f64 / self.fps;
+        Self {
+            frames: self.total_frames - a,
+            preroll_frames,
+            analysis_start: from - preroll_frames as f64 / self.fps,
+            first: a,
+            ..*self
+        }
+    }
+
     /// The single frame nearest `time` (a still), warmed up as a render warms it; the reactors see
     /// the whole render's progress and the frame's index on the job's grid.
     pub(super) fn still(
