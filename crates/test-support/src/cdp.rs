@@ -186,6 +186,27 @@ impl Page {
         std::fs::write(path, png).map_err(|e| format!("write {}: {e}", path.display()))
     }
 
+    /// The pixels of the `<canvas>` that `selector` finds: (width, height, RGBA8 rows), as
+    /// `getImageData` reads them.
+    pub fn canvas_rgba(&mut self, selector: &str) -> Result<(u32, u32, Vec<u8>), String> {
+        let js = format!(
+            "(() => {{ const c = document.querySelector({sel}); \
+             const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; \
+             let s = ''; for (let i = 0; i < d.length; i += 8192) \
+             s += String.fromCharCode.apply(null, d.subarray(i, i + 8192)); \
+             return [c.width, c.height, btoa(s)]; }})()",
+            sel = json!(selector)
+        );
+        let v = self.eval(&js)?;
+        let (Some(w), Some(h), Some(data)) = (v[0].as_u64(), v[1].as_u64(), v[2].as_str()) else {
+            return Err(format!("canvas {selector}: unexpected reply {v}"));
+        };
+        let rgba = data_encoding::BASE64
+            .decode(data.as_bytes())
+            .map_err(|e| format!("canvas {selector}: bad base64: {e}"))?;
+        Ok((w as u32, h as u32, rgba))
+    }
+
     /// `Runtime.evaluate`: the outer error when the browser does not answer, the inner one when
     /// the expression throws or DevTools refuses it (a context destroyed by a navigation, say).
     fn evaluate(&mut self, js: &str) -> Result<Result<Value, String>, String> {

@@ -1,0 +1,384 @@
+//! `renderer studio`: the real server (the renderer binary) driven by a real browser (headless
+//! Chromium over the DevTools Protocol), and refused requests sent by hand.
+//!
+//! Screenshots of the page are kept under `target/tmp/studio/` (the test prints where).
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::*;
+use test_support::browser::require_chromium;
+use test_support::cdp::Page;
+
+/// A studio process, stopped (SIGINT, as Ctrl-C) when dropped.
+struct Studio {
+    child: Child,
+    url: String,
+    port: u16,
+    token: String,
+}
+
+impl Studio {
+    fn start(job: &Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(renderer_bin())
+            .arg("studio")
+            .arg(job)
+            .args(["--no-open", "--port", "0"])
+            .args(extra)
+            .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start renderer studio");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the studio's URL line");
+        let url = line
+            .trim()
+            .strip_prefix("studio: ")
+            .unwrap_or_else(|| panic!("the first line is the URL, got {line:?}"))
+            .to_owned();
+        let rest = url.strip_prefix("http://127.0.0.1:").expect("on 127.0.0.1");
+        let (port, token) = rest.split_once("/?token=").expect("a token in the URL");
+        Self {
+            port: port.parse().expect("port"),
+            token: token.to_owned(),
+            url: url.clone(),
+            child,
+        }
+    }
+
+    /// Sends a raw HTTP/1.1 request; returns the status code and body.
+    fn raw(&self, request: &str) -> (u16, String) {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(60)))
+            .expect("timeout");
+        s.write_all(request.as_bytes()).expect("send");
+        let mut answer = Vec::new();
+        let _ = s.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        let status = answer
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = answer
+            .split_once("\r\n\r\n")
+            .map_or("", |(_, b)| b)
+            .to_owned();
+        (status, body)
+    }
+
+    fn get(&self, target: &str, headers: &str) -> (u16, String) {
+        let host = format!("127.0.0.1:{}", self.port);
+        self.raw(&format!(
+            "GET {target} HTTP/1.1\r\nHost: {host}\r\n{headers}Connection: close\r\n\r\n"
+        ))
+    }
+}
+
+impl Drop for Studio {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on our own child's pid, which has not been waited for yet.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn job_text(color: &str) -> String {
+    format!(
+        r##"audio = "music.wav"
+output = "out.mp4"
+
+[video]
+width = 320
+height = 180
+fps = 30
+preset = "ultrafast"
+
+[[layer]]
+kind = "background"
+color = "{color}"
+
+[[layer]]
+kind = "bars"
+count = 16
+color = "#33ccff"
+"##
+    )
+}
+
+fn setup(name: &str) -> (Scratch, PathBuf) {
+    let dir = Scratch::new(name);
+    make_audio(&dir.path("music.wav"), 3.0, 48_000, 2);
+    let job = dir.path("job.toml");
+    std::fs::write(&job, job_text("#102030")).expect("write job");
+    (dir, job)
+}
+
+fn artifacts() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("studio");
+    std::fs::create_dir_all(&dir).expect("artifacts folder");
+    dir
+}
+
+/// Largest difference of any channel between two RGBA images of one size.
+fn max_diff(a: &[u8], b: &[u8]) -> u8 {
+    assert_eq!(a.len(), b.len(), "image sizes differ");
+    a.iter().zip(b).map(|(x, y)| x.abs_diff(*y)).max().unwrap_or(0)
+}
+
+#[test]
+fn studio_refuses_foreign_requests() {
+    if !have_gpu("studio_refuses_foreign_requests") {
+        return;
+    }
+    let (dir, job) = setup("studio-guard");
+    std::fs::write(dir.path("notes.txt"), "hello").expect("write");
+    let s = Studio::start(&job, &[]);
+    let t = &s.token;
+    // With the token, from the studio's own host: served.
+    let (code, body) = s.get(&format!("/api/state?token={t}"), "");
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"generation\":1"), "{body}");
+    let (code, _) = s.get("/api/state", &format!("X-Studio-Token: {t}\r\n"));
+    assert_eq!(code, 200, "the token may come as a header");
+    let (code, body) = s.get(&format!("/files/notes.txt?token={t}"), "");
+    assert_eq!((code, body.as_str()), (200, "hello"));
+    // Refused: no token, a wrong one, a foreign Host (DNS rebinding), a foreign Origin, a path
+    // out of the job's folder.
+    for (target, headers, want) in [
+        ("/api/state".to_owned(), String::new(), 401),
+        ("/?token=0123".to_owned(), String::new(), 403),
+        (format!("/api/state?token={t}"), "Origin: http://evil.example\r\n".into(), 403),
+        (format!("/api/state?token={t}"), "Origin: null\r\n".into(), 403),
+        (format!("/files/../job.toml?token={t}"), String::new(), 403),
+        (format!("/files/%2e%2e/job.toml?token={t}"), String::new(), 403),
+        (format!("/files/..%2Fjob.toml?token={t}"), String::new(), 403),
+        (format!("/files/%2Fetc%2Fpasswd?token={t}"), String::new(), 403),
+    ] {
+        let (code, body) = s.get(&target, &headers);
+        assert_eq!(code, want, "{target} {headers:?}: {body}");
+        assert!(!body.contains("root:"), "{target}");
+    }
+    let (code, _) = s.raw(&format!(
+        "GET /api/state?token={t} HTTP/1.1\r\nHost: rebind.example:{}\r\nConnection: close\r\n\r\n",
+        s.port
+    ));
+    assert_eq!(code, 403, "a foreign Host is refused even with the token");
+    let (code, _) = s.raw(&format!(
+        "POST /api/render?token={t} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nOrigin: http://evil.example\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        s.port
+    ));
+    assert_eq!(code, 403, "a cross-site POST is refused");
+    assert!(!dir.path("out.mp4").exists(), "and started nothing");
+}
+
+#[test]
+fn studio_in_a_browser() {
+    if !have_gpu("studio_in_a_browser") || !require_ffmpeg("studio_in_a_browser") {
+        return;
+    }
+    let Some(chromium) = require_chromium("studio_in_a_browser") else {
+        return;
+    };
+    let (dir, job) = setup("studio-browser");
+    let shots = artifacts();
+    let s = Studio::start(&job, &[]);
+    let mut page = Page::open(&chromium, &s.url, (1400, 900)).expect("open the page");
+    let secs = Duration::from_secs;
+    page.wait_for("window.studio && studio.ready === true", secs(60), "the first frame")
+        .expect("first frame");
+    // The frame at preview scale 0.5 of 320x180.
+    let (w, h, _) = page.canvas_rgba("#frame").expect("read the frame");
+    assert_eq!((w, h), (160, 90));
+    page.screenshot(&shots.join("loaded.png")).expect("screenshot");
+
+    // Scrubbing to 1.5 s shows that frame: the same pixels `--preview 1.5 --scale 0.5` writes.
+    page.eval("(() => { const r = document.getElementById('scrub'); r.value = 1.5; r.dispatchEvent(new Event('input')); })()")
+        .expect("scrub");
+    page.wait_for(
+        "Math.abs(Number(document.getElementById('frame').dataset.time) - 1.5) < 0.001",
+        secs(30),
+        "the frame at 1.5 s",
+    )
+    .expect("scrubbed frame");
+    let (_, _, shown) = page.canvas_rgba("#frame").expect("read the frame");
+    let still = dir.path("still.png");
+    let out = run_renderer(
+        &[
+            job.to_str().expect("utf-8"),
+            "--preview",
+            "1.5",
+            "--scale",
+            "0.5",
+            "--output",
+            still.to_str().expect("utf-8"),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reference = image::open(&still).expect("read the still").to_rgba8();
+    assert_eq!(reference.dimensions(), (160, 90));
+    let diff = max_diff(&shown, reference.as_raw());
+    assert!(diff <= 1, "the page's frame differs from --preview by {diff}");
+    // And a different time shows a different picture (the bars move).
+    let (_, _, at_start) = {
+        page.eval("studio.seek(0.2)").expect("seek");
+        page.wait_for(
+            "Math.abs(Number(document.getElementById('frame').dataset.time) - 0.2) < 0.02",
+            secs(30),
+            "the frame at 0.2 s",
+        )
+        .expect("frame at 0.2");
+        page.canvas_rgba("#frame").expect("read")
+    };
+    assert!(max_diff(&at_start, &shown) > 20, "scrubbing changed nothing");
+
+    // A broken job file shows its error with line and column within two seconds; the last
+    // good frame stays.
+    let generation = page.eval("studio.state.generation").expect("generation");
+    let broken = job_text("#102030").replace("fps = 30", "fps = = 30");
+    let saved = Instant::now();
+    std::fs::write(&job, &broken).expect("break the job");
+    page.wait_for(
+        "!document.getElementById('error').hidden && document.getElementById('error').textContent.includes('line 7, column')",
+        secs(2),
+        "the error with its line and column",
+    )
+    .expect("error shown");
+    let error_ms = saved.elapsed().as_millis();
+    let text = page
+        .eval("document.getElementById('error').textContent")
+        .expect("error text");
+    assert!(text.as_str().is_some_and(|t| t.contains("fps = = 30")), "{text}");
+    page.screenshot(&shots.join("error.png")).expect("screenshot");
+    let (_, _, kept) = page.canvas_rgba("#frame").expect("read");
+    assert_eq!(kept, at_start, "the last good frame stays");
+
+    // Fixed, with another background: the error goes and the frame is redrawn in the new colour.
+    let saved = Instant::now();
+    std::fs::write(&job, job_text("#a02030")).expect("fix the job");
+    page.wait_for(
+        &format!(
+            "document.getElementById('error').hidden && Number(document.getElementById('frame').dataset.generation) > {generation}"
+        ),
+        secs(10),
+        "the fixed job's frame",
+    )
+    .expect("fixed");
+    let update_ms = saved.elapsed().as_millis();
+    let (_, _, fixed) = page.canvas_rgba("#frame").expect("read");
+    let top_left = &fixed[..4];
+    assert!(
+        top_left[0] > 120 && top_left[2] < 80,
+        "the new red background is drawn: {top_left:?}"
+    );
+    eprintln!("studio: error shown {error_ms} ms after the save; fixed frame {update_ms} ms after");
+
+    // Hiding the bars layer: its pixels go, only the background is left.
+    page.eval("(() => { const c = document.querySelector('#layers input[data-index=\"1\"]'); c.click(); })()")
+        .expect("toggle");
+    page.wait_for(
+        "(() => { const c = document.getElementById('frame'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - d[0]) > 2 || Math.abs(d[i + 2] - d[2]) > 2) return false; return true; })()",
+        secs(30),
+        "a frame without the bars",
+    )
+    .expect("bars hidden");
+    page.eval("document.querySelector('#layers input[data-index=\"1\"]').click()")
+        .expect("toggle back");
+
+    // Play: frames follow the audio clock.
+    page.eval("document.getElementById('play').click()").expect("play");
+    page.wait_for("studio.playFrames >= 5", secs(30), "five frames during play")
+        .expect("play frames");
+    let sample = page
+        .eval("[document.getElementById('audio').currentTime, Number(document.getElementById('frame').dataset.time), studio.playing]")
+        .expect("sample");
+    let (clock, shown_time) = (
+        sample[0].as_f64().expect("clock"),
+        sample[1].as_f64().expect("time"),
+    );
+    assert!(clock > 0.1, "the audio clock advanced: {sample}");
+    assert!(
+        (clock - shown_time).abs() < 1.0,
+        "the frame shown follows the audio clock: {sample}"
+    );
+    let fps = page.eval("document.getElementById('fps').textContent").expect("fps");
+    eprintln!("studio: during play {fps} ({sample})");
+    page.eval("studio.pause()").expect("pause");
+
+    // Editing in the page: Save writes the file atomically.
+    let edited = job_text("#20a030");
+    page.eval(&format!(
+        "(() => {{ const e = document.getElementById('editor'); e.value = {}; e.dispatchEvent(new Event('input')); document.getElementById('save').click(); }})()",
+        serde_json::json!(edited)
+    ))
+    .expect("edit and save");
+    let deadline = Instant::now() + secs(10);
+    while std::fs::read_to_string(&job).expect("read job") != edited {
+        assert!(Instant::now() < deadline, "the page's save never reached the file");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // A change on disk while the page has unsaved edits: saving warns instead of overwriting.
+    page.wait_for(
+        "studio.state.text.includes('#20a030')",
+        secs(10),
+        "the saved state",
+    )
+    .expect("saved state");
+    page.eval("(() => { const e = document.getElementById('editor'); e.value = e.value + '\\n# page edit\\n'; e.dispatchEvent(new Event('input')); })()")
+        .expect("unsaved edit");
+    std::thread::sleep(Duration::from_millis(20));
+    let outside = job_text("#2030a0");
+    std::fs::write(&job, &outside).expect("edit on disk");
+    page.wait_for(
+        "!document.getElementById('conflict').hidden",
+        secs(10),
+        "the conflict warning",
+    )
+    .expect("conflict shown");
+    page.eval("document.getElementById('save').click()").expect("save");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        std::fs::read_to_string(&job).expect("read job"),
+        outside,
+        "the file changed on disk was not overwritten"
+    );
+    page.screenshot(&shots.join("conflict.png")).expect("screenshot");
+    page.eval("document.getElementById('reload-disk').click()").expect("reload from disk");
+
+    // Render: the MP4 is written, the page reports 100% and plays it.
+    page.eval("document.getElementById('render').click()").expect("render");
+    page.wait_for(
+        "document.getElementById('render-status').textContent.includes('100%')",
+        secs(180),
+        "the render to finish",
+    )
+    .expect("render done");
+    page.wait_for(
+        "(() => { const v = document.getElementById('output'); return !!v && v.readyState >= 1 && v.duration > 2.5; })()",
+        secs(30),
+        "the rendered video in the page",
+    )
+    .expect("video plays in the page");
+    page.screenshot(&shots.join("rendered.png")).expect("screenshot");
+    let p = probe(&dir.path("out.mp4"), "v");
+    assert_eq!(p["nb_read_frames"], "90", "3 s at 30 fps");
+    eprintln!("studio: screenshots in {}", shots.display());
+}
