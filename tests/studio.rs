@@ -140,7 +140,11 @@ fn artifacts() -> PathBuf {
 /// Largest difference of any channel between two RGBA images of one size.
 fn max_diff(a: &[u8], b: &[u8]) -> u8 {
     assert_eq!(a.len(), b.len(), "image sizes differ");
-    a.iter().zip(b).map(|(x, y)| x.abs_diff(*y)).max().unwrap_or(0)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| x.abs_diff(*y))
+        .max()
+        .unwrap_or(0)
 }
 
 #[test]
@@ -165,12 +169,32 @@ fn studio_refuses_foreign_requests() {
     for (target, headers, want) in [
         ("/api/state".to_owned(), String::new(), 401),
         ("/?token=0123".to_owned(), String::new(), 403),
-        (format!("/api/state?token={t}"), "Origin: http://evil.example\r\n".into(), 403),
-        (format!("/api/state?token={t}"), "Origin: null\r\n".into(), 403),
+        (
+            format!("/api/state?token={t}"),
+            "Origin: http://evil.example\r\n".into(),
+            403,
+        ),
+        (
+            format!("/api/state?token={t}"),
+            "Origin: null\r\n".into(),
+            403,
+        ),
         (format!("/files/../job.toml?token={t}"), String::new(), 403),
-        (format!("/files/%2e%2e/job.toml?token={t}"), String::new(), 403),
-        (format!("/files/..%2Fjob.toml?token={t}"), String::new(), 403),
-        (format!("/files/%2Fetc%2Fpasswd?token={t}"), String::new(), 403),
+        (
+            format!("/files/%2e%2e/job.toml?token={t}"),
+            String::new(),
+            403,
+        ),
+        (
+            format!("/files/..%2Fjob.toml?token={t}"),
+            String::new(),
+            403,
+        ),
+        (
+            format!("/files/%2Fetc%2Fpasswd?token={t}"),
+            String::new(),
+            403,
+        ),
     ] {
         let (code, body) = s.get(&target, &headers);
         assert_eq!(code, want, "{target} {headers:?}: {body}");
@@ -202,12 +226,17 @@ fn studio_in_a_browser() {
     let s = Studio::start(&job, &[]);
     let mut page = Page::open(&chromium, &s.url, (1400, 900)).expect("open the page");
     let secs = Duration::from_secs;
-    page.wait_for("window.studio && studio.ready === true", secs(60), "the first frame")
-        .expect("first frame");
+    page.wait_for(
+        "window.studio && studio.ready === true",
+        secs(60),
+        "the first frame",
+    )
+    .expect("first frame");
     // The frame at preview scale 0.5 of 320x180.
     let (w, h, _) = page.canvas_rgba("#frame").expect("read the frame");
     assert_eq!((w, h), (160, 90));
-    page.screenshot(&shots.join("loaded.png")).expect("screenshot");
+    page.screenshot(&shots.join("loaded.png"))
+        .expect("screenshot");
 
     // Scrubbing to 1.5 s shows that frame: the same pixels `--preview 1.5 --scale 0.5` writes.
     page.eval("(() => { const r = document.getElementById('scrub'); r.value = 1.5; r.dispatchEvent(new Event('input')); })()")
@@ -236,7 +265,10 @@ fn studio_in_a_browser() {
     let reference = image::open(&still).expect("read the still").to_rgba8();
     assert_eq!(reference.dimensions(), (160, 90));
     let diff = max_diff(&shown, reference.as_raw());
-    assert!(diff <= 1, "the page's frame differs from --preview by {diff}");
+    assert!(
+        diff <= 1,
+        "the page's frame differs from --preview by {diff}"
+    );
     // And a different time shows a different picture (the bars move).
     let (_, _, at_start) = {
         page.eval("studio.seek(0.2)").expect("seek");
@@ -248,7 +280,10 @@ fn studio_in_a_browser() {
         .expect("frame at 0.2");
         page.canvas_rgba("#frame").expect("read")
     };
-    assert!(max_diff(&at_start, &shown) > 20, "scrubbing changed nothing");
+    assert!(
+        max_diff(&at_start, &shown) > 20,
+        "scrubbing changed nothing"
+    );
 
     // A broken job file shows its error with line and column within two seconds; the last
     // good frame stays.
@@ -266,8 +301,12 @@ fn studio_in_a_browser() {
     let text = page
         .eval("document.getElementById('error').textContent")
         .expect("error text");
-    assert!(text.as_str().is_some_and(|t| t.contains("fps = = 30")), "{text}");
-    page.screenshot(&shots.join("error.png")).expect("screenshot");
+    assert!(
+        text.as_str().is_some_and(|t| t.contains("fps = = 30")),
+        "{text}"
+    );
+    page.screenshot(&shots.join("error.png"))
+        .expect("screenshot");
     let (_, _, kept) = page.canvas_rgba("#frame").expect("read");
     assert_eq!(kept, at_start, "the last good frame stays");
 
@@ -304,9 +343,14 @@ fn studio_in_a_browser() {
         .expect("toggle back");
 
     // Play: frames follow the audio clock.
-    page.eval("document.getElementById('play').click()").expect("play");
-    page.wait_for("studio.playFrames >= 5", secs(30), "five frames during play")
-        .expect("play frames");
+    page.eval("document.getElementById('play').click()")
+        .expect("play");
+    page.wait_for(
+        "studio.playFrames >= 5",
+        secs(30),
+        "five frames during play",
+    )
+    .expect("play frames");
     let sample = page
         .eval("[document.getElementById('audio').currentTime, Number(document.getElementById('frame').dataset.time), studio.playing]")
         .expect("sample");
@@ -319,7 +363,9 @@ fn studio_in_a_browser() {
         (clock - shown_time).abs() < 1.0,
         "the frame shown follows the audio clock: {sample}"
     );
-    let fps = page.eval("document.getElementById('fps').textContent").expect("fps");
+    let fps = page
+        .eval("document.getElementById('fps').textContent")
+        .expect("fps");
     eprintln!("studio: during play {fps} ({sample})");
     page.eval("studio.pause()").expect("pause");
 
@@ -332,7 +378,10 @@ fn studio_in_a_browser() {
     .expect("edit and save");
     let deadline = Instant::now() + secs(10);
     while std::fs::read_to_string(&job).expect("read job") != edited {
-        assert!(Instant::now() < deadline, "the page's save never reached the file");
+        assert!(
+            Instant::now() < deadline,
+            "the page's save never reached the file"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     // A change on disk while the page has unsaved edits: saving warns instead of overwriting.
@@ -353,18 +402,22 @@ fn studio_in_a_browser() {
         "the conflict warning",
     )
     .expect("conflict shown");
-    page.eval("document.getElementById('save').click()").expect("save");
+    page.eval("document.getElementById('save').click()")
+        .expect("save");
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(
         std::fs::read_to_string(&job).expect("read job"),
         outside,
         "the file changed on disk was not overwritten"
     );
-    page.screenshot(&shots.join("conflict.png")).expect("screenshot");
-    page.eval("document.getElementById('reload-disk').click()").expect("reload from disk");
+    page.screenshot(&shots.join("conflict.png"))
+        .expect("screenshot");
+    page.eval("document.getElementById('reload-disk').click()")
+        .expect("reload from disk");
 
     // Render: the MP4 is written, the page reports 100% and plays it.
-    page.eval("document.getElementById('render').click()").expect("render");
+    page.eval("document.getElementById('render').click()")
+        .expect("render");
     page.wait_for(
         "document.getElementById('render-status').textContent.includes('100%')",
         secs(180),
@@ -377,8 +430,95 @@ fn studio_in_a_browser() {
         "the rendered video in the page",
     )
     .expect("video plays in the page");
-    page.screenshot(&shots.join("rendered.png")).expect("screenshot");
+    page.screenshot(&shots.join("rendered.png"))
+        .expect("screenshot");
     let p = probe(&dir.path("out.mp4"), "v");
     assert_eq!(p["nb_read_frames"], "90", "3 s at 30 fps");
     eprintln!("studio: screenshots in {}", shots.display());
+}
+
+/// `renderer::Preview`, the studio's drawing: a frame reached by playing on (the frames between
+/// stepped through the stateful layers, not drawn) and a frame reached by seeking (a fresh
+/// stream, warmed up) are the frame `render_still` writes, spectrogram history and particles
+/// included.
+#[test]
+fn preview_frames_equal_stills_whether_played_or_sought() {
+    let Some(ctx) =
+        test_support::gpu::context("preview_frames", test_support::gpu::Adapter::Cpu).cloned()
+    else {
+        return;
+    };
+    if !require_ffmpeg("preview_frames") {
+        return;
+    }
+    let dir = Scratch::new("studio-preview");
+    // A sweep with bursts: no two moments sound alike (a periodic signal would hide a skipped
+    // spectrogram column behind an identical older one).
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "aevalsrc='0.4*sin(2*PI*(80+700*t)*t)*(0.3+0.7*gt(sin(2*PI*1.7*t*t),0))':s=48000:d=3",
+        dir.path("music.wav").to_str().expect("utf-8"),
+    ]);
+    let path = dir.path("job.toml");
+    std::fs::write(
+        &path,
+        r##"audio = "music.wav"
+output = "out.mp4"
+
+[video]
+width = 192
+height = 108
+fps = 30
+
+[[layer]]
+kind = "spectrogram"
+seconds = 1
+
+[[layer]]
+kind = "particles"
+count = 400
+
+[[layer]]
+kind = "bars"
+count = 12
+"##,
+    )
+    .expect("write job");
+    let job = renderer::Job::from_file(&path).expect("job");
+    let still = |t: f64| {
+        let png = dir.path(&format!("still-{t}.png"));
+        renderer::render_still(&job, t, &png, Some(ctx.clone())).expect("still");
+        image::open(&png).expect("read still").to_rgba8().into_raw()
+    };
+    let mut preview = renderer::Preview::new(Some(ctx.clone()));
+    // Played: 0.5 s, then on to 1.5 s a frame or a few at a time.
+    let first = preview.frame(&job, 1, 0.5).expect("frame at 0.5");
+    assert_eq!((first.width, first.height), (192, 108));
+    assert!(max_diff(&first.rgba, &still(0.5)) <= 1, "the first frame");
+    for step in 1..10 {
+        preview
+            .frame(&job, 1, 0.5 + 0.1 * f64::from(step))
+            .expect("playing");
+    }
+    let played = preview.frame(&job, 1, 1.5).expect("frame at 1.5");
+    assert!((played.time - 1.5).abs() < 1e-3, "{}", played.time);
+    let reference = still(1.5);
+    let diff = max_diff(&played.rgba, &reference);
+    assert!(diff <= 1, "a played frame differs from the still by {diff}");
+    // Sought backwards (a new stream) and to the same time with another revision.
+    let back = preview.frame(&job, 1, 0.9).expect("frame at 0.9");
+    assert!(
+        max_diff(&back.rgba, &still(0.9)) <= 1,
+        "a frame sought backwards"
+    );
+    let again = preview
+        .frame(&job, 2, 1.5)
+        .expect("frame at 1.5, new revision");
+    assert!(max_diff(&again.rgba, &reference) <= 1, "a fresh stream");
+    assert!(
+        max_diff(&first.rgba, &reference) > 20,
+        "the frames differ over time"
+    );
 }

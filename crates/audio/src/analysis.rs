@@ -222,7 +222,7 @@ impl FrameAnalyzer {
     ) -> Result<Self, AudioError> {
         config.validate()?;
         let reference_db = if config.normalize {
-            measure_reference(&decoder, fps, &config)?
+            remembered_reference(&decoder, fps, &config)?
         } else {
             0.0
         };
@@ -673,6 +673,55 @@ fn sample_at(ring: &VecDeque<f32>, ring_start: i64, index: i64) -> f32 {
         return 0.0;
     }
     ring.get(i as usize).copied().unwrap_or(0.0)
+}
+
+/// [`measure_reference`], remembered per file (path, size, modification time), frame rate and
+/// settings for the life of the process: an interactive preview opens many analysers on one
+/// track (one per seek) and must not decode the whole track for each.
+fn remembered_reference(
+    decoder: &AudioDecoder,
+    fps: f64,
+    config: &AnalysisConfig,
+) -> Result<f32, AudioError> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, PoisonError};
+    type Key = (std::path::PathBuf, u64, std::time::SystemTime, u64, String);
+    static SEEN: Mutex<Option<HashMap<Key, f32>>> = Mutex::new(None);
+    const MAX_REMEMBERED: usize = 64;
+    let path = decoder.path();
+    let key = decoder
+        .reads_file()
+        .then(|| std::fs::metadata(path).ok())
+        .flatten()
+        .and_then(|m| {
+            Some((
+                path.to_owned(),
+                m.len(),
+                m.modified().ok()?,
+                fps.to_bits(),
+                format!("{config:?}"),
+            ))
+        });
+    let Some(key) = key else {
+        // Bytes given in memory, or a file we cannot stat: measure every time.
+        return measure_reference(decoder, fps, config);
+    };
+    if let Some(db) = SEEN
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()
+        .and_then(|seen| seen.get(&key).copied())
+    {
+        return Ok(db);
+    }
+    let db = measure_reference(decoder, fps, config)?;
+    let mut seen = SEEN.lock().unwrap_or_else(PoisonError::into_inner);
+    let seen = seen.get_or_insert_with(HashMap::new);
+    if seen.len() >= MAX_REMEMBERED {
+        seen.clear();
+    }
+    seen.insert(key, db);
+    Ok(db)
 }
 
 /// The normalisation pre-pass: decodes the whole file once more and returns the `percentile`

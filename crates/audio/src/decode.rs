@@ -162,6 +162,11 @@ impl AudioDecoder {
         Self::open_origin(name, Origin::Memory(Arc::new(bytes)))
     }
 
+    /// Whether this decoder reads a file (not bytes held in memory).
+    pub(crate) fn reads_file(&self) -> bool {
+        matches!(self.origin, Origin::File)
+    }
+
     /// Another decoder over the same file or bytes, from the start.
     pub fn reopen(&self) -> Result<Self, AudioError> {
         Self::open_origin(&self.path, self.origin.clone())
