@@ -522,3 +522,102 @@ count = 12
         "the frames differ over time"
     );
 }
+
+/// The `/api/state` JSON, parsed.
+fn state(s: &Studio) -> serde_json::Value {
+    let (code, body) = s.get(&format!("/api/state?token={}", s.token), "");
+    assert_eq!(code, 200, "{body}");
+    serde_json::from_str(&body).expect("state JSON")
+}
+
+/// Polls the state until `done` holds (or panics after `timeout`, with the last state).
+fn wait_state(
+    s: &Studio,
+    timeout: Duration,
+    what: &str,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let st = state(s);
+        if done(&st) {
+            return st;
+        }
+        assert!(Instant::now() < deadline, "{what}: still {st}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A broken custom shader (a file the job names) is watched too: its error points at the
+/// shader's own line and column, and fixing the shader alone brings the job back.
+#[test]
+fn studio_shows_shader_errors_at_the_users_line() {
+    if !have_gpu("studio_shader_errors") {
+        return;
+    }
+    let (dir, job) = setup("studio-shader");
+    let good = "fn shade(input: ShadeInput) -> vec4<f32> {\n    return vec4<f32>(input.uv, 0.5, 1.0);\n}\n";
+    std::fs::write(dir.path("glow.wgsl"), good).expect("write shader");
+    let text = job_text("#102030") + "\n[[layer]]\nkind = \"custom\"\nshader = \"glow.wgsl\"\n";
+    std::fs::write(&job, text).expect("write job");
+    let s = Studio::start(&job, &[]);
+    let first = state(&s);
+    assert!(first["error"].is_null(), "{first}");
+    let layers = first["info"]["layers"].as_array().expect("layers").len();
+    assert_eq!(layers, 3);
+    // Line 2, column 28 is the unknown name `nope`.
+    let broken = "fn shade(input: ShadeInput) -> vec4<f32> {\n    return vec4<f32>(input.uv, nope, 1.0);\n}\n";
+    std::fs::write(dir.path("glow.wgsl"), broken).expect("break the shader");
+    let st = wait_state(&s, Duration::from_secs(5), "the shader's error", |st| {
+        !st["error"].is_null()
+    });
+    let e = &st["error"];
+    assert!(
+        e["file"].as_str().is_some_and(|f| f.ends_with("glow.wgsl")),
+        "the error names the shader: {e}"
+    );
+    assert_eq!(e["line"], 2, "{e}");
+    assert_eq!(e["column"], 32, "{e}");
+    assert_eq!(e["source_line"], "    return vec4<f32>(input.uv, nope, 1.0);");
+    assert!(st["info"]["layers"].as_array().is_some_and(|l| l.len() == 3), "the last good job stays");
+    std::fs::write(dir.path("glow.wgsl"), good).expect("fix the shader");
+    let fixed = wait_state(&s, Duration::from_secs(5), "the fixed shader", |st| {
+        st["error"].is_null()
+    });
+    assert!(fixed["generation"].as_u64() > first["generation"].as_u64());
+}
+
+/// Render from the API, cancelled: the state says so and no output file is left.
+#[test]
+fn studio_render_can_be_cancelled() {
+    if !have_gpu("studio_render_cancel") || !require_ffmpeg("studio_render_cancel") {
+        return;
+    }
+    let dir = Scratch::new("studio-cancel");
+    make_audio(&dir.path("music.wav"), 60.0, 48_000, 2);
+    let job = dir.path("job.toml");
+    std::fs::write(&job, job_text("#102030").replace("320", "640").replace("180", "360"))
+        .expect("write job");
+    let s = Studio::start(&job, &[]);
+    let post = |path: &str| {
+        s.raw(&format!(
+            "POST {path}?token={} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nOrigin: http://127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            s.token, s.port, s.port
+        ))
+    };
+    assert_eq!(post("/api/render").0, 202);
+    assert_eq!(post("/api/render").0, 409, "one render at a time");
+    let running = wait_state(&s, Duration::from_secs(60), "progress", |st| {
+        st["render"]["done"].as_u64().is_some_and(|d| d > 0)
+    });
+    assert_eq!(running["render"]["state"], "running", "{running}");
+    assert_eq!(running["render"]["total"], 1800, "60 s at 30 fps");
+    assert_eq!(post("/api/render/cancel").0, 202);
+    let st = wait_state(&s, Duration::from_secs(30), "the cancel", |st| {
+        st["render"]["state"] != "running"
+    });
+    assert_eq!(st["render"]["state"], "cancelled", "{st}");
+    assert!(!dir.path("out.mp4").exists(), "a cancelled render leaves no file");
+    let (code, _) = s.get(&format!("/api/output?token={}", s.token), "");
+    assert_eq!(code, 404, "and offers no output");
+}
