@@ -578,8 +578,16 @@ fn studio_shows_shader_errors_at_the_users_line() {
     );
     assert_eq!(e["line"], 2, "{e}");
     assert_eq!(e["column"], 32, "{e}");
-    assert_eq!(e["source_line"], "    return vec4<f32>(input.uv, nope, 1.0);");
-    assert!(st["info"]["layers"].as_array().is_some_and(|l| l.len() == 3), "the last good job stays");
+    assert_eq!(
+        e["source_line"],
+        "    return vec4<f32>(input.uv, nope, 1.0);"
+    );
+    assert!(
+        st["info"]["layers"]
+            .as_array()
+            .is_some_and(|l| l.len() == 3),
+        "the last good job stays"
+    );
     std::fs::write(dir.path("glow.wgsl"), good).expect("fix the shader");
     let fixed = wait_state(&s, Duration::from_secs(5), "the fixed shader", |st| {
         st["error"].is_null()
@@ -596,8 +604,13 @@ fn studio_render_can_be_cancelled() {
     let dir = Scratch::new("studio-cancel");
     make_audio(&dir.path("music.wav"), 60.0, 48_000, 2);
     let job = dir.path("job.toml");
-    std::fs::write(&job, job_text("#102030").replace("320", "640").replace("180", "360"))
-        .expect("write job");
+    std::fs::write(
+        &job,
+        job_text("#102030")
+            .replace("320", "640")
+            .replace("180", "360"),
+    )
+    .expect("write job");
     let s = Studio::start(&job, &[]);
     let post = |path: &str| {
         s.raw(&format!(
@@ -617,7 +630,10 @@ fn studio_render_can_be_cancelled() {
         st["render"]["state"] != "running"
     });
     assert_eq!(st["render"]["state"], "cancelled", "{st}");
-    assert!(!dir.path("out.mp4").exists(), "a cancelled render leaves no file");
+    assert!(
+        !dir.path("out.mp4").exists(),
+        "a cancelled render leaves no file"
+    );
     let (code, _) = s.get(&format!("/api/output?token={}", s.token), "");
     assert_eq!(code, 404, "and offers no output");
 }

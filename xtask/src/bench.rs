@@ -178,7 +178,7 @@ fn rss_of(pid: u32) -> u64 {
 }
 
 /// (sum of VmRSS of `root` and all its descendants, VmRSS of `root` alone), bytes.
-fn tree_rss(root: u32) -> (u64, u64) {
+pub(crate) fn tree_rss(root: u32) -> (u64, u64) {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return (0, 0);
     };
@@ -427,7 +427,7 @@ fn length_label(minutes: f64) -> String {
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
     if n == 0 {
@@ -439,7 +439,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-fn stat(v: Vec<f64>) -> (f64, f64, f64) {
+pub(crate) fn stat(v: Vec<f64>) -> (f64, f64, f64) {
     let min = v.iter().copied().fold(f64::INFINITY, f64::min);
     let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     (median(v), min, max)
@@ -727,6 +727,11 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
         memory.push((minutes, s, a));
     }
 
+    // The studio: save -> frame, seeks, playback, memory (one pass; figures, not ratios).
+    eprintln!("studio: renderer studio on the demo job over HTTP");
+    let studio = crate::studio_bench::measure(&bin, &root.join("assets"), &work)?;
+    eprintln!("  {studio:?}");
+
     // Pairwise ratios within each repeat.
     let pair = |a: usize, b: usize| -> (f64, f64, f64) {
         stat(
@@ -842,6 +847,22 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
             six.2
         )?;
     }
+    writeln!(
+        md,
+        "Studio (`renderer studio` on the demo job, 1920x1080, preview scale 0.5, driven over HTTP \
+         as the page drives it): save -> frame {:.0} ms median [{:.0}-{:.0}] over {} saves; a seek \
+         (new stream) {:.0} ms; playback {:.1} frames/s at scale 0.5, {:.1} at full size; peak RSS \
+         {:.0} MB idle after the first frame, {:.0} MB during playback.\n",
+        studio.save_ms.0,
+        studio.save_ms.1,
+        studio.save_ms.2,
+        studio.saves,
+        studio.seek_ms,
+        studio.play_fps_half,
+        studio.play_fps_full,
+        studio.rss_idle as f64 / 1e6,
+        studio.rss_play as f64 / 1e6
+    )?;
     if !memory.is_empty() {
         writeln!(
             md,
@@ -873,6 +894,7 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
         "{{\"date\":\"{date}\",\"quick\":{},\"machine\":{{\"cpu\":\"{cpu}\",\"cores\":{cores},\"mem_gib\":{mem_gb:.1}}},\
          \"adapter\":\"{}\",\"ffmpeg\":\"{}\",\"rustc\":\"{rustc}\",\"commit\":\"{git}\",\"seconds\":{},\"repeats\":{},\
          \"rows\":[{}],\"ratios\":{{\"ours_x264_over_showfreqs\":{:.3},\"ours_x264_over_floor\":{:.3},\"ours_mp3_over_showfreqs_plain\":{:.3}}},\
+         \"studio\":{{\"save_to_frame_ms\":{:.1},\"seek_ms\":{:.1},\"play_fps_half\":{:.2},\"play_fps_full\":{:.2},\"rss_idle_bytes\":{},\"rss_play_bytes\":{}}},\
          \"memory\":[{}]}}\n",
         o.quick,
         adapter.replace('"', "'"),
@@ -883,6 +905,12 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
         vs_showfreqs.0,
         vs_floor.0,
         vs_plain.0,
+        studio.save_ms.0,
+        studio.seek_ms,
+        studio.play_fps_half,
+        studio.play_fps_full,
+        studio.rss_idle,
+        studio.rss_play,
         memory
             .iter()
             .map(|(m, s, a)| format!(

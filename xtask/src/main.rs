@@ -24,6 +24,7 @@ mod doctor;
 mod fuzz;
 mod gallery;
 mod scale;
+mod studio_bench;
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -56,6 +57,8 @@ commands:
                     frame, every 5th frame, fixed box, and the plain video background;
                     --memory: peak RSS for an A s and a B s avatar render; appends to
                     docs/BENCHMARKS.md (downloads test data with pip)
+  bench-studio      the studio's figures alone (also part of bench): save -> frame, seek,
+                    playback frames/s, RSS; printed, not recorded
   fetch-mtcnn [DIR]  puts the MTCNN face-detector weights (pnet.pt, rnet.pt, onet.pt, MIT)
                     that avatar layers need into DIR (default: the renderer's cache folder,
                     $RENDERER_MTCNN_DIR or ~/.cache/renderer/mtcnn), taken from the
@@ -87,6 +90,7 @@ fn main() -> ExitCode {
         Some("bench-avatar") => avatar_bench::Options::parse(&args[1..])
             .and_then(|o| avatar_bench::run(&workspace_root(), &o))
             .map(Ok),
+        Some("bench-studio") => studio_bench::run(&workspace_root()).map(Ok),
         Some("fetch-mtcnn") => fetch_mtcnn(args.get(1).map(std::path::PathBuf::from)).map(Ok),
         Some("scale-test") => scale::Options::parse(&args[1..])
             .and_then(|o| scale::run(&workspace_root(), &o))
