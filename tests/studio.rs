@@ -162,6 +162,23 @@ fn studio_refuses_foreign_requests() {
     assert!(body.contains("\"generation\":1"), "{body}");
     let (code, _) = s.get("/api/state", &format!("X-Studio-Token: {t}\r\n"));
     assert_eq!(code, 200, "the token may come as a header");
+    // The timeline: a value per frame over the 3 s, and the beats of the test signal.
+    let (code, body) = s.get(&format!("/api/timeline?token={t}"), "");
+    assert_eq!(code, 200, "{body}");
+    let timeline: serde_json::Value = serde_json::from_str(&body).expect("timeline JSON");
+    assert_eq!(
+        timeline["waveform"].as_array().map(Vec::len),
+        Some(90),
+        "{timeline}"
+    );
+    assert_eq!(timeline["loudness"].as_array().map(Vec::len), Some(90));
+    assert!(
+        timeline["waveform"].as_array().is_some_and(|w| w
+            .iter()
+            .all(|v| v.as_f64().is_some_and(|v| (0.05..=1.0).contains(&v)))),
+        "the signal's peaks: {timeline}"
+    );
+    assert_eq!(timeline["end"], 3.0);
     let (code, body) = s.get(&format!("/files/notes.txt?token={t}"), "");
     assert_eq!((code, body.as_str()), (200, "hello"));
     // Refused: no token, a wrong one, a foreign Host (DNS rebinding), a foreign Origin, a path
@@ -565,7 +582,7 @@ fn studio_shows_shader_errors_at_the_users_line() {
     assert!(first["error"].is_null(), "{first}");
     let layers = first["info"]["layers"].as_array().expect("layers").len();
     assert_eq!(layers, 3);
-    // Line 2, column 28 is the unknown name `nope`.
+    // Line 2, column 32 is the unknown name `nope`.
     let broken = "fn shade(input: ShadeInput) -> vec4<f32> {\n    return vec4<f32>(input.uv, nope, 1.0);\n}\n";
     std::fs::write(dir.path("glow.wgsl"), broken).expect("break the shader");
     let st = wait_state(&s, Duration::from_secs(5), "the shader's error", |st| {
@@ -587,6 +604,14 @@ fn studio_shows_shader_errors_at_the_users_line() {
             .as_array()
             .is_some_and(|l| l.len() == 3),
         "the last good job stays"
+    );
+    let (code, body) = s.raw(&format!(
+        "POST /api/render?token={} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        s.token, s.port
+    ));
+    assert_eq!(
+        code, 409,
+        "no render of a broken job's last good version: {body}"
     );
     std::fs::write(dir.path("glow.wgsl"), good).expect("fix the shader");
     let fixed = wait_state(&s, Duration::from_secs(5), "the fixed shader", |st| {

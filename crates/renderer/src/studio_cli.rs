@@ -82,6 +82,20 @@ struct Loaded {
 struct RendererBackend {
     loaded: Mutex<Option<Loaded>>,
     preview: Mutex<Preview>,
+    /// The last timeline's sound (peaks, loudness, beats) and what it was made from: edits that
+    /// leave the audio and its analysis alone reuse it.
+    sound: Mutex<Option<(String, renderer::Overview)>>,
+}
+
+/// What a timeline's sound depends on: the audio file (path, size, time) and the analysis of it.
+fn sound_key(job: &Job) -> String {
+    let file = std::fs::metadata(&job.audio)
+        .ok()
+        .map(|m| (m.len(), m.modified().ok()));
+    format!(
+        "{:?} {file:?} {} {:?} {} {:?}",
+        job.audio, job.start, job.duration, job.video.fps.0, job.analysis
+    )
 }
 
 impl RendererBackend {
@@ -178,7 +192,15 @@ impl Backend for RendererBackend {
 
     fn timeline(&self) -> Result<Timeline, Problem> {
         let (job, _) = self.current()?;
-        let o = renderer::overview(&job).map_err(|e| Problem::plain(e.to_string()))?;
+        let key = sound_key(&job);
+        let mut sound = self.sound.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut o = match sound.take() {
+            Some((k, o)) if k == key => o,
+            _ => renderer::overview(&job).map_err(|e| Problem::plain(e.to_string()))?,
+        };
+        o.set_marks(&job);
+        *sound = Some((key, o.clone()));
+        drop(sound);
         let end = o.start + o.peaks.len() as f64 / o.fps;
         Ok(Timeline {
             start: o.start,
@@ -210,12 +232,13 @@ impl Backend for RendererBackend {
         cancel: Arc<AtomicBool>,
     ) -> Result<PathBuf, Problem> {
         let (job, _) = self.current()?;
+        // The preview's device (made now if no frame has been drawn yet): one device in all.
         let gpu = self
             .preview
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .gpu()
-            .cloned();
+            .gpu_for(&job)
+            .map_err(|e| Problem::plain(e.to_string()))?;
         let mut on_progress = |p: &renderer::Progress| {
             progress(RenderProgress {
                 done: p.frames_done,
@@ -229,7 +252,7 @@ impl Backend for RendererBackend {
             RenderOptions {
                 progress: Some(&mut on_progress),
                 cancel: Some(cancel),
-                gpu,
+                gpu: Some(gpu),
                 ..Default::default()
             },
         )

@@ -81,7 +81,7 @@ impl FrameQueue {
                 continue; // the page went away
             }
             let started = Instant::now();
-            let frame = backend.frame(&request);
+            let frame = Problem::unless_panic("drawing the frame", || backend.frame(&request));
             let _ = reply.send(Outcome::Drawn(frame, started.elapsed()));
         }
     }

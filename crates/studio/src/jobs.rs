@@ -38,11 +38,10 @@ fn stamp(path: &Path) -> Stamp {
         .and_then(|m| Some((m.modified().ok()?, m.len())))
 }
 
-fn millis(path: &Path) -> u64 {
-    std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+/// A stamp's modification time, ms since the epoch (0: missing).
+fn millis(stamp: Stamp) -> u64 {
+    stamp
+        .and_then(|(t, _)| t.duration_since(UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_millis() as u64)
 }
 
@@ -102,12 +101,24 @@ impl Jobs {
         self.reload_locked(backend)
     }
 
+    /// Re-reads the job if a watched file changed since the last load (checked once the
+    /// reload may start, so a save's own write, reloaded by the save, is not read twice).
+    pub(crate) fn reload_if_changed(&self, backend: &dyn Backend) -> Option<JobView> {
+        if !self.changed() {
+            return None;
+        }
+        let _busy = self.busy.lock().unwrap_or_else(PoisonError::into_inner);
+        self.changed().then(|| self.reload_locked(backend))
+    }
+
     fn reload_locked(&self, backend: &dyn Backend) -> JobView {
+        // The time read before the text: a write in between makes a later save conflict (and
+        // is reloaded), rather than pass for the text shown.
         let before = stamp(&self.path);
         let text = std::fs::read_to_string(&self.path);
-        let modified = millis(&self.path);
+        let modified = millis(before);
         let loaded = match &text {
-            Ok(_) => backend.load(&self.path),
+            Ok(_) => Problem::unless_panic("reading the job", || backend.load(&self.path)),
             Err(e) => Err(Problem::plain(format!(
                 "{}: cannot read the job file: {e}",
                 self.path.display()
@@ -157,7 +168,7 @@ impl Jobs {
         force: bool,
     ) -> Result<JobView, SaveError> {
         let _busy = self.busy.lock().unwrap_or_else(PoisonError::into_inner);
-        let on_disk = millis(&self.path);
+        let on_disk = millis(stamp(&self.path));
         if !force && base.is_some_and(|b| b != on_disk) {
             return Err(SaveError::Conflict { modified: on_disk });
         }

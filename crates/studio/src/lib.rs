@@ -72,8 +72,7 @@ pub struct JobInfo {
     pub output: PathBuf,
     /// Its MIME type (for the page's player).
     pub output_kind: String,
-    /// The audio file (played by the page).
-    #[serde(skip)]
+    /// The audio file (played by the page, which reloads it when this changes).
     pub audio: PathBuf,
     /// Every file the job reads besides itself (watched for changes, and servable).
     #[serde(skip)]

@@ -28,6 +28,16 @@ impl Problem {
         }
     }
 
+    /// Runs `f`, answering a panic in it (a GPU validation error, say) with a problem: the
+    /// studio's thread that called it goes on.
+    pub(crate) fn unless_panic<T>(
+        what: &str,
+        f: impl FnOnce() -> Result<T, Problem>,
+    ) -> Result<T, Problem> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+            .unwrap_or_else(|_| Err(Self::plain(format!("{what} failed on an internal error"))))
+    }
+
     /// Finds the place `message` names: `FILE:LINE:COLUMN:` (that file), else `line L, column C`
     /// (in `job`, the job file); the line's text is read from the file.
     pub fn locate(message: impl Into<String>, job: &Path) -> Self {
@@ -52,12 +62,16 @@ impl Problem {
     }
 }
 
-/// `at line 5, column 3` (the toml crate's words).
+/// `at line 5, column 3` (the toml crate's words), wherever `line ` appears first in other words
+/// (a path like `/home/me/timeline demo/job.toml`).
 fn toml_place(message: &str) -> Option<(u32, u32)> {
-    let rest = &message[message.find("line ")? + 5..];
-    let (line, rest) = rest.split_once(", column ")?;
-    let column: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    Some((line.trim().parse().ok()?, column.parse().ok()?))
+    message.match_indices("line ").find_map(|(at, _)| {
+        let rest = &message[at + 5..];
+        let line: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let rest = rest[line.len()..].strip_prefix(", column ")?;
+        let column: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        Some((line.parse().ok()?, column.parse().ok()?))
+    })
 }
 
 /// The first `PATH:LINE:COLUMN:` token whose path has an extension.
@@ -111,6 +125,16 @@ mod tests {
         assert_eq!((p.line, p.column), (Some(2), Some(10)));
         assert_eq!(p.source_line.as_deref(), Some("fn shade( {"));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_path_with_line_in_it_does_not_hide_the_place() {
+        assert_eq!(
+            toml_place(
+                "/home/me/pipeline demo/job.toml: TOML parse error at line 4, column 7\n  |"
+            ),
+            Some((4, 7))
+        );
     }
 
     #[test]

@@ -4,11 +4,12 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::{Backend, RenderProgress};
+use crate::{Backend, Problem, RenderProgress};
 
 /// How often progress is sent to the page at most.
 const PROGRESS_EVERY: Duration = Duration::from_millis(200);
@@ -41,6 +42,8 @@ pub(crate) struct RenderView {
 pub(crate) struct Renders {
     view: Mutex<RenderView>,
     cancel: Mutex<Option<Arc<AtomicBool>>>,
+    /// The last render's thread (joined when the studio stops).
+    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Default for Renders {
@@ -57,6 +60,7 @@ impl Default for Renders {
                 output: None,
             }),
             cancel: Mutex::new(None),
+            thread: Mutex::new(None),
         }
     }
 }
@@ -69,12 +73,19 @@ impl Renders {
             .clone()
     }
 
+    /// Calls `f` with the view locked: what `f` sends is ordered with the render's own events
+    /// (sent under the same lock).
+    pub(crate) fn locked<R>(&self, f: impl FnOnce(&RenderView) -> R) -> R {
+        f(&self.view.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
     /// Starts a render unless one runs; `notify` gets every change of the view.
     pub(crate) fn start(
         self: &Arc<Self>,
         backend: Arc<dyn Backend>,
-        notify: impl Fn(&RenderView) + Send + 'static,
+        notify: impl Fn(&RenderView) + Send + Sync + 'static,
     ) -> Result<(), &'static str> {
+        let notify = Arc::new(notify);
         let cancel = Arc::new(AtomicBool::new(false));
         {
             let mut view = self.view.lock().unwrap_or_else(PoisonError::into_inner);
@@ -95,7 +106,8 @@ impl Renders {
             *self.cancel.lock().unwrap_or_else(PoisonError::into_inner) = Some(cancel.clone());
         }
         let me = self.clone();
-        std::thread::Builder::new()
+        let notify_thread = notify.clone();
+        let spawned = std::thread::Builder::new()
             .name("studio-render".into())
             .spawn(move || {
                 let mut sent = Instant::now() - PROGRESS_EVERY;
@@ -105,10 +117,12 @@ impl Renders {
                     view.eta_seconds = p.eta_seconds;
                     if sent.elapsed() >= PROGRESS_EVERY {
                         sent = Instant::now();
-                        notify(&view);
+                        notify_thread(&view);
                     }
                 };
-                let result = backend.render(&mut on_progress, cancel.clone());
+                let result = Problem::unless_panic("the render", || {
+                    backend.render(&mut on_progress, cancel.clone())
+                });
                 let mut view = me.view.lock().unwrap_or_else(PoisonError::into_inner);
                 match result {
                     Ok(path) => {
@@ -126,11 +140,23 @@ impl Renders {
                         view.message = Some(problem.message);
                     }
                 }
-                notify(&view);
+                notify_thread(&view);
                 *me.cancel.lock().unwrap_or_else(PoisonError::into_inner) = None;
-            })
-            .map(|_| ())
-            .map_err(|_| "cannot start a render thread")
+            });
+        match spawned {
+            Ok(thread) => {
+                *self.thread.lock().unwrap_or_else(PoisonError::into_inner) = Some(thread);
+                Ok(())
+            }
+            Err(_) => {
+                let mut view = self.view.lock().unwrap_or_else(PoisonError::into_inner);
+                view.state = Phase::Failed;
+                view.message = Some("cannot start a render thread".into());
+                notify(&view);
+                *self.cancel.lock().unwrap_or_else(PoisonError::into_inner) = None;
+                Err("cannot start a render thread")
+            }
+        }
     }
 
     /// Asks the running render (if any) to stop.
@@ -141,6 +167,19 @@ impl Renders {
                 true
             }
             None => false,
+        }
+    }
+
+    /// Cancels the running render (if any) and waits for its thread to end.
+    pub(crate) fn stop(&self) {
+        self.cancel();
+        let thread = self
+            .thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(thread) = thread {
+            let _ = thread.join();
         }
     }
 }

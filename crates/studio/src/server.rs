@@ -16,9 +16,9 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 use tokio_stream::StreamExt;
-use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::{BroadcastStream, WatchStream};
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
@@ -50,7 +50,12 @@ struct Shared {
     renders: Arc<Renders>,
     events: broadcast::Sender<(&'static str, String)>,
     timeline: Mutex<Option<(u64, Bytes)>>,
+    /// Held while a timeline is made, so concurrent requests make it once.
+    timeline_busy: tokio::sync::Mutex<()>,
     stop: AtomicBool,
+    /// Set on Ctrl-C: ends the event streams, which would otherwise keep the graceful shutdown
+    /// waiting for ever.
+    closing: watch::Sender<bool>,
 }
 
 #[derive(Serialize)]
@@ -58,20 +63,33 @@ struct StateJson<'a> {
     #[serde(flatten)]
     job: &'a JobView,
     render: &'a RenderView,
+    /// The page's default preview scale (`--scale`).
+    scale: f64,
 }
 
 impl Shared {
     fn state_json(&self, job: &JobView) -> String {
-        let render = self.renders.view();
+        self.renders
+            .locked(|render| self.state_json_with(job, render))
+    }
+
+    fn state_json_with(&self, job: &JobView, render: &RenderView) -> String {
         serde_json::to_string(&StateJson {
             job,
-            render: &render,
+            render,
+            scale: self.scale,
         })
         .unwrap_or_default()
     }
 
+    /// Sends a state event. The render's view stays locked until it is sent, as render events
+    /// are sent, so a state event never carries an older render than one sent before it.
     fn publish_state(&self, job: &JobView) {
-        let _ = self.events.send(("state", self.state_json(job)));
+        self.renders.locked(|render| {
+            let _ = self
+                .events
+                .send(("state", self.state_json_with(job, render)));
+        });
     }
 }
 
@@ -122,7 +140,9 @@ pub fn serve(
         renders: Arc::default(),
         events: broadcast::channel(64).0,
         timeline: Mutex::new(None),
+        timeline_busy: tokio::sync::Mutex::new(()),
         stop: AtomicBool::new(false),
+        closing: watch::channel(false).0,
     });
     shared.jobs.reload(&*shared.backend);
     let drawing = {
@@ -143,14 +163,26 @@ pub fn serve(
     };
     ready(&studio);
     let app = router(shared.clone());
+    let closing = shared.clone();
     let served = runtime.block_on(async move {
         axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(async move {
+                shutdown_signal().await;
+                log::info!("studio: stopping (Ctrl-C again to quit at once)");
+                closing.closing.send_replace(true);
+                closing.renders.cancel();
+                tokio::spawn(async {
+                    if tokio::signal::ctrl_c().await.is_ok() {
+                        std::process::exit(130);
+                    }
+                });
+            })
             .await
     });
     shared.stop.store(true, Ordering::Relaxed);
-    shared.renders.cancel();
     shared.frames.close();
+    // A cancelled render removes its partial file and stops its encoder: wait for it.
+    shared.renders.stop();
     let _ = drawing.join();
     let _ = watching.join();
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
@@ -174,8 +206,7 @@ async fn shutdown_signal() {
 fn watch(shared: &Shared) {
     while !shared.stop.load(Ordering::Relaxed) {
         std::thread::sleep(POLL);
-        if shared.jobs.changed() {
-            let view = shared.jobs.reload(&*shared.backend);
+        if let Some(view) = shared.jobs.reload_if_changed(&*shared.backend) {
             shared.publish_state(&view);
         }
     }
@@ -244,26 +275,45 @@ async fn state(State(shared): State<Arc<Shared>>) -> Response {
 async fn events(
     State(shared): State<Arc<Shared>>,
 ) -> Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>> {
-    let first = shared.state_json(&shared.jobs.view());
+    // Subscribe before reading the state: a change in between is then sent, not lost.
     let updates = BroadcastStream::new(shared.events.subscribe())
         .filter_map(Result::ok)
-        .map(|(kind, data)| Ok(Event::default().event(kind).data(data)));
-    let stream = tokio_stream::once(Ok(Event::default().event("state").data(first))).chain(updates);
+        .map(|(kind, data)| Some(Event::default().event(kind).data(data)));
+    let first = shared.state_json(&shared.jobs.view());
+    // Ends when the studio stops (`None`).
+    let closing = WatchStream::new(shared.closing.subscribe())
+        .filter(|closing| *closing)
+        .map(|_| None);
+    let stream = tokio_stream::once(Some(Event::default().event("state").data(first)))
+        .chain(updates)
+        .merge(closing)
+        .take_while(Option::is_some)
+        .filter_map(|event| event.map(Ok));
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
 async fn timeline(State(shared): State<Arc<Shared>>) -> Response {
-    let generation = shared.jobs.view().generation;
-    let cached = shared
-        .timeline
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone();
-    if let Some((g, body)) = cached
-        && g == generation
-    {
+    let cached = || {
+        let generation = shared.jobs.view().generation;
+        let cached = shared
+            .timeline
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        match cached {
+            Some((g, body)) if g == generation => Ok(body),
+            _ => Err(generation),
+        }
+    };
+    if let Ok(body) = cached() {
         return ([(header::CONTENT_TYPE, "application/json")], body).into_response();
     }
+    // One at a time (each reads the whole track); a request that waited may find it made.
+    let _busy = shared.timeline_busy.lock().await;
+    let generation = match cached() {
+        Ok(body) => return ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(generation) => generation,
+    };
     let backend = shared.backend.clone();
     let made = tokio::task::spawn_blocking(move || backend.timeline()).await;
     match made {
@@ -322,9 +372,12 @@ async fn frame(State(shared): State<Arc<Shared>>, Query(q): Query<FrameQuery>) -
             },
         }
     }
+    // The last frame of the span starts one frame before its end.
+    let frames = ((info.end - info.start) * info.fps).round().max(1.0);
+    let last = info.start + (frames - 1.0) / info.fps;
     let generation = shared.jobs.view().generation;
     let reply = shared.frames.submit(FrameRequest {
-        time: time.clamp(info.start, info.end),
+        time: time.min(last).max(info.start),
         scale,
         hidden,
     });
@@ -410,8 +463,14 @@ async fn save(
 }
 
 async fn render(State(shared): State<Arc<Shared>>) -> Response {
-    if shared.jobs.info().is_none() {
-        return (StatusCode::CONFLICT, "the job does not load: fix it first").into_response();
+    let view = shared.jobs.view();
+    if view.info.is_none() || view.error.is_some() {
+        // Rendering the last good version of a job whose file is broken would surprise.
+        return (
+            StatusCode::CONFLICT,
+            "the job file has an error (shown in the page): fix it first",
+        )
+            .into_response();
     }
     let events = shared.events.clone();
     let started = shared.renders.start(shared.backend.clone(), move |view| {

@@ -59,6 +59,8 @@ struct Stream {
     index: u64,
     /// The render's frame number the next analysed frame shows.
     next: u64,
+    /// The last frame drawn, and its number.
+    last: Option<(u64, PreviewFrame)>,
 }
 
 impl Preview {
@@ -88,31 +90,49 @@ impl Preview {
             }));
         }
         let fps = job.video.fps.0;
-        let wanted = ((time - job.start) * fps).round().max(0.0) as u64;
+        let asked = ((time - job.start) * fps).round().max(0.0) as u64;
+        let clamp = |s: &Stream| asked.min(s.pipeline.plan.total_frames.saturating_sub(1));
+        if let Some(s) = self.stream.as_ref().filter(|s| s.revision == revision) {
+            // The frame just drawn, asked for again (a scrub within one frame, a retry).
+            if let Some((n, frame)) = &s.last
+                && *n == clamp(s)
+            {
+                return Ok(frame.clone());
+            }
+        }
         let reuse = self.stream.as_ref().is_some_and(|s| {
+            let wanted = clamp(s);
             s.revision == revision
                 && wanted >= s.next
                 && (wanted - s.next) as f64 <= CATCH_UP_SECONDS * fps
         });
         if !reuse {
             self.stream = None;
-            self.stream = Some(self.open(job, revision, wanted)?);
+            self.stream = Some(self.open(job, revision, asked)?);
         }
         let Some(stream) = self.stream.as_mut() else {
             unreachable!("a stream was just opened");
         };
-        let wanted = wanted.min(stream.pipeline.plan.total_frames.saturating_sub(1));
+        let wanted = clamp(stream);
         let result = stream.draw(wanted);
-        if result.is_err() {
-            self.stream = None;
+        match &result {
+            Ok(frame) => stream.last = Some((wanted, frame.clone())),
+            Err(_) => self.stream = None,
         }
         result
     }
 
-    fn open(&mut self, job: &Job, revision: u64, first: u64) -> Result<Stream, RenderError> {
-        let opened = Opened::open(job, Span::Tail { first }, &Limits::default())?;
+    /// The device, created for `job` (its `[video] adapter`) where no frame has made it yet:
+    /// what a render beside the preview shares.
+    pub fn gpu_for(&mut self, job: &Job) -> Result<GpuContext, RenderError> {
         let ctx = gpu_context(job, self.gpu.clone())?;
         self.gpu = Some(ctx.clone());
+        Ok(ctx)
+    }
+
+    fn open(&mut self, job: &Job, revision: u64, first: u64) -> Result<Stream, RenderError> {
+        let opened = Opened::open(job, Span::Tail { first }, &Limits::default())?;
+        let ctx = self.gpu_for(job)?;
         let frames = super::sink::Frames {
             transparent: job.video.background == crate::job::BackgroundChoice::Transparent,
             ..Default::default()
@@ -127,6 +147,7 @@ impl Preview {
             levels: Vec::new(),
             index: 0,
             next,
+            last: None,
         })
     }
 }
@@ -185,6 +206,31 @@ pub struct Overview {
     pub captions: Vec<(f64, f64, String)>,
 }
 
+impl Overview {
+    /// Takes the chapters and caption cues from `job` (the rest is the sound's: an overview of
+    /// the same audio and analysis can be kept across edits of everything else).
+    pub fn set_marks(&mut self, job: &Job) {
+        self.chapters = job
+            .chapters
+            .iter()
+            .map(|c| (c.start, c.title.clone()))
+            .collect();
+        self.captions = job
+            .layers
+            .iter()
+            .filter_map(|l| match l {
+                crate::job::Layer::Captions(c) => Some((c.offset.0, c.cues.0.clone()?)),
+                _ => None,
+            })
+            .flat_map(|(offset, cues)| {
+                cues.iter()
+                    .map(|c| (c.start + offset, c.end + offset, c.text.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+    }
+}
+
 /// Analyses the job's audio over its render span (the analysis the render runs, no GPU).
 pub fn overview(job: &Job) -> Result<Overview, RenderError> {
     job.validate()?;
@@ -199,25 +245,10 @@ pub fn overview(job: &Job) -> Result<Overview, RenderError> {
         peaks: Vec::new(),
         loudness: Vec::new(),
         beats: Vec::new(),
-        chapters: job
-            .chapters
-            .iter()
-            .map(|c| (c.start, c.title.clone()))
-            .collect(),
-        captions: job
-            .layers
-            .iter()
-            .filter_map(|l| match l {
-                crate::job::Layer::Captions(c) => Some((c.offset.0, c.cues.0.clone()?)),
-                _ => None,
-            })
-            .flat_map(|(offset, cues)| {
-                cues.iter()
-                    .map(|c| (c.start + offset, c.end + offset, c.text.clone()))
-                    .collect::<Vec<_>>()
-            })
-            .collect(),
+        chapters: Vec::new(),
+        captions: Vec::new(),
     };
+    out.set_marks(job);
     while let Some(f) = analyzer.next_frame(&mut buffers)? {
         out.peaks.push(f.peak.clamp(0.0, 1.0));
         out.loudness.push(f.loudness_lufs);
