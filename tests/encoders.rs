@@ -296,3 +296,68 @@ fn nvenc_path_end_to_end_with_a_stand_in_driver() {
         }
     }
 }
+
+/// Software adapters make NV12 on the CPU from RGBA read back (`RENDERER_NV12`, default there);
+/// the GPU's conversion pass is the other way. Both are encoded losslessly here and decoded: the
+/// same planes within one level (their rounding differs), every frame, both planes.
+#[test]
+fn nv12_made_on_the_cpu_matches_the_gpu_pass() {
+    if !have_gpu("nv12_cpu_vs_gpu") || !require_ffmpeg("nv12_cpu_vs_gpu") {
+        return;
+    }
+    let dir = Scratch::new("nv12-cpu-gpu");
+    make_audio(&dir.path("music.wav"), 1.0, 48_000, 2);
+    // 200 x 112: rows of 800 bytes, padded to 1024 in the readback (the CPU path must skip it).
+    let job = |out: &str| {
+        let path = dir.path(&format!("{out}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "audio = \"music.wav\"\noutput = \"{out}.mp4\"\n\n[video]\nwidth = 200\nheight = 112\nfps = 10\npreset = \"ultrafast\"\nquality = 0\n\n[[layer]]\nkind = \"background\"\ncolor = \"#0b1020\"\ncolor2 = \"#ff5030\"\n\n[[layer]]\nkind = \"bars\"\ncount = 12\ncolor = \"#33ccff\"\ncolor2 = \"#ff5fd2\"\n"
+            ),
+        )
+        .expect("write job");
+        path
+    };
+    let decode = |video: &Path| -> Vec<u8> {
+        let out = std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-i"])
+            .arg(video)
+            .args(["-f", "rawvideo", "-pix_fmt", "nv12", "-"])
+            .output()
+            .expect("ffmpeg");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let mut planes = Vec::new();
+    for way in ["gpu", "cpu"] {
+        let path = job(way);
+        let out = run_renderer(&[path.to_str().expect("utf-8")], &[("RENDERER_NV12", way)]);
+        assert!(out.status.success(), "{way}: {}", stderr(&out));
+        planes.push(decode(&dir.path(&format!("{way}.mp4"))));
+    }
+    let frame = 200 * 112 * 3 / 2;
+    assert_eq!(planes[0].len(), 10 * frame, "ten frames");
+    assert_eq!(planes[0].len(), planes[1].len());
+    let worst = planes[0]
+        .iter()
+        .zip(&planes[1])
+        .map(|(a, b)| a.abs_diff(*b))
+        .max()
+        .unwrap_or(0);
+    assert!(
+        worst <= 1,
+        "the CPU's NV12 differs from the GPU pass's by {worst}"
+    );
+    // And the picture is not flat (both ways drew the gradient and the bars).
+    let y = &planes[1][..200 * 112];
+    let (lo, hi) = (y.iter().min(), y.iter().max());
+    assert!(
+        hi.zip(lo).is_some_and(|(h, l)| h - l > 60),
+        "{lo:?}..{hi:?}"
+    );
+}

@@ -33,7 +33,7 @@ pub use layers::{
     ParticlesParams, ProgressParams, RadialParams, Rgba, SpectrogramParams, TextParams,
     VignetteParams, WaveformParams, avatar_mask, srgb_to_linear,
 };
-pub use nv12::{Nv12Layout, rgb_to_nv12_reference};
+pub use nv12::{Nv12Layout, rgb_to_nv12_reference, rgba_to_nv12};
 pub use readback::read_buffers;
 pub use renderer::{FrameRenderer, RendererConfig};
 pub use rgba::{FrameLayout, FrameOutput, RgbaLayout, straight_alpha_reference};

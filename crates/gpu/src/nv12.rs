@@ -99,6 +99,60 @@ pub fn rgb_to_nv12_reference(rgba: &[u8], width: usize, height: usize) -> Vec<u8
     out
 }
 
+/// Fixed-point BT.709 limited-range coefficients of [`rgba_to_nv12`]. Y: x 2^8 in 16-bit
+/// arithmetic (219/255 of Kr, Kg, Kb; the largest sum, 220 x 255 + 16.5 x 256, fits), which
+/// the compiler vectorises 8 or 16 pixels at a time. Cb and Cr: x 2^13 on the sums of a 2x2
+/// block's bytes (hence the shift of 15: the mean is the sum / 4), 16-bit operands into 32-bit
+/// sums; each row sums to zero, so greys have Cb = Cr = 128.
+const Y_RGB: [u16; 3] = [47, 157, 16];
+const CB_RGB: [i32; 3] = [-824, -2774, 3598];
+const CR_RGB: [i32; 3] = [3598, -3268, -330];
+
+/// RGB -> NV12 on the CPU, as shaders/color/nv12.wgsl computes it (within +-1 per sample of
+/// [`rgb_to_nv12_reference`]), in integer arithmetic: `padded` holds `height` rows of RGBA8,
+/// `pitch` bytes apart; `out` receives a tightly packed NV12 frame. What a software adapter
+/// uses instead of the conversion pass: a fixed-point loop costs a fraction of the fragments
+/// lavapipe would shade for it.
+pub fn rgba_to_nv12(padded: &[u8], pitch: usize, width: usize, height: usize, out: &mut Vec<u8>) {
+    let (w, h) = (width & !1, height & !1);
+    out.clear();
+    out.resize(w * h * 3 / 2, 0);
+    let (luma, chroma) = out.split_at_mut(w * h);
+    // One simple loop per plane row: the compiler vectorises each.
+    for (row, ys) in padded.chunks(pitch).zip(luma.chunks_exact_mut(w)) {
+        for (p, y) in row[..w * 4].chunks_exact(4).zip(ys.iter_mut()) {
+            let v = Y_RGB[0] * u16::from(p[0])
+                + Y_RGB[1] * u16::from(p[1])
+                + Y_RGB[2] * u16::from(p[2])
+                + (16 << 8)
+                + (1 << 7);
+            *y = (v >> 8) as u8;
+        }
+    }
+    // Chroma: the 2x2 sums of a row pair, channel by channel, then Cb and Cr from them.
+    let blocks = w / 2;
+    let mut sums = vec![0i16; 3 * blocks];
+    for (rows, uv) in padded.chunks(2 * pitch).zip(chroma.chunks_exact_mut(w)) {
+        let (top, bottom) = (&rows[..w * 4], &rows[pitch..pitch + w * 4]);
+        let (sr, rest) = sums.split_at_mut(blocks);
+        let (sg, sb) = rest.split_at_mut(blocks);
+        for (i, (t, b)) in top.chunks_exact(8).zip(bottom.chunks_exact(8)).enumerate() {
+            let sum = |k: usize| {
+                (u16::from(t[k]) + u16::from(t[k + 4]) + u16::from(b[k]) + u16::from(b[k + 4]))
+                    as i16
+            };
+            (sr[i], sg[i], sb[i]) = (sum(0), sum(1), sum(2));
+        }
+        for (((c, r), g), b) in uv.chunks_exact_mut(2).zip(&*sr).zip(&*sg).zip(&*sb) {
+            let (r, g, b) = (i32::from(*r), i32::from(*g), i32::from(*b));
+            let cb = CB_RGB[0] * r + CB_RGB[1] * g + CB_RGB[2] * b + (128 << 15) + (1 << 14);
+            let cr = CR_RGB[0] * r + CR_RGB[1] * g + CR_RGB[2] * b + (128 << 15) + (1 << 14);
+            c[0] = (cb >> 15).clamp(0, 255) as u8;
+            c[1] = (cr >> 15).clamp(0, 255) as u8;
+        }
+    }
+}
+
 /// The conversion pass and its three half-resolution plane targets.
 #[derive(Debug)]
 pub(crate) struct Nv12Converter {
@@ -174,5 +228,68 @@ impl Nv12Converter {
                 },
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Random RGBA (a fixed LCG), primaries, greys and extremes, tightly packed.
+    fn samples(width: usize, height: usize) -> Vec<u8> {
+        let mut state = 0x2545_f491_u32;
+        let mut out = Vec::with_capacity(width * height * 4);
+        for i in 0..width * height {
+            let rgb = match i % 7 {
+                0 => [0, 0, 0],
+                1 => [255, 255, 255],
+                2 => [255, 0, 0],
+                3 => [0, 0, 255],
+                4 => [128, 128, 128],
+                _ => {
+                    state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    let b = state.to_le_bytes();
+                    [b[1], b[2], b[3]]
+                }
+            };
+            out.extend_from_slice(&[rgb[0], rgb[1], rgb[2], 255]);
+        }
+        out
+    }
+
+    #[test]
+    fn cpu_conversion_agrees_with_the_reference() {
+        let (w, h) = (38, 22);
+        let rgba = samples(w, h);
+        // Rows padded to 256 bytes, as read back.
+        let pitch = (w * 4).next_multiple_of(256);
+        let mut padded = vec![0xaa; pitch * h];
+        for (row, src) in padded.chunks_mut(pitch).zip(rgba.chunks(w * 4)) {
+            row[..w * 4].copy_from_slice(src);
+        }
+        let mut fast = Vec::new();
+        rgba_to_nv12(&padded, pitch, w, h, &mut fast);
+        let reference = rgb_to_nv12_reference(&rgba, w, h);
+        assert_eq!(fast.len(), reference.len());
+        let worst = fast
+            .iter()
+            .zip(&reference)
+            .map(|(a, b)| a.abs_diff(*b))
+            .max()
+            .unwrap_or(0);
+        assert!(worst <= 1, "differs from the reference by {worst}");
+        // Greys are exactly neutral, black and white exactly 16 and 235.
+        let mut grey = Vec::new();
+        rgba_to_nv12(&[128, 128, 128, 255].repeat(4), 8, 2, 2, &mut grey);
+        assert_eq!(&grey[4..], &[128, 128]);
+        let mut bw = Vec::new();
+        rgba_to_nv12(
+            &[0, 0, 0, 255, 255, 255, 255, 255].repeat(2),
+            8,
+            2,
+            2,
+            &mut bw,
+        );
+        assert_eq!(&bw[..4], &[16, 235, 16, 235]);
     }
 }

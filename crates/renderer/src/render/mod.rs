@@ -257,7 +257,12 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
             "GIF and APNG outputs cannot be split into segments: render them whole".into(),
         ));
     }
-    let frames = Frames::for_encoder(encoder, &job.video);
+    let frames = Frames::for_encoder(encoder, &job.video, ctx.adapter.software);
+    if frames.cpu_nv12 {
+        log::info!(
+            "NV12 made on the CPU from RGBA (software adapter; RENDERER_NV12=gpu for the GPU pass)"
+        );
+    }
     if segment.is_some() && frames.transparent {
         return Err(RenderError::Segment(
             "segments are H.264 MP4, which has no alpha channel: render a job with background \
@@ -272,6 +277,7 @@ pub fn render(job: &Job, options: RenderOptions<'_>) -> Result<RenderSummary, Re
         &pipeline.renderer,
         &pipeline.ctx,
         ffmpeg.as_ref(),
+        frames.raw,
     )?;
     let output = match segment {
         Some(seg) => segment_output.unwrap_or_else(|| seg.default_path(&job.output)),

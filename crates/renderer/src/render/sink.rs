@@ -26,16 +26,31 @@ pub(super) enum Encoder {
 /// What the frames of a render are read back as, and whether they keep alpha.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(super) struct Frames {
+    /// What the encoder is given.
     pub(super) raw: RawFrames,
     /// The background is transparent (frames start transparent; RGBA frames keep alpha).
     pub(super) transparent: bool,
+    /// NV12 frames are converted on the CPU from RGBA read back (software adapters), not by
+    /// the GPU's conversion pass.
+    pub(super) cpu_nv12: bool,
+}
+
+/// Whether NV12 is made on the CPU: on a software adapter (lavapipe shades the conversion
+/// pass's fragments slower than a fixed-point loop converts), unless `RENDERER_NV12` says
+/// `gpu` (or `cpu` to force it on any adapter).
+pub(super) fn nv12_on_cpu(software: bool) -> bool {
+    match std::env::var("RENDERER_NV12").as_deref() {
+        Ok("cpu") => true,
+        Ok("gpu") => false,
+        _ => software,
+    }
 }
 
 impl Frames {
     /// For `encoder`: RGBA where the format keeps alpha (a transparent background) or full
     /// chroma (ProRes 4444, GIF and APNG, which ffmpeg would otherwise convert from 4:2:0),
     /// NV12 otherwise.
-    pub(super) fn for_encoder(encoder: Encoder, video: &VideoSettings) -> Self {
+    pub(super) fn for_encoder(encoder: Encoder, video: &VideoSettings, software: bool) -> Self {
         let transparent = video.background == BackgroundChoice::Transparent;
         let raw = match encoder {
             Encoder::Ffmpeg(VideoCodec::ProRes | VideoCodec::Gif | VideoCodec::Apng) => {
@@ -44,14 +59,21 @@ impl Frames {
             Encoder::Ffmpeg(codec) if transparent && codec.has_alpha() => RawFrames::Rgba,
             _ => RawFrames::Nv12,
         };
-        Self { raw, transparent }
+        let cpu_nv12 = raw == RawFrames::Nv12
+            && !matches!(encoder, Encoder::Nvenc(_))
+            && nv12_on_cpu(software);
+        Self {
+            raw,
+            transparent,
+            cpu_nv12,
+        }
     }
 
     /// The GPU's readback format.
     pub(super) fn output(self) -> FrameOutput {
         match self.raw {
-            RawFrames::Nv12 => FrameOutput::Nv12,
-            RawFrames::Rgba => FrameOutput::Rgba,
+            RawFrames::Nv12 if !self.cpu_nv12 => FrameOutput::Nv12,
+            _ => FrameOutput::Rgba,
         }
     }
 
@@ -224,8 +246,9 @@ pub(super) fn choose_encoder(
 
 /// How drawn frames leave the GPU.
 pub(super) enum Sink {
-    /// Read back into system memory and packed (ffmpeg's encoders; null drops them).
-    Readback(FrameLayout),
+    /// Read back into system memory and packed (ffmpeg's encoders; null drops them); RGBA
+    /// read back for an NV12 encoder is converted on the way (`Frames::cpu_nv12`).
+    Readback(FrameLayout, RawFrames),
     /// Encoded by NVENC from a ring of exportable buffers.
     Nvenc(NvencOutput),
 }
@@ -240,9 +263,10 @@ impl Sink {
         renderer: &FrameRenderer,
         ctx: &GpuContext,
         ffmpeg: Option<&FfmpegInfo>,
+        raw: RawFrames,
     ) -> Result<(Encoder, Sink), RenderError> {
         let Encoder::Nvenc(_) = encoder else {
-            return Ok((encoder, Sink::Readback(renderer.frame_layout())));
+            return Ok((encoder, Sink::Readback(renderer.frame_layout(), raw)));
         };
         let layout = renderer.layout();
         match NvencOutput::new(ctx, layout, nvenc_out::settings(video)) {
@@ -252,7 +276,7 @@ impl Sink {
                     need_x264(ff)?;
                 }
                 log::warn!("encoder auto: setting up NVENC failed ({e}); using x264");
-                Ok((Encoder::X264, Sink::Readback(renderer.frame_layout())))
+                Ok((Encoder::X264, Sink::Readback(renderer.frame_layout(), raw)))
             }
             Err(e) => Err(e),
         }
@@ -266,7 +290,9 @@ impl Sink {
         out: &mut Delivery<'_, '_>,
     ) -> Result<(), RenderError> {
         match self {
-            Sink::Readback(layout) => renderer.submit(uniforms, &mut readback(*layout, out)),
+            Sink::Readback(layout, raw) => {
+                renderer.submit(uniforms, &mut readback(*layout, *raw, out))
+            }
             Sink::Nvenc(nv) => nv.submit(renderer, uniforms, &mut |bytes| {
                 out.send(ToWriter::Encoded(bytes))
             }),
@@ -280,7 +306,7 @@ impl Sink {
         out: &mut Delivery<'_, '_>,
     ) -> Result<(), RenderError> {
         match self {
-            Sink::Readback(layout) => renderer.finish(&mut readback(*layout, out)),
+            Sink::Readback(layout, raw) => renderer.finish(&mut readback(*layout, *raw, out)),
             Sink::Nvenc(nv) => nv.finish(renderer, &mut |bytes| out.send(ToWriter::Encoded(bytes))),
         }
     }
@@ -290,11 +316,21 @@ impl Sink {
 /// buffer and sent on.
 fn readback<'o>(
     layout: FrameLayout,
+    raw: RawFrames,
     out: &'o mut Delivery<'_, '_>,
 ) -> impl FnMut(u64, &[u8]) -> Result<(), RenderError> + 'o {
     move |_frame, padded| {
         let mut buf = out.recycled();
-        layout.pack(padded, &mut buf);
+        match (layout, raw) {
+            (FrameLayout::Rgba(l), RawFrames::Nv12) => gpu::rgba_to_nv12(
+                padded,
+                l.pitch as usize,
+                l.width as usize,
+                l.height as usize,
+                &mut buf,
+            ),
+            _ => layout.pack(padded, &mut buf),
+        }
         out.send(ToWriter::Frame(buf))
     }
 }
