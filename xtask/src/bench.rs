@@ -851,7 +851,8 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<()> {
         md,
         "Studio (`renderer studio` on the demo job, 1920x1080, preview scale 0.5, driven over HTTP \
          as the page drives it): save -> frame {:.0} ms median [{:.0}-{:.0}] over {} saves; a seek \
-         (new stream) {:.0} ms; playback {:.1} frames/s at scale 0.5, {:.1} at full size; peak RSS \
+         (new stream) {:.0} ms; successive frames served at {:.1} frames/s at scale 0.5, {:.1} at full \
+         size (playback shows at most the job's 30 of them); peak RSS \
          {:.0} MB idle after the first frame, {:.0} MB during playback.\n",
         studio.save_ms.0,
         studio.save_ms.1,
