@@ -319,19 +319,9 @@ fn nv12_made_on_the_cpu_matches_the_gpu_pass() {
         .expect("write job");
         path
     };
-    let decode = |video: &Path| -> Vec<u8> {
-        let out = std::process::Command::new("ffmpeg")
-            .args(["-v", "error", "-i"])
-            .arg(video)
-            .args(["-f", "rawvideo", "-pix_fmt", "nv12", "-"])
-            .output()
-            .expect("ffmpeg");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
+    let decode = |video: &Path| {
+        let video = video.to_str().expect("utf-8 path");
+        ffmpeg_output(&["-i", video, "-f", "rawvideo", "-pix_fmt", "nv12", "-"])
     };
     let mut planes = Vec::new();
     for way in ["gpu", "cpu"] {

@@ -103,50 +103,13 @@ fn join(job: &Path, segments: &[PathBuf], out: &Path) -> std::process::Output {
 
 /// The Y planes of every frame of `video` (decoded as yuv420p, so limited range as stored).
 fn luma_frames(video: &Path) -> Vec<Vec<u8>> {
-    let out = std::process::Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-i",
-            s(video),
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "yuv420p",
-            "-",
-        ])
-        .output()
-        .expect("ffmpeg");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let raw = ffmpeg_output(&["-i", s(video), "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"]);
     let (y, frame) = ((W * H) as usize, (W * H * 3 / 2) as usize);
-    out.stdout.chunks(frame).map(|f| f[..y].to_vec()).collect()
+    raw.chunks(frame).map(|f| f[..y].to_vec()).collect()
 }
 
 fn pcm(video: &Path) -> Vec<u8> {
-    let out = std::process::Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-i",
-            s(video),
-            "-map",
-            "0:a",
-            "-f",
-            "s16le",
-            "-",
-        ])
-        .output()
-        .expect("ffmpeg");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    ffmpeg_output(&["-i", s(video), "-map", "0:a", "-f", "s16le", "-"])
 }
 
 fn psnr(a: &[u8], b: &[u8]) -> f64 {

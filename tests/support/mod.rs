@@ -48,6 +48,12 @@ pub fn spawn_renderer(args: &[&std::ffi::OsStr]) -> std::process::Child {
 
 /// Runs ffmpeg with `args`, panicking with its stderr on failure.
 pub fn ffmpeg(args: &[&str]) {
+    ffmpeg_output(args);
+}
+
+/// Runs ffmpeg with `args` (e.g. ending in `-f rawvideo -`) and returns what it wrote to
+/// stdout, panicking with its stderr on failure.
+pub fn ffmpeg_output(args: &[&str]) -> Vec<u8> {
     let out = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-y"])
         .args(args)
@@ -58,6 +64,7 @@ pub fn ffmpeg(args: &[&str]) {
         "ffmpeg {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    out.stdout
 }
 
 /// A musical test signal (a chord with a beat) of `seconds`, written by ffmpeg to `path`;

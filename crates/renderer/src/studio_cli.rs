@@ -265,9 +265,12 @@ impl Backend for RendererBackend {
 /// A layer's name in the list: its kind, and the file it shows where it has one.
 fn label(layer: &renderer::job::Layer) -> String {
     let kind = layer.kind_name();
-    let mut one = Job::new("", "");
-    one.layers = vec![layer.clone()];
-    match one.files().first().and_then(|f| f.file_name()) {
+    let files = layer.files();
+    match files
+        .iter()
+        .find(|f| !f.as_os_str().is_empty())
+        .and_then(|f| f.file_name())
+    {
         Some(name) => format!("{kind} ({})", name.to_string_lossy()),
         None => kind.to_owned(),
     }

@@ -88,11 +88,21 @@ impl Jobs {
 
     /// The last good job's info.
     pub(crate) fn info(&self) -> Option<JobInfo> {
+        self.loaded().map(|(info, _)| info)
+    }
+
+    /// The last good job's info and its generation, read together (without the job's text).
+    pub(crate) fn loaded(&self) -> Option<(JobInfo, u64)> {
+        let view = self.view.lock().unwrap_or_else(PoisonError::into_inner);
+        view.info.clone().map(|info| (info, view.generation))
+    }
+
+    /// The generation of the last good load.
+    pub(crate) fn generation(&self) -> u64 {
         self.view
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .info
-            .clone()
+            .generation
     }
 
     /// Re-reads the job through the backend and records what it names for watching.

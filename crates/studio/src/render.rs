@@ -38,6 +38,22 @@ pub(crate) struct RenderView {
     pub output: Option<PathBuf>,
 }
 
+impl RenderView {
+    /// A view in `state` with nothing done yet.
+    fn fresh(state: Phase) -> Self {
+        Self {
+            state,
+            done: 0,
+            total: 0,
+            fps: 0.0,
+            eta_seconds: None,
+            message: None,
+            output_url: None,
+            output: None,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Renders {
     view: Mutex<RenderView>,
@@ -49,16 +65,7 @@ pub(crate) struct Renders {
 impl Default for Renders {
     fn default() -> Self {
         Self {
-            view: Mutex::new(RenderView {
-                state: Phase::Idle,
-                done: 0,
-                total: 0,
-                fps: 0.0,
-                eta_seconds: None,
-                message: None,
-                output_url: None,
-                output: None,
-            }),
+            view: Mutex::new(RenderView::fresh(Phase::Idle)),
             cancel: Mutex::new(None),
             thread: Mutex::new(None),
         }
@@ -92,16 +99,7 @@ impl Renders {
             if view.state == Phase::Running {
                 return Err("a render is already running (cancel it first)");
             }
-            *view = RenderView {
-                state: Phase::Running,
-                done: 0,
-                total: 0,
-                fps: 0.0,
-                eta_seconds: None,
-                message: None,
-                output_url: None,
-                output: None,
-            };
+            *view = RenderView::fresh(Phase::Running);
             notify(&view);
             *self.cancel.lock().unwrap_or_else(PoisonError::into_inner) = Some(cancel.clone());
         }

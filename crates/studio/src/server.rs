@@ -294,7 +294,7 @@ async fn events(
 
 async fn timeline(State(shared): State<Arc<Shared>>) -> Response {
     let cached = || {
-        let generation = shared.jobs.view().generation;
+        let generation = shared.jobs.generation();
         let cached = shared
             .timeline
             .lock()
@@ -338,7 +338,7 @@ struct FrameQuery {
 }
 
 async fn frame(State(shared): State<Arc<Shared>>, Query(q): Query<FrameQuery>) -> Response {
-    let Some(info) = shared.jobs.info() else {
+    let Some((info, generation)) = shared.jobs.loaded() else {
         return (
             StatusCode::CONFLICT,
             "the job has not loaded yet: fix the error shown, and save",
@@ -375,7 +375,6 @@ async fn frame(State(shared): State<Arc<Shared>>, Query(q): Query<FrameQuery>) -
     // The last frame of the span starts one frame before its end.
     let frames = ((info.end - info.start) * info.fps).round().max(1.0);
     let last = info.start + (frames - 1.0) / info.fps;
-    let generation = shared.jobs.view().generation;
     let reply = shared.frames.submit(FrameRequest {
         time: time.min(last).max(info.start),
         scale,

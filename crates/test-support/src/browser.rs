@@ -13,6 +13,18 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+/// How every test starts Chromium: headless, without the sandbox (CI runs as root), GPU or
+/// /dev/shm, muted, media allowed to play without a gesture.
+pub(crate) const HEADLESS_FLAGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--mute-audio",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+];
+
 /// The Chromium binary: `$CHROMIUM` when set, else the first of the usual names that runs.
 pub fn chromium() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("CHROMIUM") {
@@ -76,15 +88,7 @@ pub fn open_and_wait_for_report(
     ));
     let log = profile.with_extension("log");
     let mut child = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--mute-audio",
-            "--no-first-run",
-            "--autoplay-policy=no-user-gesture-required",
-        ])
+        .args(HEADLESS_FLAGS)
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("http://127.0.0.1:{port}/"))
         .stdout(Stdio::null())

@@ -76,16 +76,8 @@ impl Page {
             .map_err(|e| format!("create Chromium profile {}: {e}", profile.display()))?;
         let log = profile.with_extension("log");
         let child = Command::new(chromium)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--mute-audio",
-                "--no-first-run",
-                "--autoplay-policy=no-user-gesture-required",
-                "--remote-debugging-port=0",
-            ])
+            .args(crate::browser::HEADLESS_FLAGS)
+            .arg("--remote-debugging-port=0")
             .arg(format!("--user-data-dir={}", profile.display()))
             .arg(format!("--window-size={},{}", window.0, window.1))
             .arg(url)

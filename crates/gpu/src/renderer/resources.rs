@@ -145,9 +145,21 @@ pub(crate) fn sampler(device: &wgpu::Device, repeat_u: bool) -> wgpu::Sampler {
 pub(crate) fn texture_2d(
     device: &wgpu::Device,
     label: &str,
+    size: (u32, u32),
+    format: wgpu::TextureFormat,
+    usage: wgpu::TextureUsages,
+) -> wgpu::Texture {
+    texture_2d_viewed(device, label, size, format, usage, &[])
+}
+
+/// [`texture_2d`], also viewable in `view_formats`.
+fn texture_2d_viewed(
+    device: &wgpu::Device,
+    label: &str,
     (width, height): (u32, u32),
     format: wgpu::TextureFormat,
     usage: wgpu::TextureUsages,
+    view_formats: &[wgpu::TextureFormat],
 ) -> wgpu::Texture {
     device.create_texture(&wgpu::TextureDescriptor {
         label: Some(label),
@@ -161,7 +173,7 @@ pub(crate) fn texture_2d(
         dimension: wgpu::TextureDimension::D2,
         format,
         usage,
-        view_formats: &[],
+        view_formats,
     })
 }
 
@@ -170,23 +182,17 @@ pub(crate) fn texture_2d(
 pub(crate) fn frame_texture(
     device: &wgpu::Device,
     label: &str,
-    (width, height): (u32, u32),
+    size: (u32, u32),
     usage: wgpu::TextureUsages,
 ) -> (wgpu::Texture, wgpu::TextureView) {
-    let texture = device.create_texture(&wgpu::TextureDescriptor {
-        label: Some(label),
-        size: wgpu::Extent3d {
-            width,
-            height,
-            depth_or_array_layers: 1,
-        },
-        mip_level_count: 1,
-        sample_count: 1,
-        dimension: wgpu::TextureDimension::D2,
-        format: wgpu::TextureFormat::Rgba8UnormSrgb,
+    let texture = texture_2d_viewed(
+        device,
+        label,
+        size,
+        wgpu::TextureFormat::Rgba8UnormSrgb,
         usage,
-        view_formats: &[wgpu::TextureFormat::Rgba8Unorm],
-    });
+        &[wgpu::TextureFormat::Rgba8Unorm],
+    );
     let encoded = texture.create_view(&wgpu::TextureViewDescriptor {
         label: Some(&format!("{label}.encoded_view")),
         format: Some(wgpu::TextureFormat::Rgba8Unorm),

@@ -468,12 +468,9 @@ impl Job {
     /// Every file the job reads (audio, chapters file, the layers' images, fonts, shaders,
     /// transcripts, videos), as resolved against the job's folder.
     pub fn files(&self) -> Vec<PathBuf> {
-        let mut copy = self.layers.clone();
         let mut files = vec![self.audio.clone()];
         files.extend(self.chapters_file.clone());
-        for layer in &mut copy {
-            files.extend(layer.paths_mut().into_iter().map(|p| p.clone()));
-        }
+        files.extend(self.layers.iter().flat_map(Layer::files));
         files.retain(|f| !f.as_os_str().is_empty());
         files
     }
@@ -544,5 +541,15 @@ fn resolve(base: &Path, p: &Path) -> PathBuf {
         p.to_owned()
     } else {
         base.join(p)
+    }
+}
+
+impl Layer {
+    /// The files this layer reads (images, fonts, shaders, transcripts, videos), as given or
+    /// as resolved against the job's folder; unset ones are empty paths.
+    pub fn files(&self) -> Vec<PathBuf> {
+        // The per-kind list is the one that resolves relative paths (`paths_mut`), on a copy.
+        let mut copy = self.clone();
+        copy.paths_mut().into_iter().map(|p| p.clone()).collect()
     }
 }
