@@ -7,7 +7,7 @@
 //!   `cargo test --workspace`.
 //! * `gen-demo` — regenerates assets/demo.flac (procedural music owned by the project).
 //! * `bench`    — side-by-side performance figures (see bench.rs).
-//! * `fuzz`     — bounded cargo-fuzz runs of the job parser, the analysis and the checkpoint loader.
+//! * `fuzz`     — bounded, seeded cargo-fuzz runs of every target in fuzz/.
 //! * `scale-test` — the Slurm split render of deploy/slurm on a throwaway local cluster, timed
 //!   against a single render (see scale.rs).
 //! * `device-check` — builds target/device-check/: the NVENC path's checks for an NVIDIA
@@ -44,8 +44,10 @@ commands:
   test [--no-lint]  doctor, rustfmt --check, clippy -D warnings, cargo test --workspace
   gen-demo          regenerate assets/demo.flac and assets/cover.jpg (needs ffmpeg)
   gallery           render a still per style in assets/styles/ into assets/gallery/
-  fuzz [--seconds N] run each cargo-fuzz target (job parser, analysis, checkpoint) for N seconds
-                    (default 60) from the committed corpus; needs `cargo install cargo-fuzz`
+  fuzz [--seconds N] [--seed S] [--target T]
+                    run each cargo-fuzz target (job parser, analysis, checkpoint, Annex-B,
+                    audio containers) for N seconds (default 60) from the committed corpus,
+                    mutations seeded with S (default 1; 0 = random); needs `cargo install cargo-fuzz`
   bench [--quick] [--audio FILE] [--seconds S] [--seconds-4k S] [--repeats N] [--baseline BIN]
         [--memory-minutes M,M]
                     side-by-side figures: ours vs ffmpeg showfreqs vs the x264 floor,

@@ -17,6 +17,9 @@ use crate::AudioError;
 /// Corrupt packets tolerated (each replaced by silence) before decoding is abandoned.
 const MAX_CONSECUTIVE_BAD_PACKETS: usize = 32;
 
+/// Sample rates accepted, in Hz: from below telephone audio up to twice DXD's 352.8 kHz.
+pub const SAMPLE_RATES: std::ops::RangeInclusive<u32> = 1_000..=768_000;
+
 /// What the container and codec say about the audio track.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AudioInfo {
@@ -197,10 +200,17 @@ impl AudioDecoder {
                 reason: e.to_string(),
             })?;
         let sample_rate = params.sample_rate.unwrap_or(0);
-        if sample_rate == 0 {
+        if !SAMPLE_RATES.contains(&sample_rate) {
+            // A damaged header (a hostile one) can claim anything: 4 GHz would make every
+            // video frame hundreds of millions of samples.
             return Err(AudioError::Unsupported {
                 path: path.to_owned(),
-                reason: "sample rate is 0".into(),
+                reason: format!(
+                    "its header gives a sample rate of {sample_rate} Hz, outside {}..={} Hz \
+                     (the file is damaged, or resample it)",
+                    SAMPLE_RATES.start(),
+                    SAMPLE_RATES.end()
+                ),
             });
         }
         let codec = symphonia::default::get_codecs()

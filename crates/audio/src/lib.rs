@@ -37,7 +37,7 @@ pub mod wav;
 
 pub use analysis::{AnalysisConfig, FrameAnalyzer, FrameBuffers, WARMUP_SECONDS};
 pub use bands::{BandLayout, BandScale, a_weighting_db, window_len_for};
-pub use decode::{AudioDecoder, AudioInfo, Block};
+pub use decode::{AudioDecoder, AudioInfo, Block, SAMPLE_RATES};
 pub use dynamics::{PeakHold, Smoother};
 pub use error::AudioError;
 pub use features::FrameFeatures;

@@ -545,3 +545,28 @@ fn very_low_sample_rates_keep_loudness_finite() {
             .all(|(f, _)| f.loudness_lufs > -121.0 && f.loudness_lufs < 10.0)
     );
 }
+
+/// A damaged header's sample rate is refused when the file is opened, naming the rate, instead
+/// of making every video frame millions of samples long (the fuzzer's slow and crashing inputs
+/// were 16-bit WAVs claiming about 4.29 GHz).
+#[test]
+fn implausible_sample_rates_are_refused_with_the_rate_named() {
+    let tone = sine(8_000, 440.0, 0.25, 0.5);
+    for rate in [0xffff_4000_u32, 2_000_000, 999] {
+        let bytes = audio::wav::encode_i16(rate, 1, &tone);
+        let err = AudioDecoder::from_bytes(Path::new("forged.wav"), bytes)
+            .map(|_| ())
+            .expect_err("an implausible rate must be refused");
+        let msg = err.to_string();
+        assert!(
+            matches!(err, audio::AudioError::Unsupported { .. }) && msg.contains(&rate.to_string()),
+            "{rate}: {msg}"
+        );
+    }
+    // The ends of the accepted range still open.
+    for rate in [*audio::SAMPLE_RATES.start(), *audio::SAMPLE_RATES.end()] {
+        let bytes = audio::wav::encode_i16(rate, 1, &tone);
+        AudioDecoder::from_bytes(Path::new("edge.wav"), bytes)
+            .unwrap_or_else(|e| panic!("{rate} Hz must open: {e}"));
+    }
+}
