@@ -63,7 +63,10 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
             TARGETS.join(", ")
         );
     }
-    for target in TARGETS.iter().filter(|t| only.as_deref().is_none_or(|o| o == **t)) {
+    for target in TARGETS
+        .iter()
+        .filter(|t| only.as_deref().is_none_or(|o| o == **t))
+    {
         let seeds = root.join("fuzz/corpus").join(target);
         let scratch = root.join("fuzz/target/corpus").join(target);
         if seed != 0 && scratch.exists() {
