@@ -637,3 +637,73 @@ fn the_sharp_mouth_filter_keeps_edges_steeper_than_bilinear_without_halos() {
     );
     eprintln!("10-90% rise: bilinear {rs} px, sharp {rh} px (6.25x upsampling)");
 }
+
+/// On a software adapter a zooming base picture is resampled on the CPU and uploaded (see
+/// `renderer/cpu_picture.rs`); the frame must be the one the GPU pass draws (bilinear, the
+/// encoded bytes stored as they are) to within one level, for a magnified, offset, non-integer
+/// placement of a noisy picture (every texel differs from its neighbours).
+#[test]
+fn a_base_picture_resampled_on_the_cpu_matches_the_gpu_pass() {
+    let Some(ctx) = context() else { return };
+    if !ctx.adapter.software {
+        test_support::skip::skip(
+            "a_base_picture_resampled_on_the_cpu_matches_the_gpu_pass",
+            "the CPU path is for software adapters",
+        );
+        return;
+    }
+    let (pw, ph) = (37u32, 23u32);
+    let mut state = 0x2545_f491_u32;
+    let pixels: Vec<u8> = (0..pw * ph * 4)
+        .map(|i| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            if i % 4 == 3 { 255 } else { (state >> 24) as u8 }
+        })
+        .collect();
+    let (w, h) = (160u32, 96u32);
+    let layer = |zoom: f32, dx: f32| {
+        let (sw, sh) = (0.8 / zoom, 0.9 / zoom);
+        LayerSpec {
+            image: Some(gpu::LayerImage::Rgba {
+                width: pw,
+                height: ph,
+                pixels: pixels.clone(),
+            }),
+            ..LayerSpec::from(LayerKind::Image(gpu::ImageParams {
+                rect: [-0.3 + dx, -0.2, w as f32 + 0.7, h as f32 + 0.4],
+                uv_transform: [0.5 - 0.5 * sw, 0.5 - 0.5 * sh, sw, sh],
+                tint: [1.0; 4],
+                opacity: 1.0,
+                shape: 0,
+                corner: 0.0,
+                _pad: 0.0,
+            }))
+        }
+    };
+    let mut gpu_pass = ctx.clone();
+    gpu_pass.adapter.software = false;
+    let mut hist = [0usize; 256];
+    for (zoom, dx) in [(1.0, 0.0), (1.37, 0.25), (2.9, -0.4)] {
+        let spec = layer(zoom, dx);
+        let draw = |c: &GpuContext| {
+            let mut r = FrameRenderer::new(c, config(w, h, 4, 4), std::slice::from_ref(&spec))
+                .expect("renderer");
+            r.render_rgba(&uniforms(w, h, 0, 4)).expect("render")
+        };
+        let (cpu, gpu) = (draw(ctx), draw(&gpu_pass));
+        for (a, b) in cpu.iter().zip(&gpu) {
+            hist[usize::from(a.abs_diff(*b))] += 1;
+        }
+    }
+    // lavapipe: 85% of the bytes equal, the rest within one level.
+    let worst = hist.iter().rposition(|&n| n > 0).unwrap_or(0);
+    let equal = hist[0] as f64 / hist.iter().sum::<usize>() as f64;
+    assert!(
+        worst <= 1 && equal > 0.75,
+        "CPU and GPU pictures differ by up to {worst}, {:.1}% equal: {:?}",
+        100.0 * equal,
+        &hist[..=worst]
+    );
+}

@@ -31,13 +31,15 @@ impl Kind for ImageParams {
         (6, 1)
     }
 
-    /// A picture covering the frame, not clipped, sampled inside the image (the texture's own
-    /// alpha is checked separately).
+    /// A picture covering the frame, not clipped, untinted, sampled inside the image (the
+    /// texture's own alpha is checked separately). The base pass stores the picture's bytes as
+    /// they are, so a tint must keep it out of the base.
     fn is_opaque(&self, (width, height): (u32, u32)) -> bool {
         let [x, y, w, h] = self.rect;
         let [u, v, su, sv] = self.uv_transform;
         let e = 1e-4;
         self.opacity >= 1.0
+            && self.tint[..3] == [1.0; 3]
             && self.tint[3] >= 1.0
             && self.shape == 0
             && self.corner <= 0.0

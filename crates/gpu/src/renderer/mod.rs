@@ -6,6 +6,7 @@
 //! before the layers, post passes (bloom) between layer passes.
 
 mod base_cache;
+mod cpu_picture;
 pub(crate) mod resources;
 
 pub(crate) use resources::Setup;
@@ -15,13 +16,15 @@ use resources::{
 };
 
 use base_cache::{BaseCache, BaseDraw};
+use cpu_picture::CpuPicture;
 
 use crate::layers::{LayerImage, LayerKind, PARTICLE_BYTES, Pass};
 use crate::nv12::Nv12Converter;
 use crate::readback::ReadbackRing;
 use crate::rgba::{RgbaConverter, RgbaLayout};
 use crate::{
-    FrameLayout, FrameOutput, FrameSink, FrameUniforms, GpuContext, GpuError, LayerSpec, Nv12Layout,
+    FrameLayout, FrameOutput, FrameSink, FrameUniforms, GpuContext, GpuError, ImageParams,
+    LayerSpec, Nv12Layout,
 };
 
 /// Size-dependent settings of a [`FrameRenderer`].
@@ -65,6 +68,8 @@ struct LayerGpu {
     instances: u32,
     /// The kind's own passes (state updates, post effects).
     pass: Option<Box<dyn Pass>>,
+    /// A base picture kept on the CPU, to be resampled there on a software adapter.
+    cpu_picture: Option<CpuPicture>,
 }
 
 /// Draws frames for one output size and hands them back as NV12, in order.
@@ -90,6 +95,8 @@ pub struct FrameRenderer {
     ring: ReadbackRing,
     /// The base pass's result while its layers do not change.
     base_cache: BaseCache,
+    /// A frame and two filtered rows for [`CpuPicture::draw`].
+    cpu_scratch: (Vec<u8>, [Vec<u16>; 2]),
 }
 
 impl FrameRenderer {
@@ -196,6 +203,7 @@ impl FrameRenderer {
             rgba,
             ring,
             base_cache: BaseCache::default(),
+            cpu_scratch: (Vec::new(), [Vec::new(), Vec::new()]),
         };
         let size = (config.width, config.height);
         // The leading run of opaque layers forms the base pass.
@@ -264,6 +272,24 @@ impl FrameRenderer {
             params: &params,
         })?;
         let sampler = sampler(device, own.repeat_u);
+        // On a software adapter a base picture is resampled on the CPU (see cpu_picture).
+        let cpu_picture = match (&layer.kind, &layer.image) {
+            (
+                LayerKind::Image(_),
+                Some(LayerImage::Rgba {
+                    width,
+                    height,
+                    pixels,
+                }),
+            ) if base && self.ctx.adapter.software && !own.repeat_u && cpu_pictures() => {
+                Some(CpuPicture {
+                    width: *width,
+                    height: *height,
+                    pixels: pixels.clone(),
+                })
+            }
+            _ => None,
+        };
         let bind_group = layer_bind_group(
             device,
             &self.layouts.layer,
@@ -289,6 +315,7 @@ impl FrameRenderer {
             vertices,
             instances,
             pass: own.pass,
+            cpu_picture,
         })
     }
 
@@ -363,7 +390,21 @@ impl FrameRenderer {
                 )));
             }
         }
-        if self.layers[index].base {
+        let layer = &mut self.layers[index];
+        if let (
+            Some(cpu),
+            LayerImage::Rgba {
+                width,
+                height,
+                pixels,
+            },
+        ) = (&mut layer.cpu_picture, img)
+        {
+            cpu.width = *width;
+            cpu.height = *height;
+            cpu.pixels.clone_from(pixels);
+        }
+        if layer.base {
             self.base_cache.changed();
         }
         Ok(())
@@ -447,7 +488,11 @@ impl FrameRenderer {
                         self.target.size(),
                     );
                 }
-                _ => self.base_pass(encoder, &self.encoded_view),
+                _ => {
+                    if !self.cpu_base() {
+                        self.base_pass(encoder, &self.encoded_view);
+                    }
+                }
             }
             drawn = true;
         }
@@ -468,12 +513,41 @@ impl FrameRenderer {
         }
     }
 
+    /// Resamples the top base layer's picture on the CPU into the target, where it has one
+    /// (software adapters); false where the base pass must draw it.
+    fn cpu_base(&mut self) -> bool {
+        let Some(top) = self.layers.iter().rfind(|l| l.base) else {
+            return false;
+        };
+        let Some(picture) = &top.cpu_picture else {
+            return false;
+        };
+        let params: ImageParams = bytemuck::pod_read_unaligned(&top.params_bytes);
+        let size = (self.config.width, self.config.height);
+        let (frame, rows) = &mut self.cpu_scratch;
+        picture.draw(&params, size, frame, rows);
+        // Ordered before this frame's commands and after every earlier submission's.
+        self.ctx.queue.write_texture(
+            self.target.as_image_copy(),
+            frame,
+            wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(size.0 * 4),
+                rows_per_image: Some(size.1),
+            },
+            self.target.size(),
+        );
+        true
+    }
+
     /// Draws the base into `view`, a non-sRGB view. Base layers are opaque over the whole
     /// frame and drawn without blending, so each hides all below it: only the last is drawn
-    /// (a colour under a full-frame picture costs nothing).
+    /// (a colour under a full-frame picture costs nothing). It writes every pixel, so on a
+    /// software adapter the pass keeps the old contents instead of clearing them first: a
+    /// clear is a fill of the whole target there (8% of a zooming picture's frame).
     fn base_pass(&self, encoder: &mut wgpu::CommandEncoder, view: &wgpu::TextureView) {
         let top: Vec<&LayerGpu> = self.layers.iter().rfind(|l| l.base).into_iter().collect();
-        self.layer_pass(encoder, view, false, &top);
+        self.layer_pass(encoder, view, self.ctx.adapter.software, &top);
     }
 
     fn layer_pass(
@@ -638,4 +712,10 @@ impl FrameRenderer {
         self.ctx.check()?;
         Ok(out)
     }
+}
+
+/// Whether base pictures may be resampled on the CPU on software adapters:
+/// `RENDERER_CPU_PICTURE=0` keeps them in the GPU pass (for comparisons).
+fn cpu_pictures() -> bool {
+    std::env::var("RENDERER_CPU_PICTURE").map_or(true, |v| v != "0")
 }
