@@ -17,6 +17,11 @@ use crate::AudioError;
 /// Corrupt packets tolerated (each replaced by silence) before decoding is abandoned.
 const MAX_CONSECUTIVE_BAD_PACKETS: usize = 32;
 
+/// Most frames one packet may claim when it must be replaced by silence: FLAC's largest block
+/// (65,535); AAC, MP3 and Vorbis packets are 1,024 to 8,192. A damaged table claiming more is
+/// corruption, not a stretch of audio to fill.
+const MAX_PACKET_FRAMES: u64 = 1 << 16;
+
 /// Sample rates accepted, in Hz: from below telephone audio up to twice DXD's 352.8 kHz.
 pub const SAMPLE_RATES: std::ops::RangeInclusive<u32> = 1_000..=768_000;
 
@@ -388,6 +393,13 @@ impl AudioDecoder {
                     if self.bad_packets_in_a_row >= MAX_CONSECUTIVE_BAD_PACKETS {
                         return Err(self.corrupt(format!(
                             "{MAX_CONSECUTIVE_BAD_PACKETS} corrupt packets in a row, last: {e}"
+                        )));
+                    }
+                    if packet.dur > MAX_PACKET_FRAMES {
+                        return Err(self.corrupt(format!(
+                            "a damaged packet ({e}) claims {} frames, more than any codec's \
+                             {MAX_PACKET_FRAMES}",
+                            packet.dur
                         )));
                     }
                     self.bad_packets_in_a_row += 1;

@@ -570,3 +570,27 @@ fn implausible_sample_rates_are_refused_with_the_rate_named() {
             .unwrap_or_else(|e| panic!("{rate} Hz must open: {e}"));
     }
 }
+
+/// An M4A whose time-to-sample table gives a damaged packet 4.28 billion frames (found by the
+/// fuzzer, which then ran out of memory): the packet is reported as corruption instead of
+/// being replaced by 17 GB of silence.
+#[test]
+fn a_damaged_packet_claiming_billions_of_frames_is_corruption_not_silence() {
+    // The fuzz corpus file starts with the fuzz target's format selector byte.
+    let input =
+        include_bytes!("../../../fuzz/corpus/audio_containers/damaged-stts-4g-frame-packet.m4a");
+    let mut decoder = AudioDecoder::from_bytes(Path::new("damaged.m4a"), input[1..].to_vec())
+        .expect("the header itself is readable");
+    let err = loop {
+        match decoder.next_block() {
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("the damaged packet must be reported"),
+            Err(e) => break e,
+        }
+    };
+    let msg = err.to_string();
+    assert!(
+        matches!(err, audio::AudioError::Corrupt { .. }) && msg.contains("frames"),
+        "{msg}"
+    );
+}
