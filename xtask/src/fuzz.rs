@@ -5,9 +5,10 @@
 //! `--seed 0` keeps what earlier runs found). A crash leaves its input in
 //! fuzz/artifacts/<target>/ and fails the command.
 //!
-//! libFuzzer's mutations follow a fixed seed (`--seed`, default 1) so that a run is repeatable:
-//! CI's 20-second smoke explores a prefix of the same input sequence a longer local run with
-//! the same seed has already explored. `--seed 0` lets libFuzzer pick one (exploration).
+//! libFuzzer's mutations follow a fixed seed (`--seed`, default 1), which keeps runs close to
+//! one another; they are not exactly repeatable (which inputs join the corpus depends on the
+//! coverage each one reaches, and a CI clone's seeded run has found an input a local one with
+//! the same seed did not). `--seed 0` lets libFuzzer pick one (exploration).
 
 use std::path::Path;
 use std::process::Command;
