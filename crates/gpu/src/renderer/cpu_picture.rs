@@ -35,7 +35,7 @@ struct Tap {
 /// llvmpipe's linear-filter tap for texture coordinate `coord` (0..1 across `size` texels),
 /// clamped to the edge.
 fn tap(coord: f32, size: u32) -> Tap {
-    // Truncation toward zero, then -0.5 texel in fixed point, then floor (arithmetic shift).
+    // Rounded to 1/256 texel, then -0.5 texel in fixed point, then floor (arithmetic shift).
     let fixed = (coord * size as f32 * 256.0).round() as i32 - 128;
     let index = fixed >> 8;
     let last = size as i32 - 1;
@@ -144,8 +144,9 @@ impl CpuPicture {
 mod tests {
     use super::*;
 
-    /// Exact texel centres return the texel; halfway returns the floor-rounded mean; outside
-    /// the picture the edge texel.
+    /// A texel centre gives that texel with weight 0, halfway between two texels weight 128,
+    /// outside the picture the edge texel; the lerps keep 8 fractional bits along x and round
+    /// half up along y.
     #[test]
     fn taps_follow_the_fixed_point_rule() {
         // Centre of texel 3 of 8: (3.5 / 8).
